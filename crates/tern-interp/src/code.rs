@@ -1,0 +1,211 @@
+//! The interpreter's internal code: one [`Instr`] per executed Wasm instruction, with
+//! branch targets resolved and immediates decoded. `block`, `loop`, `nop` and the `end`
+//! of a block are not emitted: they do nothing at run time.
+//!
+//! Every value occupies one 16-byte stack slot; scalars live in the low bits. Each
+//! function's locals sit at the bottom of its frame, followed by its operand stack.
+
+use crate::simd::{
+    BinaryOp, ExtractOp, LoadShape, ReplaceOp, ShiftOp, SplatOp, TernaryOp, TestOp, UnaryOp,
+};
+use crate::types::ValType;
+
+/// A resolved branch: jump to `to`, keeping the top `keep` slots and discarding the
+/// `drop` slots beneath them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub to: u32,
+    pub drop: u32,
+    pub keep: u32,
+}
+
+/// Scalar memory loads, for memories other than memory 0 (which has dedicated opcodes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoadKind {
+    I32,
+    I64,
+    F32,
+    F64,
+    I32S8,
+    I32U8,
+    I32S16,
+    I32U16,
+    I64S8,
+    I64U8,
+    I64S16,
+    I64U16,
+    I64S32,
+    I64U32,
+}
+
+/// Scalar memory stores, for memories other than memory 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreKind {
+    I32,
+    I64,
+    F32,
+    F64,
+    I32As8,
+    I32As16,
+    I64As8,
+    I64As16,
+    I64As32,
+}
+
+/// One internal instruction. Kept at 16 bytes (checked by a test) so code stays dense.
+#[rustfmt::skip]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Instr {
+    // Control.
+    Unreachable,
+    Br(Target),
+    BrIf(Target),
+    /// Jump to the target when the popped i32 is zero (the `if` of an `if`/`else`).
+    BrIfEqz(u32),
+    /// `len` targets (the last is the default) starting at `at` in the function's table.
+    BrTable { at: u32, len: u32 },
+    Return,
+    Call(u32),
+    CallIndirect { ty: u32, table: u32 },
+    ReturnCall(u32),
+    ReturnCallIndirect { ty: u32, table: u32 },
+
+    // Parametric and variables.
+    Drop,
+    Select,
+    LocalGet(u32),
+    LocalSet(u32),
+    LocalTee(u32),
+    GlobalGet(u32),
+    GlobalSet(u32),
+
+    // Tables and references.
+    TableGet(u32),
+    TableSet(u32),
+    TableSize(u32),
+    TableGrow(u32),
+    TableFill(u32),
+    TableCopy { dst: u32, src: u32 },
+    TableInit { table: u32, elem: u32 },
+    ElemDrop(u32),
+    RefNull,
+    RefIsNull,
+    RefFunc(u32),
+
+    // Memory 0, the common case, with the static offset as immediate.
+    I32Load(u32), I64Load(u32), F32Load(u32), F64Load(u32),
+    I32Load8S(u32), I32Load8U(u32), I32Load16S(u32), I32Load16U(u32),
+    I64Load8S(u32), I64Load8U(u32), I64Load16S(u32), I64Load16U(u32), I64Load32S(u32), I64Load32U(u32),
+    I32Store(u32), I64Store(u32), F32Store(u32), F64Store(u32),
+    I32Store8(u32), I32Store16(u32), I64Store8(u32), I64Store16(u32), I64Store32(u32),
+    // Any memory.
+    Load { kind: LoadKind, mem: u32, offset: u32 },
+    Store { kind: StoreKind, mem: u32, offset: u32 },
+    MemorySize(u32),
+    MemoryGrow(u32),
+    MemoryInit { mem: u32, data: u32 },
+    DataDrop(u32),
+    MemoryCopy { dst: u32, src: u32 },
+    MemoryFill(u32),
+
+    // Constants.
+    I32Const(u32),
+    I64Const(u64),
+    F32Const(u32),
+    F64Const(u64),
+    /// Index into the function's v128 constant pool.
+    V128Const(u32),
+
+    // i32.
+    I32Eqz, I32Eq, I32Ne, I32LtS, I32LtU, I32GtS, I32GtU, I32LeS, I32LeU, I32GeS, I32GeU,
+    I32Clz, I32Ctz, I32Popcnt, I32Add, I32Sub, I32Mul, I32DivS, I32DivU, I32RemS, I32RemU,
+    I32And, I32Or, I32Xor, I32Shl, I32ShrS, I32ShrU, I32Rotl, I32Rotr,
+    // i64.
+    I64Eqz, I64Eq, I64Ne, I64LtS, I64LtU, I64GtS, I64GtU, I64LeS, I64LeU, I64GeS, I64GeU,
+    I64Clz, I64Ctz, I64Popcnt, I64Add, I64Sub, I64Mul, I64DivS, I64DivU, I64RemS, I64RemU,
+    I64And, I64Or, I64Xor, I64Shl, I64ShrS, I64ShrU, I64Rotl, I64Rotr,
+    // f32.
+    F32Eq, F32Ne, F32Lt, F32Gt, F32Le, F32Ge,
+    F32Abs, F32Neg, F32Ceil, F32Floor, F32Trunc, F32Nearest, F32Sqrt,
+    F32Add, F32Sub, F32Mul, F32Div, F32Min, F32Max, F32Copysign,
+    // f64.
+    F64Eq, F64Ne, F64Lt, F64Gt, F64Le, F64Ge,
+    F64Abs, F64Neg, F64Ceil, F64Floor, F64Trunc, F64Nearest, F64Sqrt,
+    F64Add, F64Sub, F64Mul, F64Div, F64Min, F64Max, F64Copysign,
+    // Conversions.
+    I32WrapI64, I32TruncF32S, I32TruncF32U, I32TruncF64S, I32TruncF64U,
+    I64ExtendI32S, I64ExtendI32U, I64TruncF32S, I64TruncF32U, I64TruncF64S, I64TruncF64U,
+    F32ConvertI32S, F32ConvertI32U, F32ConvertI64S, F32ConvertI64U, F32DemoteF64,
+    F64ConvertI32S, F64ConvertI32U, F64ConvertI64S, F64ConvertI64U, F64PromoteF32,
+    I32ReinterpretF32, I64ReinterpretF64, F32ReinterpretI32, F64ReinterpretI64,
+    I32Extend8S, I32Extend16S, I64Extend8S, I64Extend16S, I64Extend32S,
+    I32TruncSatF32S, I32TruncSatF32U, I32TruncSatF64S, I32TruncSatF64U,
+    I64TruncSatF32S, I64TruncSatF32U, I64TruncSatF64S, I64TruncSatF64U,
+
+    // SIMD.
+    V128Load { shape: LoadShape, mem: u32, offset: u32 },
+    V128Store { mem: u32, offset: u32 },
+    /// `width` is 8, 16, 32 or 64 bits.
+    V128LoadLane { width: u8, lane: u8, mem: u32, offset: u32 },
+    V128StoreLane { width: u8, lane: u8, mem: u32, offset: u32 },
+    SimdUnary(UnaryOp),
+    SimdBinary(BinaryOp),
+    SimdTernary(TernaryOp),
+    /// Shuffle lanes from the v128 constant pool entry at this index.
+    SimdShuffle(u32),
+    SimdSplat(SplatOp),
+    SimdExtractLane(ExtractOp, u8),
+    SimdReplaceLane(ReplaceOp, u8),
+    SimdShift(ShiftOp),
+    SimdTest(TestOp),
+}
+
+/// A translated function body.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FuncCode {
+    pub code: Vec<Instr>,
+    /// `offsets[i]` is the byte offset in the module of the Wasm instruction that
+    /// `code[i]` executes; strictly increasing.
+    pub offsets: Vec<u32>,
+    pub br_tables: Vec<Target>,
+    pub v128_pool: Vec<u128>,
+    /// Parameter count, total local count (parameters included) and result count.
+    pub params: u32,
+    pub locals: u32,
+    pub results: u32,
+    /// Type of every local, parameters first.
+    pub local_types: Vec<ValType>,
+    /// `(byte offset, code index)` of reachable instructions that emit no code (`block`,
+    /// `loop`, `nop`, a block's `end`): resuming there means resuming at the code index.
+    pub elided: Vec<(u32, u32)>,
+    /// The most operand-stack slots this function ever uses, on top of its locals.
+    pub max_height: u32,
+    /// Byte range of the whole body (local declarations included) in the module.
+    pub body: std::ops::Range<usize>,
+}
+
+impl FuncCode {
+    /// The code index at which execution resumes when the next Wasm instruction is the
+    /// one at byte offset `pc`; `None` if no reachable instruction starts there.
+    pub fn index_of(&self, pc: u32) -> Option<u32> {
+        if let Ok(i) = self.offsets.binary_search(&pc) {
+            return Some(i as u32);
+        }
+        let i = self.elided.binary_search_by_key(&pc, |e| e.0).ok()?;
+        Some(self.elided[i].1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instructions_stay_small() {
+        assert!(
+            std::mem::size_of::<Instr>() <= 16,
+            "{}",
+            std::mem::size_of::<Instr>()
+        );
+    }
+}

@@ -1,0 +1,948 @@
+//! The execution loop.
+//!
+//! Execution state lives in the store ([`Execution`]) whenever the loop is not running;
+//! while it runs, the active frame is held in local variables (`pc`, `fp`, `sp`) and
+//! written back when the loop pauses, returns or traps. Nothing else is kept between
+//! runs, which is what makes the state capturable at every instruction boundary.
+//!
+//! # Safety invariants of the loop
+//! - `base` points at the value stack, a `Vec<Slot>` that is never resized while the
+//!   loop runs; `fp` and `sp` point into it.
+//! - Validation guarantees that every local index is below the function's local count
+//!   and that the operand stack never exceeds the function's `max_height` nor pops
+//!   below empty; a call checks `fp + locals + max_height <= stack length` before it
+//!   enters a function. Together these keep every slot access in bounds.
+//! - `code` points at the current function's code, owned by an `Arc`ed module that the
+//!   store keeps alive and never mutates; validation guarantees branch targets are in
+//!   range and that control never runs past the final `Return`.
+//! - `mem_ptr`/`mem_len` describe memory 0 of the current instance; they are reloaded
+//!   after anything that may resize or re-borrow memories (calls, returns, grow, bulk
+//!   operations, host calls).
+
+mod bulk;
+mod call;
+
+use crate::code::{FuncCode, Instr, Target};
+use crate::error::{BacktraceFrame, RunError, Trap, TrapKind};
+use crate::numeric;
+use crate::simd;
+use crate::store::{Frame, FuncEntity, Outcome, PauseReason, Slot, Store, from_slot};
+use std::sync::atomic::Ordering;
+
+pub(crate) use call::HostCallResult;
+
+/// How the loop stopped without trapping.
+pub(crate) enum Exit {
+    Returned,
+    Paused(PauseReason),
+}
+
+#[inline(always)]
+fn as_u32(s: Slot) -> u32 {
+    s as u32
+}
+#[inline(always)]
+fn as_u64(s: Slot) -> u64 {
+    s as u64
+}
+#[inline(always)]
+fn as_f32(s: Slot) -> f32 {
+    f32::from_bits(s as u32)
+}
+#[inline(always)]
+fn as_f64(s: Slot) -> f64 {
+    f64::from_bits(s as u64)
+}
+#[inline(always)]
+fn from_u32(v: u32) -> Slot {
+    v as Slot
+}
+#[inline(always)]
+fn from_u64(v: u64) -> Slot {
+    v as Slot
+}
+#[inline(always)]
+fn from_f32(v: f32) -> Slot {
+    v.to_bits() as Slot
+}
+#[inline(always)]
+fn from_f64(v: f64) -> Slot {
+    v.to_bits() as Slot
+}
+#[inline(always)]
+fn from_bool(v: bool) -> Slot {
+    v as Slot
+}
+#[inline(always)]
+fn as_v128(s: Slot) -> u128 {
+    s
+}
+
+impl Store {
+    /// Calls function `addr` with `args`.
+    pub fn call(&mut self, addr: u32, args: &[tern_snapshot::Value]) -> Result<Outcome, RunError> {
+        if self.is_paused() {
+            return Err(RunError::Usage(
+                "another invocation is paused in this store".into(),
+            ));
+        }
+        let ty = self
+            .func_type(addr)
+            .ok_or_else(|| RunError::Usage(format!("no function at address {addr}")))?
+            .clone();
+        let arg_types: Vec<_> = args.iter().map(crate::ValType::of).collect();
+        if arg_types != ty.params {
+            return Err(RunError::Usage(format!(
+                "function expects arguments of types {:?}, got {:?}",
+                ty.params, arg_types
+            )));
+        }
+        if self.exec.stack.len() != self.config.max_stack_slots {
+            self.exec.stack = vec![0; self.config.max_stack_slots];
+        }
+        for (slot, arg) in self.exec.stack.iter_mut().zip(args) {
+            *slot = crate::store::to_slot(*arg);
+        }
+        self.exec.results = ty.results.clone();
+        match self.funcs[addr as usize].clone() {
+            FuncEntity::Host { func, .. } => {
+                let mut ctx = crate::HostContext {
+                    memories: &mut self.memories,
+                    memory_map: &[],
+                };
+                match func(&mut ctx, args) {
+                    Ok(results) => Ok(Outcome::Finished(results)),
+                    Err(e) => Err(call::host_error(e).into_run_error()),
+                }
+            }
+            FuncEntity::Wasm {
+                instance, index, ..
+            } => {
+                let code = self.code(instance, index);
+                if code.locals as usize + code.max_height as usize > self.exec.stack.len() {
+                    return Err(Trap::new(TrapKind::StackExhausted).into());
+                }
+                let (params, locals) = (code.params as usize, code.locals as usize);
+                self.exec.stack[params..locals].fill(0);
+                self.exec.frames.push(Frame {
+                    instance,
+                    func: index,
+                    pc: 0,
+                    fp: 0,
+                });
+                self.exec.sp = locals as u32;
+                self.run()
+            }
+        }
+    }
+
+    /// Continues a paused invocation.
+    pub fn resume(&mut self) -> Result<Outcome, RunError> {
+        if !self.is_paused() {
+            return Err(RunError::Usage("nothing to resume".into()));
+        }
+        self.run()
+    }
+
+    /// Abandons a paused invocation.
+    pub fn discard(&mut self) {
+        self.exec.frames.clear();
+        self.exec.sp = 0;
+    }
+
+    fn run(&mut self) -> Result<Outcome, RunError> {
+        let start_budget = self.budget;
+        let result = if self.budget.is_some() {
+            self.execute::<true>()
+        } else {
+            self.execute::<false>()
+        };
+        if let (Some(before), after) = (start_budget, self.budget) {
+            self.executed += before - after.unwrap_or(0);
+        }
+        match result {
+            Ok(Exit::Returned) => {
+                let results = self.exec.results.iter().enumerate();
+                let values = results
+                    .map(|(i, ty)| from_slot(self.exec.stack[i], *ty))
+                    .collect();
+                self.exec.frames.clear();
+                Ok(Outcome::Finished(values))
+            }
+            Ok(Exit::Paused(reason)) => Ok(Outcome::Paused(reason)),
+            Err(e) => {
+                self.exec.frames.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// The translated code of a defined function.
+    pub(crate) fn code(&self, instance: u32, func: u32) -> &FuncCode {
+        self.instances[instance as usize]
+            .module
+            .0
+            .code_of(func)
+            .expect("a defined function")
+    }
+
+    /// The Wasm backtrace of the current frames (innermost first); every frame's pc
+    /// points one past the instruction it is executing.
+    pub(crate) fn backtrace(&self) -> Vec<BacktraceFrame> {
+        self.exec
+            .frames
+            .iter()
+            .rev()
+            .map(|frame| {
+                let module = &self.instances[frame.instance as usize].module;
+                let code = self.code(frame.instance, frame.func);
+                let at = (frame.pc as usize)
+                    .saturating_sub(1)
+                    .min(code.offsets.len().saturating_sub(1));
+                BacktraceFrame {
+                    instance: frame.instance,
+                    func: frame.func,
+                    func_name: module.func_name(frame.func).map(str::to_string),
+                    pc: code.offsets.get(at).copied().unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+
+    // The macros below are also used outside the loop's big `unsafe` block, so they
+    // carry their own; inside it those are redundant.
+    #[allow(unused_unsafe)]
+    fn execute<const COUNT: bool>(&mut self) -> Result<Exit, RunError> {
+        let interrupt = self.interrupt.clone();
+        let mut budget = self.budget.unwrap_or(0);
+        let mut frame = self.exec.frames.pop().expect("run with an active frame");
+        let base: *mut Slot = self.exec.stack.as_mut_ptr();
+        let stack_len = self.exec.stack.len();
+        let max_depth = self.config.max_call_depth;
+        // SAFETY: frames and sp were produced by the loop itself or checked by restore.
+        let mut fp: *mut Slot = unsafe { base.add(frame.fp as usize) };
+        // SAFETY: as above.
+        let mut sp: *mut Slot = unsafe { base.add(self.exec.sp as usize) };
+        let mut pc = frame.pc as usize;
+        let mut func: *const FuncCode = self.code(frame.instance, frame.func);
+        // SAFETY: `func` points into an Arc'ed module kept alive by the store.
+        let mut code: *const Instr = unsafe { (*func).code.as_ptr() };
+        let mut funcs_map: *const u32 = self.instances[frame.instance as usize].funcs.as_ptr();
+        let mut globals_map: *const u32 = self.instances[frame.instance as usize].globals.as_ptr();
+        let globals = self.globals.as_mut_ptr();
+        let mut mem_ptr: *mut u8;
+        let mut mem_len: usize;
+
+        macro_rules! reload_mem {
+            () => {{
+                let inst = &self.instances[frame.instance as usize];
+                match inst.memories.first() {
+                    Some(&m) => {
+                        let memory = &mut self.memories[m as usize].bytes;
+                        mem_ptr = memory.as_mut_ptr();
+                        mem_len = memory.len();
+                    }
+                    None => {
+                        mem_ptr = std::ptr::null_mut();
+                        mem_len = 0;
+                    }
+                }
+            }};
+        }
+        macro_rules! enter {
+            ($frame:expr) => {{
+                frame = $frame;
+                func = self.code(frame.instance, frame.func);
+                // SAFETY: see above.
+                code = unsafe { (*func).code.as_ptr() };
+                let inst = &self.instances[frame.instance as usize];
+                funcs_map = inst.funcs.as_ptr();
+                globals_map = inst.globals.as_ptr();
+                reload_mem!();
+            }};
+        }
+        reload_mem!();
+        // Writes the registers back so the store holds the whole state.
+        macro_rules! save {
+            ($at:expr) => {{
+                frame.pc = $at as u32;
+                // SAFETY: fp and sp point into the stack starting at base.
+                frame.fp = unsafe { fp.offset_from(base) } as u32;
+                self.exec.frames.push(frame);
+                // SAFETY: as above.
+                self.exec.sp = unsafe { sp.offset_from(base) } as u32;
+                if COUNT {
+                    self.budget = Some(budget);
+                }
+            }};
+        }
+        macro_rules! pause {
+            ($reason:expr, $at:expr) => {{
+                save!($at);
+                if $reason == PauseReason::BudgetExhausted {
+                    self.budget = None;
+                } else {
+                    interrupt.store(false, Ordering::Relaxed);
+                }
+                return Ok(Exit::Paused($reason));
+            }};
+        }
+        macro_rules! trap {
+            ($kind:expr) => {{
+                save!(pc);
+                let trap = Trap {
+                    backtrace: self.backtrace(),
+                    ..Trap::new($kind)
+                };
+                return Err(RunError::Trap(trap));
+            }};
+        }
+        macro_rules! pop {
+            () => {{
+                sp = sp.sub(1);
+                *sp
+            }};
+        }
+        macro_rules! push {
+            ($v:expr) => {{
+                *sp = $v;
+                sp = sp.add(1);
+            }};
+        }
+        macro_rules! top {
+            () => {
+                *sp.sub(1)
+            };
+        }
+        macro_rules! unop {
+            ($get:ident, $put:ident, |$a:ident| $e:expr) => {{
+                let $a = $get(top!());
+                *sp.sub(1) = $put($e);
+            }};
+        }
+        macro_rules! binop {
+            ($get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {{
+                let $b = $get(pop!());
+                let $a = $get(top!());
+                *sp.sub(1) = $put($e);
+            }};
+        }
+        macro_rules! checked {
+            ($e:expr) => {
+                match $e {
+                    Ok(v) => v,
+                    Err(kind) => trap!(kind),
+                }
+            };
+        }
+        macro_rules! load {
+            ($offset:expr, $n:literal, |$b:ident| $e:expr) => {{
+                let ea = u64::from(as_u32(top!())) + u64::from($offset);
+                if ea + $n > mem_len as u64 {
+                    trap!(TrapKind::MemoryOutOfBounds);
+                }
+                let $b: [u8; $n] = mem_ptr.add(ea as usize).cast::<[u8; $n]>().read();
+                *sp.sub(1) = $e;
+            }};
+        }
+        macro_rules! store {
+            ($offset:expr, $n:literal, |$v:ident| $e:expr) => {{
+                let $v = pop!();
+                let ea = u64::from(as_u32(pop!())) + u64::from($offset);
+                if ea + $n > mem_len as u64 {
+                    trap!(TrapKind::MemoryOutOfBounds);
+                }
+                let bytes: [u8; $n] = $e;
+                mem_ptr.add(ea as usize).cast::<[u8; $n]>().write(bytes);
+            }};
+        }
+        macro_rules! branch {
+            ($t:expr) => {{
+                let t: Target = $t;
+                if t.drop > 0 {
+                    let keep = t.keep as usize;
+                    std::ptr::copy(sp.sub(keep), sp.sub(keep + t.drop as usize), keep);
+                    sp = sp.sub(t.drop as usize);
+                }
+                pc = t.to as usize;
+            }};
+        }
+        // A backward branch closes a loop: that is where a pause request is honoured.
+        macro_rules! poll {
+            ($to:expr) => {
+                if ($to as usize) < pc && interrupt.load(Ordering::Relaxed) {
+                    pause!(PauseReason::Interrupted, pc - 1);
+                }
+            };
+        }
+        macro_rules! do_return {
+            () => {{
+                let n = (*func).results as usize;
+                std::ptr::copy(sp.sub(n), fp, n);
+                sp = fp.add(n);
+                match self.exec.frames.pop() {
+                    None => {
+                        self.exec.sp = sp.offset_from(base) as u32;
+                        if COUNT {
+                            self.budget = Some(budget);
+                        }
+                        return Ok(Exit::Returned);
+                    }
+                    Some(caller) => {
+                        fp = base.add(caller.fp as usize);
+                        pc = caller.pc as usize;
+                        enter!(caller);
+                    }
+                }
+            }};
+        }
+        // Calls store function `addr`; `tail` replaces the current frame.
+        // `$popped` slots (a table index) were taken off the stack before the call and are
+        // put back if the call must be issued again.
+        macro_rules! call {
+            ($addr:expr, $tail:expr, $popped:expr) => {{
+                let addr = $addr as usize;
+                match &self.funcs[addr] {
+                    &FuncEntity::Wasm {
+                        instance, index, ..
+                    } => {
+                        let callee = self.code(instance, index);
+                        let (params, locals) = (callee.params as usize, callee.locals as usize);
+                        let need = locals + callee.max_height as usize;
+                        let new_fp = if $tail {
+                            std::ptr::copy(sp.sub(params), fp, params);
+                            fp
+                        } else {
+                            sp.sub(params)
+                        };
+                        let depth = self.exec.frames.len() + usize::from(!$tail);
+                        if new_fp.offset_from(base) as usize + need > stack_len
+                            || depth >= max_depth
+                        {
+                            trap!(TrapKind::StackExhausted);
+                        }
+                        for i in params..locals {
+                            *new_fp.add(i) = 0;
+                        }
+                        if !$tail {
+                            frame.pc = pc as u32;
+                            frame.fp = fp.offset_from(base) as u32;
+                            self.exec.frames.push(frame);
+                        }
+                        fp = new_fp;
+                        sp = new_fp.add(locals);
+                        pc = 0;
+                        enter!(Frame {
+                            instance,
+                            func: index,
+                            pc: 0,
+                            fp: 0
+                        });
+                    }
+                    FuncEntity::Host { .. } => {
+                        let at = sp.offset_from(base) as usize;
+                        save!(pc);
+                        let result = self.call_host(addr as u32, at);
+                        self.exec.frames.pop();
+                        match result {
+                            HostCallResult::Done(new_sp) => {
+                                sp = base.add(new_sp);
+                                reload_mem!();
+                                if $tail {
+                                    do_return!();
+                                }
+                            }
+                            HostCallResult::Interrupted => {
+                                sp = sp.add($popped);
+                                pause!(PauseReason::HostInterrupted, pc - 1);
+                            }
+                            HostCallResult::Failed(error) => {
+                                save!(pc);
+                                return Err(error.with_backtrace(self.backtrace()));
+                            }
+                        }
+                    }
+                }
+            }};
+        }
+        macro_rules! call_indirect {
+            ($ty:expr, $table:expr, $tail:expr) => {{
+                let inst = &self.instances[frame.instance as usize];
+                let table = &self.tables[inst.tables[$table as usize] as usize];
+                let index = as_u32(top!()) as usize;
+                let Some(&raw) = table.elems.get(index) else {
+                    trap!(TrapKind::UndefinedElement)
+                };
+                if raw == 0 {
+                    trap!(TrapKind::UninitializedElement);
+                }
+                let addr = raw - 1;
+                if self.funcs[addr as usize].type_id() != inst.type_ids[$ty as usize] {
+                    trap!(TrapKind::IndirectCallTypeMismatch);
+                }
+                sp = sp.sub(1);
+                call!(addr, $tail, 1);
+            }};
+        }
+
+        // SAFETY: the invariants in the module docs hold for every access below.
+        unsafe {
+            loop {
+                if COUNT {
+                    if budget == 0 {
+                        pause!(PauseReason::BudgetExhausted, pc);
+                    }
+                    budget -= 1;
+                }
+                let instr = *code.add(pc);
+                pc += 1;
+                match instr {
+                    Instr::Unreachable => trap!(TrapKind::Unreachable),
+                    Instr::Br(t) => {
+                        poll!(t.to);
+                        branch!(t);
+                    }
+                    Instr::BrIf(t) => {
+                        if as_u32(top!()) != 0 {
+                            poll!(t.to);
+                            sp = sp.sub(1);
+                            branch!(t);
+                        } else {
+                            sp = sp.sub(1);
+                        }
+                    }
+                    Instr::BrIfEqz(to) => {
+                        if as_u32(pop!()) == 0 {
+                            pc = to as usize;
+                        }
+                    }
+                    Instr::BrTable { at, len } => {
+                        let index = (as_u32(top!()) as usize).min(len as usize - 1);
+                        let t = *(*func).br_tables.as_ptr().add(at as usize + index);
+                        poll!(t.to);
+                        sp = sp.sub(1);
+                        branch!(t);
+                    }
+                    Instr::Return => do_return!(),
+                    Instr::Call(f) => {
+                        if interrupt.load(Ordering::Relaxed) {
+                            pause!(PauseReason::Interrupted, pc - 1);
+                        }
+                        call!(*funcs_map.add(f as usize), false, 0);
+                    }
+                    Instr::ReturnCall(f) => {
+                        if interrupt.load(Ordering::Relaxed) {
+                            pause!(PauseReason::Interrupted, pc - 1);
+                        }
+                        call!(*funcs_map.add(f as usize), true, 0);
+                    }
+                    Instr::CallIndirect { ty, table } => {
+                        if interrupt.load(Ordering::Relaxed) {
+                            pause!(PauseReason::Interrupted, pc - 1);
+                        }
+                        call_indirect!(ty, table, false);
+                    }
+                    Instr::ReturnCallIndirect { ty, table } => {
+                        if interrupt.load(Ordering::Relaxed) {
+                            pause!(PauseReason::Interrupted, pc - 1);
+                        }
+                        call_indirect!(ty, table, true);
+                    }
+                    Instr::Drop => sp = sp.sub(1),
+                    Instr::Select => {
+                        let c = as_u32(pop!());
+                        let b = pop!();
+                        if c == 0 {
+                            *sp.sub(1) = b;
+                        }
+                    }
+                    Instr::LocalGet(i) => push!(*fp.add(i as usize)),
+                    Instr::LocalSet(i) => *fp.add(i as usize) = pop!(),
+                    Instr::LocalTee(i) => *fp.add(i as usize) = top!(),
+                    Instr::GlobalGet(g) => {
+                        push!((*globals.add(*globals_map.add(g as usize) as usize)).value)
+                    }
+                    Instr::GlobalSet(g) => {
+                        (*globals.add(*globals_map.add(g as usize) as usize)).value = pop!()
+                    }
+
+                    Instr::TableGet(t) => {
+                        let index = as_u32(top!());
+                        *sp.sub(1) = checked!(self.table_get(frame.instance, t, index)) as Slot;
+                    }
+                    Instr::TableSet(t) => {
+                        let value = as_u64(pop!());
+                        let index = as_u32(pop!());
+                        checked!(self.table_set(frame.instance, t, index, value));
+                    }
+                    Instr::TableSize(t) => push!(from_u32(self.table_size(frame.instance, t))),
+                    Instr::TableGrow(t) => {
+                        let n = as_u32(pop!());
+                        let init = as_u64(top!());
+                        *sp.sub(1) = from_u32(self.table_grow(frame.instance, t, n, init));
+                    }
+                    Instr::TableFill(t) => {
+                        let n = as_u32(pop!());
+                        let value = as_u64(pop!());
+                        let i = as_u32(pop!());
+                        checked!(self.table_fill(frame.instance, t, i, value, n));
+                    }
+                    Instr::TableCopy { dst, src } => {
+                        let n = as_u32(pop!());
+                        let s = as_u32(pop!());
+                        let d = as_u32(pop!());
+                        checked!(self.table_copy(frame.instance, dst, src, d, s, n));
+                    }
+                    Instr::TableInit { table, elem } => {
+                        let n = as_u32(pop!());
+                        let s = as_u32(pop!());
+                        let d = as_u32(pop!());
+                        checked!(self.table_init(frame.instance, table, elem, d, s, n));
+                    }
+                    Instr::ElemDrop(e) => {
+                        self.instances[frame.instance as usize].dropped_elems[e as usize] = true
+                    }
+                    Instr::RefNull => push!(0),
+                    Instr::RefIsNull => unop!(as_u64, from_bool, |a| a == 0),
+                    Instr::RefFunc(f) => push!(Slot::from(*funcs_map.add(f as usize)) + 1),
+
+                    Instr::I32Load(o) => load!(o, 4, |b| from_u32(u32::from_le_bytes(b))),
+                    Instr::I64Load(o) => load!(o, 8, |b| from_u64(u64::from_le_bytes(b))),
+                    Instr::F32Load(o) => load!(o, 4, |b| from_u32(u32::from_le_bytes(b))),
+                    Instr::F64Load(o) => load!(o, 8, |b| from_u64(u64::from_le_bytes(b))),
+                    Instr::I32Load8S(o) => load!(o, 1, |b| from_u32(b[0] as i8 as i32 as u32)),
+                    Instr::I32Load8U(o) => load!(o, 1, |b| from_u32(b[0].into())),
+                    Instr::I32Load16S(o) => {
+                        load!(o, 2, |b| from_u32(i16::from_le_bytes(b) as i32 as u32))
+                    }
+                    Instr::I32Load16U(o) => load!(o, 2, |b| from_u32(u16::from_le_bytes(b).into())),
+                    Instr::I64Load8S(o) => load!(o, 1, |b| from_u64(b[0] as i8 as i64 as u64)),
+                    Instr::I64Load8U(o) => load!(o, 1, |b| from_u64(b[0].into())),
+                    Instr::I64Load16S(o) => {
+                        load!(o, 2, |b| from_u64(i16::from_le_bytes(b) as i64 as u64))
+                    }
+                    Instr::I64Load16U(o) => load!(o, 2, |b| from_u64(u16::from_le_bytes(b).into())),
+                    Instr::I64Load32S(o) => {
+                        load!(o, 4, |b| from_u64(i32::from_le_bytes(b) as i64 as u64))
+                    }
+                    Instr::I64Load32U(o) => load!(o, 4, |b| from_u64(u32::from_le_bytes(b).into())),
+                    Instr::I32Store(o) => store!(o, 4, |v| as_u32(v).to_le_bytes()),
+                    Instr::I64Store(o) => store!(o, 8, |v| as_u64(v).to_le_bytes()),
+                    Instr::F32Store(o) => store!(o, 4, |v| as_u32(v).to_le_bytes()),
+                    Instr::F64Store(o) => store!(o, 8, |v| as_u64(v).to_le_bytes()),
+                    Instr::I32Store8(o) => store!(o, 1, |v| [v as u8]),
+                    Instr::I32Store16(o) => store!(o, 2, |v| (v as u16).to_le_bytes()),
+                    Instr::I64Store8(o) => store!(o, 1, |v| [v as u8]),
+                    Instr::I64Store16(o) => store!(o, 2, |v| (v as u16).to_le_bytes()),
+                    Instr::I64Store32(o) => store!(o, 4, |v| (v as u32).to_le_bytes()),
+                    Instr::Load { kind, mem, offset } => {
+                        let addr = as_u32(top!());
+                        *sp.sub(1) =
+                            checked!(self.load_any(frame.instance, kind, mem, addr, offset));
+                    }
+                    Instr::Store { kind, mem, offset } => {
+                        let value = pop!();
+                        let addr = as_u32(pop!());
+                        checked!(self.store_any(frame.instance, kind, mem, addr, offset, value));
+                        reload_mem!();
+                    }
+                    Instr::MemorySize(m) => push!(from_u32(self.memory_pages(frame.instance, m))),
+                    Instr::MemoryGrow(m) => {
+                        let delta = as_u32(top!());
+                        *sp.sub(1) = from_u32(self.memory_grow(frame.instance, m, delta));
+                        reload_mem!();
+                    }
+                    Instr::MemoryInit { mem, data } => {
+                        let n = as_u32(pop!());
+                        let s = as_u32(pop!());
+                        let d = as_u32(pop!());
+                        checked!(self.memory_init(frame.instance, mem, data, d, s, n));
+                        reload_mem!();
+                    }
+                    Instr::DataDrop(d) => {
+                        self.instances[frame.instance as usize].dropped_data[d as usize] = true
+                    }
+                    Instr::MemoryCopy { dst, src } => {
+                        let n = as_u32(pop!());
+                        let s = as_u32(pop!());
+                        let d = as_u32(pop!());
+                        checked!(self.memory_copy(frame.instance, dst, src, d, s, n));
+                        reload_mem!();
+                    }
+                    Instr::MemoryFill(m) => {
+                        let n = as_u32(pop!());
+                        let value = as_u32(pop!()) as u8;
+                        let d = as_u32(pop!());
+                        checked!(self.memory_fill(frame.instance, m, d, value, n));
+                        reload_mem!();
+                    }
+
+                    Instr::I32Const(v) => push!(from_u32(v)),
+                    Instr::I64Const(v) => push!(from_u64(v)),
+                    Instr::F32Const(v) => push!(from_u32(v)),
+                    Instr::F64Const(v) => push!(from_u64(v)),
+                    Instr::V128Const(i) => push!(*(*func).v128_pool.as_ptr().add(i as usize)),
+
+                    Instr::I32Eqz => unop!(as_u32, from_bool, |a| a == 0),
+                    Instr::I32Eq => binop!(as_u32, from_bool, |a, b| a == b),
+                    Instr::I32Ne => binop!(as_u32, from_bool, |a, b| a != b),
+                    Instr::I32LtS => binop!(as_u32, from_bool, |a, b| (a as i32) < (b as i32)),
+                    Instr::I32LtU => binop!(as_u32, from_bool, |a, b| a < b),
+                    Instr::I32GtS => binop!(as_u32, from_bool, |a, b| (a as i32) > (b as i32)),
+                    Instr::I32GtU => binop!(as_u32, from_bool, |a, b| a > b),
+                    Instr::I32LeS => binop!(as_u32, from_bool, |a, b| (a as i32) <= (b as i32)),
+                    Instr::I32LeU => binop!(as_u32, from_bool, |a, b| a <= b),
+                    Instr::I32GeS => binop!(as_u32, from_bool, |a, b| (a as i32) >= (b as i32)),
+                    Instr::I32GeU => binop!(as_u32, from_bool, |a, b| a >= b),
+                    Instr::I32Clz => unop!(as_u32, from_u32, |a| a.leading_zeros()),
+                    Instr::I32Ctz => unop!(as_u32, from_u32, |a| a.trailing_zeros()),
+                    Instr::I32Popcnt => unop!(as_u32, from_u32, |a| a.count_ones()),
+                    Instr::I32Add => binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)),
+                    Instr::I32Sub => binop!(as_u32, from_u32, |a, b| a.wrapping_sub(b)),
+                    Instr::I32Mul => binop!(as_u32, from_u32, |a, b| a.wrapping_mul(b)),
+                    Instr::I32DivS => {
+                        binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_div_s(a, b)))
+                    }
+                    Instr::I32DivU => {
+                        binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_div_u(a, b)))
+                    }
+                    Instr::I32RemS => {
+                        binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_rem_s(a, b)))
+                    }
+                    Instr::I32RemU => {
+                        binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_rem_u(a, b)))
+                    }
+                    Instr::I32And => binop!(as_u32, from_u32, |a, b| a & b),
+                    Instr::I32Or => binop!(as_u32, from_u32, |a, b| a | b),
+                    Instr::I32Xor => binop!(as_u32, from_u32, |a, b| a ^ b),
+                    Instr::I32Shl => binop!(as_u32, from_u32, |a, b| a.wrapping_shl(b)),
+                    Instr::I32ShrS => {
+                        binop!(as_u32, from_u32, |a, b| (a as i32).wrapping_shr(b) as u32)
+                    }
+                    Instr::I32ShrU => binop!(as_u32, from_u32, |a, b| a.wrapping_shr(b)),
+                    Instr::I32Rotl => binop!(as_u32, from_u32, |a, b| a.rotate_left(b)),
+                    Instr::I32Rotr => binop!(as_u32, from_u32, |a, b| a.rotate_right(b)),
+
+                    Instr::I64Eqz => unop!(as_u64, from_bool, |a| a == 0),
+                    Instr::I64Eq => binop!(as_u64, from_bool, |a, b| a == b),
+                    Instr::I64Ne => binop!(as_u64, from_bool, |a, b| a != b),
+                    Instr::I64LtS => binop!(as_u64, from_bool, |a, b| (a as i64) < (b as i64)),
+                    Instr::I64LtU => binop!(as_u64, from_bool, |a, b| a < b),
+                    Instr::I64GtS => binop!(as_u64, from_bool, |a, b| (a as i64) > (b as i64)),
+                    Instr::I64GtU => binop!(as_u64, from_bool, |a, b| a > b),
+                    Instr::I64LeS => binop!(as_u64, from_bool, |a, b| (a as i64) <= (b as i64)),
+                    Instr::I64LeU => binop!(as_u64, from_bool, |a, b| a <= b),
+                    Instr::I64GeS => binop!(as_u64, from_bool, |a, b| (a as i64) >= (b as i64)),
+                    Instr::I64GeU => binop!(as_u64, from_bool, |a, b| a >= b),
+                    Instr::I64Clz => unop!(as_u64, from_u64, |a| a.leading_zeros().into()),
+                    Instr::I64Ctz => unop!(as_u64, from_u64, |a| a.trailing_zeros().into()),
+                    Instr::I64Popcnt => unop!(as_u64, from_u64, |a| a.count_ones().into()),
+                    Instr::I64Add => binop!(as_u64, from_u64, |a, b| a.wrapping_add(b)),
+                    Instr::I64Sub => binop!(as_u64, from_u64, |a, b| a.wrapping_sub(b)),
+                    Instr::I64Mul => binop!(as_u64, from_u64, |a, b| a.wrapping_mul(b)),
+                    Instr::I64DivS => {
+                        binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_div_s(a, b)))
+                    }
+                    Instr::I64DivU => {
+                        binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_div_u(a, b)))
+                    }
+                    Instr::I64RemS => {
+                        binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_rem_s(a, b)))
+                    }
+                    Instr::I64RemU => {
+                        binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_rem_u(a, b)))
+                    }
+                    Instr::I64And => binop!(as_u64, from_u64, |a, b| a & b),
+                    Instr::I64Or => binop!(as_u64, from_u64, |a, b| a | b),
+                    Instr::I64Xor => binop!(as_u64, from_u64, |a, b| a ^ b),
+                    Instr::I64Shl => binop!(as_u64, from_u64, |a, b| a.wrapping_shl(b as u32)),
+                    Instr::I64ShrS => {
+                        binop!(as_u64, from_u64, |a, b| (a as i64).wrapping_shr(b as u32)
+                            as u64)
+                    }
+                    Instr::I64ShrU => binop!(as_u64, from_u64, |a, b| a.wrapping_shr(b as u32)),
+                    Instr::I64Rotl => {
+                        binop!(as_u64, from_u64, |a, b| a.rotate_left((b & 63) as u32))
+                    }
+                    Instr::I64Rotr => {
+                        binop!(as_u64, from_u64, |a, b| a.rotate_right((b & 63) as u32))
+                    }
+
+                    Instr::F32Eq => binop!(as_f32, from_bool, |a, b| a == b),
+                    Instr::F32Ne => binop!(as_f32, from_bool, |a, b| a != b),
+                    Instr::F32Lt => binop!(as_f32, from_bool, |a, b| a < b),
+                    Instr::F32Gt => binop!(as_f32, from_bool, |a, b| a > b),
+                    Instr::F32Le => binop!(as_f32, from_bool, |a, b| a <= b),
+                    Instr::F32Ge => binop!(as_f32, from_bool, |a, b| a >= b),
+                    Instr::F32Abs => unop!(as_u32, from_u32, |a| a & 0x7fff_ffff),
+                    Instr::F32Neg => unop!(as_u32, from_u32, |a| a ^ 0x8000_0000),
+                    Instr::F32Ceil => unop!(as_f32, from_f32, |a| a.ceil()),
+                    Instr::F32Floor => unop!(as_f32, from_f32, |a| a.floor()),
+                    Instr::F32Trunc => unop!(as_f32, from_f32, |a| a.trunc()),
+                    Instr::F32Nearest => unop!(as_f32, from_f32, |a| a.round_ties_even()),
+                    Instr::F32Sqrt => unop!(as_f32, from_f32, |a| a.sqrt()),
+                    Instr::F32Add => binop!(as_f32, from_f32, |a, b| a + b),
+                    Instr::F32Sub => binop!(as_f32, from_f32, |a, b| a - b),
+                    Instr::F32Mul => binop!(as_f32, from_f32, |a, b| a * b),
+                    Instr::F32Div => binop!(as_f32, from_f32, |a, b| a / b),
+                    Instr::F32Min => binop!(as_f32, from_f32, |a, b| numeric::f32_min(a, b)),
+                    Instr::F32Max => binop!(as_f32, from_f32, |a, b| numeric::f32_max(a, b)),
+                    Instr::F32Copysign => {
+                        binop!(as_u32, from_u32, |a, b| (a & 0x7fff_ffff)
+                            | (b & 0x8000_0000))
+                    }
+
+                    Instr::F64Eq => binop!(as_f64, from_bool, |a, b| a == b),
+                    Instr::F64Ne => binop!(as_f64, from_bool, |a, b| a != b),
+                    Instr::F64Lt => binop!(as_f64, from_bool, |a, b| a < b),
+                    Instr::F64Gt => binop!(as_f64, from_bool, |a, b| a > b),
+                    Instr::F64Le => binop!(as_f64, from_bool, |a, b| a <= b),
+                    Instr::F64Ge => binop!(as_f64, from_bool, |a, b| a >= b),
+                    Instr::F64Abs => unop!(as_u64, from_u64, |a| a & 0x7fff_ffff_ffff_ffff),
+                    Instr::F64Neg => unop!(as_u64, from_u64, |a| a ^ 0x8000_0000_0000_0000),
+                    Instr::F64Ceil => unop!(as_f64, from_f64, |a| a.ceil()),
+                    Instr::F64Floor => unop!(as_f64, from_f64, |a| a.floor()),
+                    Instr::F64Trunc => unop!(as_f64, from_f64, |a| a.trunc()),
+                    Instr::F64Nearest => unop!(as_f64, from_f64, |a| a.round_ties_even()),
+                    Instr::F64Sqrt => unop!(as_f64, from_f64, |a| a.sqrt()),
+                    Instr::F64Add => binop!(as_f64, from_f64, |a, b| a + b),
+                    Instr::F64Sub => binop!(as_f64, from_f64, |a, b| a - b),
+                    Instr::F64Mul => binop!(as_f64, from_f64, |a, b| a * b),
+                    Instr::F64Div => binop!(as_f64, from_f64, |a, b| a / b),
+                    Instr::F64Min => binop!(as_f64, from_f64, |a, b| numeric::f64_min(a, b)),
+                    Instr::F64Max => binop!(as_f64, from_f64, |a, b| numeric::f64_max(a, b)),
+                    Instr::F64Copysign => binop!(as_u64, from_u64, |a, b| (a
+                        & 0x7fff_ffff_ffff_ffff)
+                        | (b & 0x8000_0000_0000_0000)),
+
+                    Instr::I32WrapI64 => unop!(as_u64, from_u32, |a| a as u32),
+                    Instr::I32TruncF32S => unop!(as_f32, from_u32, |a| checked!(
+                        numeric::i32_trunc_s(a.into())
+                    )),
+                    Instr::I32TruncF32U => unop!(as_f32, from_u32, |a| checked!(
+                        numeric::i32_trunc_u(a.into())
+                    )),
+                    Instr::I32TruncF64S => {
+                        unop!(as_f64, from_u32, |a| checked!(numeric::i32_trunc_s(a)))
+                    }
+                    Instr::I32TruncF64U => {
+                        unop!(as_f64, from_u32, |a| checked!(numeric::i32_trunc_u(a)))
+                    }
+                    Instr::I64ExtendI32S => unop!(as_u32, from_u64, |a| a as i32 as i64 as u64),
+                    Instr::I64ExtendI32U => unop!(as_u32, from_u64, |a| a.into()),
+                    Instr::I64TruncF32S => unop!(as_f32, from_u64, |a| checked!(
+                        numeric::i64_trunc_s(a.into())
+                    )),
+                    Instr::I64TruncF32U => unop!(as_f32, from_u64, |a| checked!(
+                        numeric::i64_trunc_u(a.into())
+                    )),
+                    Instr::I64TruncF64S => {
+                        unop!(as_f64, from_u64, |a| checked!(numeric::i64_trunc_s(a)))
+                    }
+                    Instr::I64TruncF64U => {
+                        unop!(as_f64, from_u64, |a| checked!(numeric::i64_trunc_u(a)))
+                    }
+                    Instr::F32ConvertI32S => unop!(as_u32, from_f32, |a| a as i32 as f32),
+                    Instr::F32ConvertI32U => unop!(as_u32, from_f32, |a| a as f32),
+                    Instr::F32ConvertI64S => unop!(as_u64, from_f32, |a| a as i64 as f32),
+                    Instr::F32ConvertI64U => unop!(as_u64, from_f32, |a| a as f32),
+                    Instr::F32DemoteF64 => unop!(as_f64, from_f32, |a| a as f32),
+                    Instr::F64ConvertI32S => unop!(as_u32, from_f64, |a| a as i32 as f64),
+                    Instr::F64ConvertI32U => unop!(as_u32, from_f64, |a| a as f64),
+                    Instr::F64ConvertI64S => unop!(as_u64, from_f64, |a| a as i64 as f64),
+                    Instr::F64ConvertI64U => unop!(as_u64, from_f64, |a| a as f64),
+                    Instr::F64PromoteF32 => unop!(as_f32, from_f64, |a| a as f64),
+                    // Reinterpretations keep the bits; only the slot's width matters.
+                    Instr::I32ReinterpretF32 | Instr::F32ReinterpretI32 => {}
+                    Instr::I64ReinterpretF64 | Instr::F64ReinterpretI64 => {}
+                    Instr::I32Extend8S => unop!(as_u32, from_u32, |a| a as i8 as i32 as u32),
+                    Instr::I32Extend16S => unop!(as_u32, from_u32, |a| a as i16 as i32 as u32),
+                    Instr::I64Extend8S => unop!(as_u64, from_u64, |a| a as i8 as i64 as u64),
+                    Instr::I64Extend16S => unop!(as_u64, from_u64, |a| a as i16 as i64 as u64),
+                    Instr::I64Extend32S => unop!(as_u64, from_u64, |a| a as i32 as i64 as u64),
+                    // Rust's float-to-int `as` saturates and maps NaN to 0, as Wasm requires.
+                    Instr::I32TruncSatF32S => unop!(as_f32, from_u32, |a| a as i32 as u32),
+                    Instr::I32TruncSatF32U => unop!(as_f32, from_u32, |a| a as u32),
+                    Instr::I32TruncSatF64S => unop!(as_f64, from_u32, |a| a as i32 as u32),
+                    Instr::I32TruncSatF64U => unop!(as_f64, from_u32, |a| a as u32),
+                    Instr::I64TruncSatF32S => unop!(as_f32, from_u64, |a| a as i64 as u64),
+                    Instr::I64TruncSatF32U => unop!(as_f32, from_u64, |a| a as u64),
+                    Instr::I64TruncSatF64S => unop!(as_f64, from_u64, |a| a as i64 as u64),
+                    Instr::I64TruncSatF64U => unop!(as_f64, from_u64, |a| a as u64),
+
+                    Instr::V128Load { shape, mem, offset } => {
+                        let addr = as_u32(top!());
+                        let raw = checked!(self.read_bytes(
+                            frame.instance,
+                            mem,
+                            addr,
+                            offset,
+                            shape.width_bytes()
+                        ));
+                        *sp.sub(1) = simd::finish_load(shape, raw);
+                    }
+                    Instr::V128Store { mem, offset } => {
+                        let value = pop!();
+                        let addr = as_u32(pop!());
+                        checked!(self.write_bytes(frame.instance, mem, addr, offset, 16, value));
+                        reload_mem!();
+                    }
+                    Instr::V128LoadLane {
+                        width,
+                        lane,
+                        mem,
+                        offset,
+                    } => {
+                        let v = pop!();
+                        let addr = as_u32(top!());
+                        let bytes = u32::from(width / 8);
+                        let raw =
+                            checked!(self.read_bytes(frame.instance, mem, addr, offset, bytes));
+                        let shift = u32::from(lane) * u32::from(width);
+                        let mask = (u128::MAX >> (128 - u32::from(width))) << shift;
+                        *sp.sub(1) = (v & !mask) | ((raw << shift) & mask);
+                    }
+                    Instr::V128StoreLane {
+                        width,
+                        lane,
+                        mem,
+                        offset,
+                    } => {
+                        let v = pop!();
+                        let addr = as_u32(pop!());
+                        let value = v >> (u32::from(lane) * u32::from(width));
+                        let bytes = u32::from(width / 8);
+                        checked!(self.write_bytes(frame.instance, mem, addr, offset, bytes, value));
+                        reload_mem!();
+                    }
+                    Instr::SimdUnary(op) => unop!(as_v128, as_v128, |a| simd::unary(op, a)),
+                    Instr::SimdBinary(op) => {
+                        binop!(as_v128, as_v128, |a, b| simd::binary(op, a, b))
+                    }
+                    Instr::SimdTernary(op) => {
+                        let c = pop!();
+                        let b = pop!();
+                        *sp.sub(1) = simd::ternary(op, top!(), b, c);
+                    }
+                    Instr::SimdShuffle(i) => {
+                        let lanes = (*(*func).v128_pool.as_ptr().add(i as usize)).to_le_bytes();
+                        binop!(as_v128, as_v128, |a, b| simd::shuffle(&lanes, a, b))
+                    }
+                    Instr::SimdSplat(op) => unop!(as_u64, as_v128, |a| simd::splat(op, a)),
+                    Instr::SimdExtractLane(op, lane) => {
+                        unop!(as_v128, from_u64, |a| simd::extract_lane(op, lane, a))
+                    }
+                    Instr::SimdReplaceLane(op, lane) => {
+                        let x = as_u64(pop!());
+                        unop!(as_v128, as_v128, |a| simd::replace_lane(op, lane, a, x))
+                    }
+                    Instr::SimdShift(op) => {
+                        let amount = as_u32(pop!());
+                        unop!(as_v128, as_v128, |a| simd::shift(op, a, amount))
+                    }
+                    Instr::SimdTest(op) => unop!(as_v128, from_u32, |a| simd::test(op, a)),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,416 @@
+//! Capture of a store's state in the canonical form of `tern-snapshot`, and restore from
+//! it, with every frame checked against the module first.
+//!
+//! Operand-stack types are not stored anywhere at run time: at capture and at restore
+//! the function is validated again up to the frame's pc, and the validator reports the
+//! types of the operand stack there. The control stack needs no storing either: the
+//! internal pc determines it.
+
+use crate::code::{FuncCode, Instr};
+use crate::error::RestoreError;
+use crate::module::ModuleInner;
+use crate::store::{Frame as RtFrame, FuncEntity, GlobalEntity, Slot, Store, from_slot, to_slot};
+use crate::types::ValType;
+use tern_snapshot::{ExecState, Frame, InstanceImage, MemoryImage, TableImage, Value, WASM_PAGE};
+use wasmparser::{FuncToValidate, FuncValidatorAllocations, FunctionBody, ValidatorResources};
+
+/// Operand-stack types right before the instruction at byte offset `pc`, or why there is
+/// no reachable instruction boundary there.
+fn operand_types_at(module: &ModuleInner, func: u32, pc: u32) -> Result<Vec<ValType>, String> {
+    let code = module.code_of(func).ok_or("not a defined function")?;
+    let (resources, features): &(ValidatorResources, _) =
+        module.validation.as_ref().ok_or("module has no code")?;
+    let to_validate = FuncToValidate {
+        resources: resources.clone(),
+        index: func,
+        ty: module.func_types[func as usize],
+        features: *features,
+    };
+    let mut validator = to_validate.into_validator(FuncValidatorAllocations::default());
+    let reader =
+        wasmparser::BinaryReader::new(&module.bytes[code.body.clone()], code.body.start as u64);
+    let body = FunctionBody::new(reader);
+    let mut locals = body.get_locals_reader().map_err(|e| e.to_string())?;
+    for _ in 0..locals.get_count() {
+        let offset = locals.original_position();
+        let (count, ty) = locals.read().map_err(|e| e.to_string())?;
+        validator
+            .define_locals(offset, count, ty)
+            .map_err(|e| e.to_string())?;
+    }
+    let mut ops = body.get_operators_reader().map_err(|e| e.to_string())?;
+    loop {
+        if ops.eof() {
+            return Err(format!("pc 0x{pc:x} lies outside the function body"));
+        }
+        let (op, offset) = ops.read_with_offset().map_err(|e| e.to_string())?;
+        let offset = offset as u32;
+        if offset == pc {
+            let height = validator.operand_stack_height() as usize;
+            return (0..height)
+                .rev()
+                .map(|depth| match validator.get_operand_type(depth) {
+                    Some(Some(ty)) => Ok(ValType::from_wasm(ty)),
+                    _ => Err(format!("pc 0x{pc:x} is in unreachable code")),
+                })
+                .collect();
+        }
+        if offset > pc {
+            return Err(format!("pc 0x{pc:x} is not on an instruction boundary"));
+        }
+        validator
+            .op(u64::from(offset), &op)
+            .map_err(|e| e.to_string())?;
+    }
+}
+
+/// Parameter count of the call instruction at `instr`, if it is one.
+fn call_params(module: &ModuleInner, instr: Instr) -> Option<usize> {
+    match instr {
+        Instr::Call(f) => Some(module.func_type(f).params.len()),
+        Instr::CallIndirect { ty, .. } => Some(module.types[ty as usize].params.len() + 1),
+        _ => None,
+    }
+}
+
+fn ref_type_of(ty: ValType) -> ValType {
+    ty
+}
+
+impl Store {
+    /// The store's whole state. While an invocation is paused its frames are included;
+    /// otherwise `frames` is empty.
+    pub fn capture(&self) -> ExecState {
+        let memories = self
+            .memories
+            .iter()
+            .map(|m| capture_memory(&m.bytes))
+            .collect();
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| TableImage {
+                elements: t
+                    .elems
+                    .iter()
+                    .map(|&raw| from_slot(raw.into(), ref_type_of(t.ty.element)))
+                    .collect(),
+            })
+            .collect();
+        let globals = self
+            .globals
+            .iter()
+            .map(|g| from_slot(g.value, g.ty.content))
+            .collect();
+        let instances = self
+            .instances
+            .iter()
+            .map(|inst| InstanceImage {
+                dropped_data: flagged(&inst.dropped_data),
+                dropped_elems: flagged(&inst.dropped_elems),
+            })
+            .collect();
+        let frames = self.capture_frames();
+        ExecState {
+            memories,
+            tables,
+            globals,
+            instances,
+            frames,
+        }
+    }
+
+    fn capture_frames(&self) -> Vec<Frame> {
+        let frames = &self.exec.frames;
+        let mut out = Vec::with_capacity(frames.len());
+        for (i, frame) in frames.iter().enumerate() {
+            let module = &self.instances[frame.instance as usize].module.0;
+            let code = self.code(frame.instance, frame.func);
+            let is_top = i + 1 == frames.len();
+            // A caller waits on the call just before its saved pc.
+            let at = if is_top { frame.pc } else { frame.pc - 1 } as usize;
+            let pc = code.offsets[at];
+            let mut types = operand_types_at(module, frame.func, pc)
+                .unwrap_or_else(|e| panic!("tern-interp bug: paused at an invalid point: {e}"));
+            if !is_top {
+                let params = call_params(module, code.code[at]).expect("callers wait on calls");
+                types.truncate(types.len() - params);
+            }
+            let fp = frame.fp as usize;
+            let locals = code
+                .local_types
+                .iter()
+                .enumerate()
+                .map(|(j, ty)| from_slot(self.exec.stack[fp + j], *ty))
+                .collect();
+            let stack_base = fp + code.locals as usize;
+            let stack_end = frames
+                .get(i + 1)
+                .map_or(self.exec.sp as usize, |callee| callee.fp as usize);
+            debug_assert_eq!(
+                stack_end - stack_base,
+                types.len(),
+                "slot count matches types"
+            );
+            let stack = types
+                .iter()
+                .enumerate()
+                .map(|(j, ty)| from_slot(self.exec.stack[stack_base + j], *ty))
+                .collect();
+            out.push(Frame {
+                instance: frame.instance,
+                func: frame.func,
+                pc,
+                locals,
+                stack,
+            });
+        }
+        out
+    }
+
+    /// Replaces the store's state with `state`, which must have been captured from a
+    /// store with the same instances (for example the one [`Store::blank_copy`] copied).
+    /// Everything is checked before anything changes.
+    pub fn restore(&mut self, state: &ExecState) -> Result<(), RestoreError> {
+        let err = |m: String| RestoreError(m);
+        if state.memories.len() != self.memories.len()
+            || state.tables.len() != self.tables.len()
+            || state.globals.len() != self.globals.len()
+            || state.instances.len() != self.instances.len()
+        {
+            return Err(err(
+                "the state has a different number of memories, tables, globals or instances".into(),
+            ));
+        }
+        let mut memories = Vec::with_capacity(state.memories.len());
+        for (i, (image, memory)) in state.memories.iter().zip(&self.memories).enumerate() {
+            let limits = memory.ty.limits;
+            let pages = u64::from(image.pages);
+            if pages < limits.min || pages > limits.max.unwrap_or(65536).min(65536) {
+                return Err(err(format!(
+                    "memory {i}: {pages} pages is outside its limits"
+                )));
+            }
+            let mut bytes = Vec::new();
+            bytes
+                .try_reserve_exact(image.pages as usize * WASM_PAGE)
+                .map_err(|_| err(format!("memory {i}: cannot allocate {} pages", image.pages)))?;
+            bytes.resize(image.pages as usize * WASM_PAGE, 0);
+            for (index, page) in &image.nonzero_pages {
+                let start = *index as usize * WASM_PAGE;
+                let dst = bytes
+                    .get_mut(start..start + WASM_PAGE)
+                    .filter(|_| page.len() == WASM_PAGE);
+                dst.ok_or_else(|| err(format!("memory {i}: bad page {index}")))?
+                    .copy_from_slice(page);
+            }
+            memories.push(bytes);
+        }
+        let mut tables = Vec::with_capacity(state.tables.len());
+        for (i, (image, table)) in state.tables.iter().zip(&self.tables).enumerate() {
+            let len = image.elements.len() as u64;
+            if len < table.ty.limits.min || table.ty.limits.max.is_some_and(|max| len > max) {
+                return Err(err(format!("table {i}: size {len} is outside its limits")));
+            }
+            let elems = image
+                .elements
+                .iter()
+                .map(|v| self.check_value(v, table.ty.element).map(|s| s as u64))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| err(format!("table {i}: {e}")))?;
+            tables.push(elems);
+        }
+        let mut globals = Vec::with_capacity(state.globals.len());
+        for (i, (value, global)) in state.globals.iter().zip(&self.globals).enumerate() {
+            globals.push(
+                self.check_value(value, global.ty.content)
+                    .map_err(|e| err(format!("global {i}: {e}")))?,
+            );
+        }
+        let mut dropped = Vec::with_capacity(state.instances.len());
+        for (i, (image, inst)) in state.instances.iter().zip(&self.instances).enumerate() {
+            let data = unflag(&image.dropped_data, inst.dropped_data.len())
+                .ok_or_else(|| err(format!("instance {i}: bad dropped data segment index")))?;
+            let elems = unflag(&image.dropped_elems, inst.dropped_elems.len())
+                .ok_or_else(|| err(format!("instance {i}: bad dropped element segment index")))?;
+            dropped.push((data, elems));
+        }
+        let (stack, frames, sp) = self.check_frames(&state.frames).map_err(err)?;
+
+        for (memory, bytes) in self.memories.iter_mut().zip(memories) {
+            memory.bytes = bytes;
+        }
+        for (table, elems) in self.tables.iter_mut().zip(tables) {
+            table.elems = elems;
+        }
+        for (global, value) in self.globals.iter_mut().zip(globals) {
+            *global = GlobalEntity {
+                ty: global.ty,
+                value,
+            };
+        }
+        for (inst, (data, elems)) in self.instances.iter_mut().zip(dropped) {
+            inst.dropped_data = data;
+            inst.dropped_elems = elems;
+        }
+        if !frames.is_empty() {
+            let bottom = &frames[0];
+            let module = &self.instances[bottom.instance as usize].module.0;
+            self.exec.results = module.func_type(bottom.func).results.clone();
+        }
+        self.exec.stack = stack;
+        self.exec.frames = frames;
+        self.exec.sp = sp;
+        Ok(())
+    }
+
+    /// Checks that `value` has type `ty` and refers only to things that exist.
+    fn check_value(&self, value: &Value, ty: ValType) -> Result<Slot, String> {
+        if ValType::of(value) != ty {
+            return Err(format!("expected a {ty}, found {value:?}"));
+        }
+        if let Value::FuncRef(Some(f)) = value
+            && *f as usize >= self.funcs.len()
+        {
+            return Err(format!("reference to function {f}, which does not exist"));
+        }
+        Ok(to_slot(*value))
+    }
+
+    /// Validates frames against their functions and lays them out on a fresh stack.
+    fn check_frames(&self, frames: &[Frame]) -> Result<(Vec<Slot>, Vec<RtFrame>, u32), String> {
+        let mut stack = vec![0; self.config.max_stack_slots];
+        let mut out = Vec::with_capacity(frames.len());
+        if frames.len() > self.config.max_call_depth {
+            return Err(format!(
+                "{} frames exceed the call depth limit",
+                frames.len()
+            ));
+        }
+        let mut sp = 0usize;
+        for (i, frame) in frames.iter().enumerate() {
+            let what = format!("frame {i} (function {})", frame.func);
+            let inst = self
+                .instances
+                .get(frame.instance as usize)
+                .ok_or(format!("{what}: no instance {}", frame.instance))?;
+            let module = &inst.module.0;
+            let code: &FuncCode = module
+                .code_of(frame.func)
+                .ok_or(format!("{what}: not a defined function"))?;
+            let is_top = i + 1 == frames.len();
+            let index = code.index_of(frame.pc).ok_or(format!(
+                "{what}: pc 0x{:x} is not a reachable instruction boundary",
+                frame.pc
+            ))?;
+            let mut types = operand_types_at(module, frame.func, frame.pc)
+                .map_err(|e| format!("{what}: {e}"))?;
+            let mut resume_at = index;
+            if !is_top {
+                let instr = code.code.get(index as usize).copied();
+                let params = instr
+                    .filter(|_| code.offsets[index as usize] == frame.pc)
+                    .and_then(|instr| call_params(module, instr))
+                    .ok_or(format!("{what}: a caller's pc must be a call instruction"))?;
+                let callee = &frames[i + 1];
+                self.check_callee(frame.instance, instr.expect("checked above"), callee)
+                    .map_err(|e| format!("{what}: {e}"))?;
+                types.truncate(types.len() - params);
+                resume_at = index + 1;
+            }
+            if frame.locals.len() != code.local_types.len() {
+                return Err(format!(
+                    "{what}: {} locals, expected {}",
+                    frame.locals.len(),
+                    code.local_types.len()
+                ));
+            }
+            if frame.stack.len() != types.len() {
+                return Err(format!(
+                    "{what}: operand stack holds {} values, the function has {} at pc 0x{:x}",
+                    frame.stack.len(),
+                    types.len(),
+                    frame.pc
+                ));
+            }
+            let fp = sp;
+            let need = fp + code.locals as usize + code.max_height as usize;
+            if need > stack.len() {
+                return Err(format!(
+                    "{what}: the stack does not fit the configured limit"
+                ));
+            }
+            let values = frame
+                .locals
+                .iter()
+                .zip(&code.local_types)
+                .chain(frame.stack.iter().zip(&types));
+            for (value, ty) in values {
+                stack[sp] = self
+                    .check_value(value, *ty)
+                    .map_err(|e| format!("{what}: {e}"))?;
+                sp += 1;
+            }
+            out.push(RtFrame {
+                instance: frame.instance,
+                func: frame.func,
+                pc: resume_at,
+                fp: fp as u32,
+            });
+        }
+        Ok((stack, out, sp as u32))
+    }
+
+    /// Checks that `callee` is a frame the call instruction `instr` can have created.
+    fn check_callee(&self, instance: u32, instr: Instr, callee: &Frame) -> Result<(), String> {
+        let inst = &self.instances[instance as usize];
+        let callee_addr = self.funcs.iter().position(|f| {
+            matches!(f, FuncEntity::Wasm { instance, index, .. } if *instance == callee.instance && *index == callee.func)
+        });
+        let Some(callee_addr) = callee_addr else {
+            return Err("the frame above is not a function of this store".into());
+        };
+        let ok = match instr {
+            Instr::Call(f) => inst.funcs[f as usize] as usize == callee_addr,
+            Instr::CallIndirect { ty, .. } => {
+                self.funcs[callee_addr].type_id() == inst.type_ids[ty as usize]
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err("the frame above is not what its call instruction calls".into())
+        }
+    }
+}
+
+fn capture_memory(bytes: &[u8]) -> MemoryImage {
+    let nonzero_pages = bytes
+        .chunks(WASM_PAGE)
+        .enumerate()
+        .filter(|(_, page)| page.iter().any(|&b| b != 0))
+        .map(|(i, page)| (i as u32, page.to_vec()))
+        .collect();
+    MemoryImage {
+        pages: (bytes.len() / WASM_PAGE) as u32,
+        nonzero_pages,
+    }
+}
+
+fn flagged(flags: &[bool]) -> Vec<u32> {
+    flags
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| **f)
+        .map(|(i, _)| i as u32)
+        .collect()
+}
+
+fn unflag(indices: &[u32], len: usize) -> Option<Vec<bool>> {
+    let mut flags = vec![false; len];
+    for &i in indices {
+        *flags.get_mut(i as usize)? = true;
+    }
+    Some(flags)
+}

@@ -1,0 +1,23 @@
+//! Canonical, engine-independent snapshots of running WebAssembly programs.
+//!
+//! A snapshot holds only what the WebAssembly spec defines — memories, tables, globals,
+//! segment state and the call stack as typed Wasm values — so any tern engine, on any
+//! machine, can produce and resume it. This crate knows nothing about engines.
+//!
+//! ```
+//! use tern_snapshot::{ExecState, Frame, Value};
+//!
+//! let state = ExecState {
+//!     globals: vec![Value::I32(7)],
+//!     frames: vec![Frame { instance: 0, func: 1, pc: 42, locals: vec![], stack: vec![] }],
+//!     ..ExecState::default()
+//! };
+//! let bytes = tern_snapshot::encode_state(&state);
+//! assert_eq!(tern_snapshot::decode_state(&bytes).unwrap(), state);
+//! ```
+
+mod codec;
+mod state;
+
+pub use codec::{DecodeError, decode_state, encode_state};
+pub use state::{ExecState, Frame, InstanceImage, MemoryImage, TableImage, Value, WASM_PAGE};
