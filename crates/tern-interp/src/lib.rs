@@ -39,6 +39,7 @@ mod numeric;
 mod simd;
 mod state;
 mod store;
+mod strict;
 mod translate;
 mod types;
 

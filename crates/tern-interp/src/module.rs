@@ -3,6 +3,7 @@
 
 use crate::code::FuncCode;
 use crate::config::Config;
+use crate::strict;
 use crate::error::CompileError;
 use crate::translate::translate_function;
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
@@ -114,6 +115,9 @@ impl Module {
         for payload in Parser::new(0).parse_all(bytes) {
             let payload = payload?;
             let valid = validator.payload(&payload)?;
+            if let Payload::MemorySection(reader) = &payload {
+                strict::check_memory_limits(bytes, features, reader.clone())?;
+            }
             read_payload(&mut m, payload)?;
             if let ValidPayload::Func(to_validate, body) = valid {
                 if m.validation.is_none() {

@@ -9,8 +9,11 @@ use crate::code::{FuncCode, Instr, LoadKind, StoreKind, Target};
 use crate::error::CompileError;
 use crate::module::ModuleInner;
 use crate::simd::{self, SimdOp};
+use crate::strict;
 use crate::types::ValType;
-use wasmparser::{BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources};
+use wasmparser::{
+    BlockType, FuncValidator, FunctionBody, Operator, ValidatorResources, WasmFeatures,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -284,7 +287,7 @@ impl Translator<'_> {
             I32Extend8S I32Extend16S I64Extend8S I64Extend16S I64Extend32S
             I32TruncSatF32S I32TruncSatF32U I32TruncSatF64S I32TruncSatF64U
             I64TruncSatF32S I64TruncSatF32U I64TruncSatF64S I64TruncSatF64U
-            Unreachable Drop Select RefIsNull
+            Drop Select RefIsNull
         }
         memory0! {
             I32Load => load I64Load => load F32Load => load F64Load => load
@@ -296,6 +299,10 @@ impl Translator<'_> {
             I64Store32 => store
         }
         let instr = match op {
+            Operator::Unreachable => {
+                self.top().reachable = false;
+                Instr::Unreachable
+            }
             Operator::Nop => {
                 self.elide(offset);
                 return Ok(());
@@ -328,7 +335,9 @@ impl Translator<'_> {
                     offset,
                 );
                 let frame = self.top();
+                // The then-branch falls through to the end, so the end is reached.
                 frame.patches.push(Patch::Code(at));
+                frame.targeted = true;
                 frame.kind = Kind::Else;
                 frame.reachable = frame.entry_reachable;
                 let jump = frame.if_jump.take().expect("else follows if");
@@ -425,8 +434,14 @@ impl Translator<'_> {
             Operator::ElemDrop { elem_index } => Instr::ElemDrop(elem_index),
             Operator::RefNull { .. } => Instr::RefNull,
             Operator::RefFunc { function_index } => Instr::RefFunc(function_index),
-            Operator::MemorySize { mem } => Instr::MemorySize(mem),
-            Operator::MemoryGrow { mem } => Instr::MemoryGrow(mem),
+            Operator::MemorySize { mem } => {
+                self.check_reserved_zero(offset)?;
+                Instr::MemorySize(mem)
+            }
+            Operator::MemoryGrow { mem } => {
+                self.check_reserved_zero(offset)?;
+                Instr::MemoryGrow(mem)
+            }
             Operator::MemoryInit { data_index, mem } => Instr::MemoryInit {
                 mem,
                 data: data_index,
@@ -483,6 +498,11 @@ impl Translator<'_> {
         };
         self.emit(instr, offset);
         Ok(())
+    }
+
+    fn check_reserved_zero(&self, offset: u32) -> Result<(), String> {
+        let features = self.module.validation.as_ref().map_or(WasmFeatures::empty(), |v| v.1);
+        strict::check_reserved_zero(&self.module.bytes, features, offset as usize)
     }
 
     /// Records that a reachable instruction at `offset` emits no code.

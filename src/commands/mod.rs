@@ -1,0 +1,5 @@
+//! One module per `tern` subcommand.
+
+pub mod run;
+pub mod values;
+pub mod wast;
