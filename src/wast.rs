@@ -31,7 +31,7 @@ impl Default for WastOptions {
         WastOptions {
             features: Config::supported_features(),
             checkpoint_every: None,
-            max_checkpoints_per_call: 1000,
+            max_checkpoints_per_call: 100,
         }
     }
 }

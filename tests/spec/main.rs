@@ -70,9 +70,13 @@ fn run_all(scripts: &[Script], checkpoint_every: Option<u64>) -> Vec<(String, Wa
                             checkpoint_every,
                             ..WastOptions::default()
                         };
-                        let report = run_wast(script.source, &options).unwrap_or_else(|e| {
-                            WastReport { failures: vec![(0, format!("script: {e}"))], ..Default::default() }
-                        });
+                        // A panic is a failure of this script, not the end of the run.
+                        let run = std::panic::catch_unwind(|| run_wast(script.source, &options));
+                        let report = match run {
+                            Ok(Ok(report)) => report,
+                            Ok(Err(e)) => failed_script(format!("script: {e}")),
+                            Err(_) => failed_script("panicked".into()),
+                        };
                         results.lock().unwrap().push((script.id.clone(), report));
                     }
                 })
@@ -82,6 +86,10 @@ fn run_all(scripts: &[Script], checkpoint_every: Option<u64>) -> Vec<(String, Wa
     let mut results = results.into_inner().unwrap();
     results.sort_by(|a, b| a.0.cmp(&b.0));
     results
+}
+
+fn failed_script(message: String) -> WastReport {
+    WastReport { failures: vec![(0, message)], ..WastReport::default() }
 }
 
 fn intervals() -> Vec<u64> {

@@ -9,9 +9,12 @@
 use crate::code::{FuncCode, Instr};
 use crate::error::RestoreError;
 use crate::module::ModuleInner;
-use crate::store::{Frame as RtFrame, FuncEntity, GlobalEntity, Slot, Store, from_slot, to_slot};
+use crate::store::{
+    Frame as RtFrame, FuncEntity, GlobalEntity, Slot, Store, from_slot, to_slot, zeroed_pages,
+};
 use crate::types::ValType;
 use tern_snapshot::{ExecState, Frame, InstanceImage, MemoryImage, TableImage, Value, WASM_PAGE};
+use std::collections::HashMap;
 use wasmparser::{FuncToValidate, FuncValidatorAllocations, FunctionBody, ValidatorResources};
 
 /// Operand-stack types right before the instruction at byte offset `pc`, or why there is
@@ -46,14 +49,25 @@ fn operand_types_at(module: &ModuleInner, func: u32, pc: u32) -> Result<Vec<ValT
         let (op, offset) = ops.read_with_offset().map_err(|e| e.to_string())?;
         let offset = offset as u32;
         if offset == pc {
-            let height = validator.operand_stack_height() as usize;
-            return (0..height)
+            let total = validator.operand_stack_height() as usize;
+            let frame = validator.get_control_frame(0).expect("inside the body");
+            // An `end` after unreachable code is reached only by branches, which leave
+            // the operands beneath the block plus the block's results.
+            let (height, results) = match op {
+                wasmparser::Operator::End if frame.unreachable => {
+                    (frame.height, block_results(module, frame.block_type))
+                }
+                _ => (total, Vec::new()),
+            };
+            let mut types = (total - height..total)
                 .rev()
                 .map(|depth| match validator.get_operand_type(depth) {
                     Some(Some(ty)) => Ok(ValType::from_wasm(ty)),
                     _ => Err(format!("pc 0x{pc:x} is in unreachable code")),
                 })
-                .collect();
+                .collect::<Result<Vec<_>, _>>()?;
+            types.extend(results);
+            return Ok(types);
         }
         if offset > pc {
             return Err(format!("pc 0x{pc:x} is not on an instruction boundary"));
@@ -64,6 +78,36 @@ fn operand_types_at(module: &ModuleInner, func: u32, pc: u32) -> Result<Vec<ValT
     }
 }
 
+fn block_results(module: &ModuleInner, ty: wasmparser::BlockType) -> Vec<ValType> {
+    match ty {
+        wasmparser::BlockType::Empty => Vec::new(),
+        wasmparser::BlockType::Type(ty) => vec![ValType::from_wasm(ty)],
+        wasmparser::BlockType::FuncType(index) => module.types[index as usize].results.clone(),
+    }
+}
+
+/// Operand types per `(instance, function, pc)`, so that a deep recursion, whose frames
+/// mostly wait at the same few pcs, re-validates each function body only once.
+#[derive(Default)]
+struct OperandTypes(HashMap<(u32, u32, u32), Vec<ValType>>);
+
+impl OperandTypes {
+    fn at(
+        &mut self,
+        module: &ModuleInner,
+        instance: u32,
+        func: u32,
+        pc: u32,
+    ) -> Result<Vec<ValType>, String> {
+        if let Some(types) = self.0.get(&(instance, func, pc)) {
+            return Ok(types.clone());
+        }
+        let types = operand_types_at(module, func, pc)?;
+        self.0.insert((instance, func, pc), types.clone());
+        Ok(types)
+    }
+}
+
 /// Parameter count of the call instruction at `instr`, if it is one.
 fn call_params(module: &ModuleInner, instr: Instr) -> Option<usize> {
     match instr {
@@ -71,10 +115,6 @@ fn call_params(module: &ModuleInner, instr: Instr) -> Option<usize> {
         Instr::CallIndirect { ty, .. } => Some(module.types[ty as usize].params.len() + 1),
         _ => None,
     }
-}
-
-fn ref_type_of(ty: ValType) -> ValType {
-    ty
 }
 
 impl Store {
@@ -93,7 +133,7 @@ impl Store {
                 elements: t
                     .elems
                     .iter()
-                    .map(|&raw| from_slot(raw.into(), ref_type_of(t.ty.element)))
+                    .map(|&raw| from_slot(raw.into(), t.ty.element))
                     .collect(),
             })
             .collect();
@@ -123,6 +163,7 @@ impl Store {
     fn capture_frames(&self) -> Vec<Frame> {
         let frames = &self.exec.frames;
         let mut out = Vec::with_capacity(frames.len());
+        let mut cache = OperandTypes::default();
         for (i, frame) in frames.iter().enumerate() {
             let module = &self.instances[frame.instance as usize].module.0;
             let code = self.code(frame.instance, frame.func);
@@ -130,7 +171,8 @@ impl Store {
             // A caller waits on the call just before its saved pc.
             let at = if is_top { frame.pc } else { frame.pc - 1 } as usize;
             let pc = code.offsets[at];
-            let mut types = operand_types_at(module, frame.func, pc)
+            let mut types = cache
+                .at(module, frame.instance, frame.func, pc)
                 .unwrap_or_else(|e| panic!("tern-interp bug: paused at an invalid point: {e}"));
             if !is_top {
                 let params = call_params(module, code.code[at]).expect("callers wait on calls");
@@ -150,7 +192,8 @@ impl Store {
             debug_assert_eq!(
                 stack_end - stack_base,
                 types.len(),
-                "slot count matches types"
+                "slot count matches types in func {} at pc {pc:#x} (top: {is_top})",
+                frame.func
             );
             let stack = types
                 .iter()
@@ -191,11 +234,8 @@ impl Store {
                     "memory {i}: {pages} pages is outside its limits"
                 )));
             }
-            let mut bytes = Vec::new();
-            bytes
-                .try_reserve_exact(image.pages as usize * WASM_PAGE)
-                .map_err(|_| err(format!("memory {i}: cannot allocate {} pages", image.pages)))?;
-            bytes.resize(image.pages as usize * WASM_PAGE, 0);
+            let mut bytes = zeroed_pages(image.pages)
+                .ok_or_else(|| err(format!("memory {i}: cannot allocate {} pages", image.pages)))?;
             for (index, page) in &image.nonzero_pages {
                 let start = *index as usize * WASM_PAGE;
                 let dst = bytes
@@ -279,7 +319,7 @@ impl Store {
 
     /// Validates frames against their functions and lays them out on a fresh stack.
     fn check_frames(&self, frames: &[Frame]) -> Result<(Vec<Slot>, Vec<RtFrame>, u32), String> {
-        let mut stack = vec![0; self.config.max_stack_slots];
+        let mut stack = vec![0; crate::exec::INITIAL_STACK_SLOTS.min(self.config.max_stack_slots)];
         let mut out = Vec::with_capacity(frames.len());
         if frames.len() > self.config.max_call_depth {
             return Err(format!(
@@ -288,8 +328,15 @@ impl Store {
             ));
         }
         let mut sp = 0usize;
+        let mut cache = OperandTypes::default();
+        let wasm_funcs: HashMap<(u32, u32), usize> = (self.funcs.iter().enumerate())
+            .filter_map(|(addr, f)| match f {
+                FuncEntity::Wasm { instance, index, .. } => Some(((*instance, *index), addr)),
+                _ => None,
+            })
+            .collect();
         for (i, frame) in frames.iter().enumerate() {
-            let what = format!("frame {i} (function {})", frame.func);
+            let what = FrameName(i, frame.func);
             let inst = self
                 .instances
                 .get(frame.instance as usize)
@@ -303,7 +350,8 @@ impl Store {
                 "{what}: pc 0x{:x} is not a reachable instruction boundary",
                 frame.pc
             ))?;
-            let mut types = operand_types_at(module, frame.func, frame.pc)
+            let mut types = cache
+                .at(module, frame.instance, frame.func, frame.pc)
                 .map_err(|e| format!("{what}: {e}"))?;
             let mut resume_at = index;
             if !is_top {
@@ -313,7 +361,7 @@ impl Store {
                     .and_then(|instr| call_params(module, instr))
                     .ok_or(format!("{what}: a caller's pc must be a call instruction"))?;
                 let callee = &frames[i + 1];
-                self.check_callee(frame.instance, instr.expect("checked above"), callee)
+                self.check_callee(&wasm_funcs, frame.instance, instr.expect("checked above"), callee)
                     .map_err(|e| format!("{what}: {e}"))?;
                 types.truncate(types.len() - params);
                 resume_at = index + 1;
@@ -335,10 +383,13 @@ impl Store {
             }
             let fp = sp;
             let need = fp + code.locals as usize + code.max_height as usize;
-            if need > stack.len() {
+            if need > self.config.max_stack_slots {
                 return Err(format!(
                     "{what}: the stack does not fit the configured limit"
                 ));
+            }
+            if need > stack.len() {
+                stack.resize(need.max(stack.len() * 2).min(self.config.max_stack_slots), 0);
             }
             let values = frame
                 .locals
@@ -362,12 +413,15 @@ impl Store {
     }
 
     /// Checks that `callee` is a frame the call instruction `instr` can have created.
-    fn check_callee(&self, instance: u32, instr: Instr, callee: &Frame) -> Result<(), String> {
+    fn check_callee(
+        &self,
+        wasm_funcs: &HashMap<(u32, u32), usize>,
+        instance: u32,
+        instr: Instr,
+        callee: &Frame,
+    ) -> Result<(), String> {
         let inst = &self.instances[instance as usize];
-        let callee_addr = self.funcs.iter().position(|f| {
-            matches!(f, FuncEntity::Wasm { instance, index, .. } if *instance == callee.instance && *index == callee.func)
-        });
-        let Some(callee_addr) = callee_addr else {
+        let Some(&callee_addr) = wasm_funcs.get(&(callee.instance, callee.func)) else {
             return Err("the frame above is not a function of this store".into());
         };
         let ok = match instr {
@@ -385,11 +439,27 @@ impl Store {
     }
 }
 
+/// Names a frame in restore errors; formatted only when an error is reported.
+struct FrameName(usize, u32);
+
+impl std::fmt::Display for FrameName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "frame {} (function {})", self.0, self.1)
+    }
+}
+
+/// Whether `bytes` are all zero, a word at a time (memories are scanned whole).
+fn is_zero(bytes: &[u8]) -> bool {
+    let mut words = bytes.chunks_exact(8);
+    words.all(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes")) == 0)
+        && words.remainder().iter().all(|&b| b == 0)
+}
+
 fn capture_memory(bytes: &[u8]) -> MemoryImage {
     let nonzero_pages = bytes
         .chunks(WASM_PAGE)
         .enumerate()
-        .filter(|(_, page)| page.iter().any(|&b| b != 0))
+        .filter(|(_, page)| !is_zero(page))
         .map(|(i, page)| (i as u32, page.to_vec()))
         .collect();
     MemoryImage {

@@ -106,6 +106,25 @@ impl MemoryEntity {
     }
 }
 
+/// `pages` Wasm pages of zeroes, or `None` if the allocation fails. The pages come from
+/// a zeroing allocation, so the OS provides them lazily: restoring or creating a large,
+/// mostly empty memory touches only the pages that hold data.
+pub(crate) fn zeroed_pages(pages: u32) -> Option<Vec<u8>> {
+    let len = pages as usize * WASM_PAGE;
+    if len == 0 {
+        return Some(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).ok()?;
+    // SAFETY: `layout` has a non-zero size.
+    let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+    if ptr.is_null() {
+        return None;
+    }
+    // SAFETY: `ptr` was allocated by the global allocator with the layout of `len` bytes,
+    // all of which are initialized (to zero); length and capacity are both `len`.
+    Some(unsafe { Vec::from_raw_parts(ptr, len, len) })
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct GlobalEntity {
     pub ty: GlobalType,
@@ -273,7 +292,7 @@ impl Store {
 
     /// Creates a zeroed memory.
     pub fn new_memory(&mut self, ty: MemoryType) -> u32 {
-        let bytes = vec![0; ty.limits.min as usize * WASM_PAGE];
+        let bytes = vec![0; ty.limits.min as usize * WASM_PAGE]; // calloc: lazily zeroed
         self.memories.push(MemoryEntity { ty, bytes });
         self.memories.len() as u32 - 1
     }

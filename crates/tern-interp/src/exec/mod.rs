@@ -6,12 +6,13 @@
 //! runs, which is what makes the state capturable at every instruction boundary.
 //!
 //! # Safety invariants of the loop
-//! - `base` points at the value stack, a `Vec<Slot>` that is never resized while the
-//!   loop runs; `fp` and `sp` point into it.
+//! - `base` points at the value stack, a `Vec<Slot>` that is resized only by a call that
+//!   needs more room, which re-derives `base`, `fp` and `sp` at once; `fp` and `sp`
+//!   point into it.
 //! - Validation guarantees that every local index is below the function's local count
 //!   and that the operand stack never exceeds the function's `max_height` nor pops
-//!   below empty; a call checks `fp + locals + max_height <= stack length` before it
-//!   enters a function. Together these keep every slot access in bounds.
+//!   below empty; a call makes sure `fp + locals + max_height <= stack length` before
+//!   it enters a function. Together these keep every slot access in bounds.
 //! - `code` points at the current function's code, owned by an `Arc`ed module that the
 //!   store keeps alive and never mutates; validation guarantees branch targets are in
 //!   range and that control never runs past the final `Return`.
@@ -30,6 +31,10 @@ use crate::store::{Frame, FuncEntity, Outcome, PauseReason, Slot, Store, from_sl
 use std::sync::atomic::Ordering;
 
 pub(crate) use call::HostCallResult;
+
+/// Value-stack slots allocated when a call starts; the stack grows on demand (at calls)
+/// up to [`crate::Config::max_stack_slots`].
+pub(crate) const INITIAL_STACK_SLOTS: usize = 1 << 12;
 
 /// How the loop stopped without trapping.
 pub(crate) enum Exit {
@@ -97,9 +102,8 @@ impl Store {
                 ty.params, arg_types
             )));
         }
-        if self.exec.stack.len() != self.config.max_stack_slots {
-            self.exec.stack = vec![0; self.config.max_stack_slots];
-        }
+        self.exec.stack.clear();
+        self.exec.stack.resize(INITIAL_STACK_SLOTS.min(self.config.max_stack_slots), 0);
         for (slot, arg) in self.exec.stack.iter_mut().zip(args) {
             *slot = crate::store::to_slot(*arg);
         }
@@ -119,10 +123,14 @@ impl Store {
                 instance, index, ..
             } => {
                 let code = self.code(instance, index);
-                if code.locals as usize + code.max_height as usize > self.exec.stack.len() {
+                let need = code.locals as usize + code.max_height as usize;
+                let (params, locals) = (code.params as usize, code.locals as usize);
+                if need > self.config.max_stack_slots {
                     return Err(Trap::new(TrapKind::StackExhausted).into());
                 }
-                let (params, locals) = (code.params as usize, code.locals as usize);
+                if need > self.exec.stack.len() {
+                    self.exec.stack.resize(need, 0);
+                }
                 self.exec.stack[params..locals].fill(0);
                 self.exec.frames.push(Frame {
                     instance,
@@ -216,8 +224,9 @@ impl Store {
         let interrupt = self.interrupt.clone();
         let mut budget = self.budget.unwrap_or(0);
         let mut frame = self.exec.frames.pop().expect("run with an active frame");
-        let base: *mut Slot = self.exec.stack.as_mut_ptr();
-        let stack_len = self.exec.stack.len();
+        let mut base: *mut Slot = self.exec.stack.as_mut_ptr();
+        let mut stack_len = self.exec.stack.len();
+        let max_slots = self.config.max_stack_slots;
         let max_depth = self.config.max_call_depth;
         // SAFETY: frames and sp were produced by the loop itself or checked by restore.
         let mut fp: *mut Slot = unsafe { base.add(frame.fp as usize) };
@@ -409,16 +418,29 @@ impl Store {
                         let callee = self.code(instance, index);
                         let (params, locals) = (callee.params as usize, callee.locals as usize);
                         let need = locals + callee.max_height as usize;
-                        let new_fp = if $tail {
+                        let mut new_fp = if $tail {
                             std::ptr::copy(sp.sub(params), fp, params);
                             fp
                         } else {
                             sp.sub(params)
                         };
                         let depth = self.exec.frames.len() + usize::from(!$tail);
-                        if new_fp.offset_from(base) as usize + need > stack_len
-                            || depth >= max_depth
-                        {
+                        let new_fp_at = new_fp.offset_from(base) as usize;
+                        if new_fp_at + need > stack_len {
+                            if new_fp_at + need > max_slots {
+                                trap!(TrapKind::StackExhausted);
+                            }
+                            // Cold path: move the stack into a larger allocation and
+                            // re-derive every pointer into it.
+                            let (fp_at, sp_at) = (fp.offset_from(base), sp.offset_from(base));
+                            stack_len = (new_fp_at + need).max(stack_len * 2).min(max_slots);
+                            self.exec.stack.resize(stack_len, 0);
+                            base = self.exec.stack.as_mut_ptr();
+                            fp = base.offset(fp_at);
+                            sp = base.offset(sp_at);
+                            new_fp = base.add(new_fp_at);
+                        }
+                        if depth >= max_depth {
                             trap!(TrapKind::StackExhausted);
                         }
                         for i in params..locals {
