@@ -1,56 +1,117 @@
-//! `tern run`: instantiate a module and run `_start` or an exported function.
+//! `tern run`: instantiate a module and run it — a WASI command's `_start`, or any
+//! exported function with `--invoke`.
 
 use super::values;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tern_interp::{Config, Linker, Module, Outcome, RunError, Store};
+use std::sync::{Arc, Mutex};
+use tern_interp::{Config, InstanceId, Linker, Module, Outcome, RunError, Store, Value};
+use tern_wasi::{WasiCtxBuilder, add_to_linker};
 
-/// Run a WebAssembly module.
+/// Exit status of `tern run` when the program traps (like an abort: 128 + SIGABRT).
+pub const TRAP_EXIT: u8 = 134;
+
+/// Run a WebAssembly module: a WASI command, or one exported function.
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// Call this exported function instead of `_start` and print its results, one per line.
     #[arg(long, value_name = "NAME")]
     invoke: Option<String>,
+    /// Give the program a host directory, under its own name or as GUEST.
+    #[arg(long = "dir", value_name = "HOST[::GUEST]")]
+    dirs: Vec<String>,
+    /// Set an environment variable for the program.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    envs: Vec<String>,
+    /// Preopen a listening TCP socket (after the directories, from fd 3 on).
+    #[arg(long = "tcplisten", value_name = "ADDR")]
+    listens: Vec<String>,
     /// The module: a binary `.wasm` or a text `.wat` file.
     module: PathBuf,
-    /// Arguments for `--invoke`, typed by the function's signature.
-    #[arg(allow_hyphen_values = true)]
+    /// The program's arguments; with `--invoke`, the function's arguments, typed by its
+    /// signature.
+    #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
 }
 
 /// Reads and compiles a module file, binary or text.
 pub fn load_module(config: &Config, path: &Path) -> anyhow::Result<Module> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let binary = wat::parse_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let binary =
+        wat::parse_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Module::new(config, &binary).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The WASI context the command line describes.
+fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
+    let mut builder = WasiCtxBuilder::new();
+    builder.inherit_stdio();
+    if args.invoke.is_none() {
+        builder.arg(args.module.display().to_string()).args(&args.args);
+    }
+    for dir in &args.dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder.preopened_dir(host, guest);
+    }
+    for env in &args.envs {
+        let (key, value) =
+            env.split_once('=').with_context(|| format!("--env {env}: expected KEY=VALUE"))?;
+        builder.env(key, value);
+    }
+    for addr in &args.listens {
+        builder.tcp_listen(addr.as_str()).with_context(|| format!("--tcplisten {addr}"))?;
+    }
+    Ok(builder)
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = Config::default();
     let module = load_module(&config, &args.module)?;
     let mut store = Store::new(&config);
-    let instance = Linker::new()
+    let mut builder = wasi_builder(&args)?;
+    builder.interrupt_flag(store.interrupt_handle());
+    let wasi = builder.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut linker = Linker::new();
+    add_to_linker(&mut linker, Arc::new(Mutex::new(wasi)));
+    let instance = linker
         .instantiate(&mut store, &module)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.module.display()))?;
-    let name = args.invoke.as_deref().unwrap_or("_start");
+    let (name, params) = match &args.invoke {
+        Some(name) => (name.as_str(), invoke_args(&module, name, &args.args)?),
+        None => ("_start", Vec::new()),
+    };
+    finish(&mut store, instance, name, &params, args.invoke.is_some())
+}
+
+/// Parses `--invoke` arguments by the signature of export `name`.
+fn invoke_args(module: &Module, name: &str, args: &[String]) -> anyhow::Result<Vec<Value>> {
     let index = module
         .exported_func(name)
-        .with_context(|| format!("{}: no exported function named `{name}`", args.module.display()))?;
+        .with_context(|| format!("no exported function named `{name}`"))?;
     let ty = module.func_type(index).expect("exported functions have types");
-    if args.args.len() != ty.params.len() {
-        bail!("`{name}` takes {} arguments ({}), {} given", ty.params.len(), ty, args.args.len());
+    if args.len() != ty.params.len() {
+        bail!("`{name}` has type {ty}: {} arguments given", args.len());
     }
-    let params = ty
-        .params
+    ty.params
         .iter()
-        .zip(&args.args)
+        .zip(args)
         .map(|(ty, text)| values::parse(*ty, text))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("argument {e}"))?;
-    match store.invoke(instance, name, &params) {
+        .map_err(|e| anyhow::anyhow!("argument {e}"))
+}
+
+/// Runs export `name` to its end and turns the outcome into tern's exit status.
+fn finish(
+    store: &mut Store,
+    instance: InstanceId,
+    name: &str,
+    params: &[Value],
+    print_results: bool,
+) -> anyhow::Result<ExitCode> {
+    match store.invoke(instance, name, params) {
         Ok(Outcome::Finished(results)) => {
-            if args.invoke.is_some() {
+            if print_results {
                 for value in &results {
                     println!("{}", values::format(value));
                 }
@@ -59,6 +120,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(Outcome::Paused(reason)) => bail!("execution paused unexpectedly ({reason:?})"),
         Err(RunError::Exit(code)) => Ok(ExitCode::from(code as u8)),
+        Err(RunError::Trap(trap)) => {
+            eprintln!("error: {trap}");
+            Ok(ExitCode::from(TRAP_EXIT))
+        }
         Err(e) => Err(e.into()),
     }
 }

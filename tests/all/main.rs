@@ -1,1 +1,6 @@
+//! Integration tests: the `tern` command and the engine through its public API.
 
+mod cli;
+mod malformed;
+mod pause;
+mod util;
