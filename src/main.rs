@@ -6,7 +6,11 @@ use std::process::ExitCode;
 mod commands;
 
 #[derive(Parser)]
-#[command(name = "tern", version, about = "A WebAssembly runtime whose programs can be checkpointed, restored and migrated")]
+#[command(
+    name = "tern",
+    version,
+    about = "A WebAssembly runtime whose programs can be checkpointed, restored and migrated"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,6 +19,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Run(commands::run::RunArgs),
+    Restore(commands::restore::RestoreArgs),
+    Inspect(commands::inspect::InspectArgs),
     Wast(commands::wast::WastArgs),
 }
 
@@ -22,6 +28,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => commands::run::run(args),
+        Command::Restore(args) => commands::restore::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
         Command::Wast(args) => commands::wast::run(args),
     };
     match result {

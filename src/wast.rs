@@ -7,9 +7,8 @@
 
 use std::collections::HashMap;
 use tern_interp::{
-    Config, Extern, FuncType, GlobalType, InstanceId, InstantiateError, Limits, Linker,
-    MemoryType, Module, Outcome, RunError, Store, TableType, TrapKind, ValType, Value,
-    WasmFeatures,
+    Config, Extern, FuncType, GlobalType, InstanceId, InstantiateError, Limits, Linker, MemoryType,
+    Module, Outcome, RunError, Store, TableType, TrapKind, ValType, Value, WasmFeatures,
 };
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
@@ -99,18 +98,27 @@ impl Runner {
     }
 
     fn compile(&self, wat: &mut QuoteWat<'_>) -> Result<Module> {
-        let bytes = wat.encode().map_err(|e| format!("text does not parse: {e}"))?;
+        let bytes = wat
+            .encode()
+            .map_err(|e| format!("text does not parse: {e}"))?;
         Module::new(&self.config, &bytes).map_err(|e| e.to_string())
     }
 
     fn instance(&self, id: Option<wast::token::Id<'_>>) -> Result<InstanceId> {
         match id {
-            Some(id) => self.named.get(id.name()).copied().ok_or(format!("unknown module ${}", id.name())),
+            Some(id) => self
+                .named
+                .get(id.name())
+                .copied()
+                .ok_or(format!("unknown module ${}", id.name())),
             None => self.current.ok_or("no module instantiated yet".into()),
         }
     }
 
-    fn instantiate(&mut self, module: &Module) -> std::result::Result<InstanceId, InstantiateError> {
+    fn instantiate(
+        &mut self,
+        module: &Module,
+    ) -> std::result::Result<InstanceId, InstantiateError> {
         self.linker.instantiate(&mut self.store, module)
     }
 
@@ -136,9 +144,15 @@ impl Runner {
                 }
                 Ok(())
             }
-            WastDirective::ModuleInstance { instance, module, .. } => {
+            WastDirective::ModuleInstance {
+                instance, module, ..
+            } => {
                 let name = module.ok_or("module instance without a definition name")?;
-                let def = self.definitions.get(name.name()).cloned().ok_or("unknown definition")?;
+                let def = self
+                    .definitions
+                    .get(name.name())
+                    .cloned()
+                    .ok_or("unknown definition")?;
                 self.add_instance(instance, &def)
             }
             WastDirective::Register { name, module, .. } => {
@@ -146,7 +160,9 @@ impl Runner {
                 self.linker.define_instance(&self.store, name, id);
                 Ok(())
             }
-            WastDirective::Invoke(invoke) => self.invoke(invoke).map(drop).map_err(|e| e.to_string()),
+            WastDirective::Invoke(invoke) => {
+                self.invoke(invoke).map(drop).map_err(|e| e.to_string())
+            }
             WastDirective::AssertMalformed { mut module, .. }
             | WastDirective::AssertInvalid { mut module, .. } => match self.compile(&mut module) {
                 Ok(_) => Err("module was accepted".into()),
@@ -163,7 +179,10 @@ impl Runner {
             WastDirective::AssertReturn { exec, results, .. } => {
                 let actual = self.execute(exec).map_err(|e| e.to_string())?;
                 if actual.len() != results.len() {
-                    return Err(format!("expected {} results, got {actual:?}", results.len()));
+                    return Err(format!(
+                        "expected {} results, got {actual:?}",
+                        results.len()
+                    ));
                 }
                 for (value, expected) in actual.iter().zip(&results) {
                     if !matches_ret(value, expected) {
@@ -190,7 +209,9 @@ impl Runner {
         match exec {
             WastExecute::Invoke(invoke) => self.invoke(invoke),
             WastExecute::Wat(Wat::Module(module)) => {
-                let module = self.compile(&mut QuoteWat::Wat(Wat::Module(module))).map_err(Failure::Other)?;
+                let module = self
+                    .compile(&mut QuoteWat::Wat(Wat::Module(module)))
+                    .map_err(Failure::Other)?;
                 match self.instantiate(&module) {
                     Ok(_) => Ok(Vec::new()),
                     Err(InstantiateError::Trap(trap)) => Err(Failure::Trap(trap.kind)),
@@ -201,7 +222,9 @@ impl Runner {
             WastExecute::Get { module, global, .. } => {
                 let id = self.instance(module).map_err(Failure::Other)?;
                 match self.store.export(id, global) {
-                    Some(Extern::Global(addr)) => Ok(vec![self.store.global_value(addr).expect("exported global")]),
+                    Some(Extern::Global(addr)) => Ok(vec![
+                        self.store.global_value(addr).expect("exported global"),
+                    ]),
                     _ => Err(Failure::Other(format!("no global export `{global}`"))),
                 }
             }
@@ -210,7 +233,12 @@ impl Runner {
 
     fn invoke(&mut self, invoke: WastInvoke<'_>) -> std::result::Result<Vec<Value>, Failure> {
         let id = self.instance(invoke.module).map_err(Failure::Other)?;
-        let args = invoke.args.iter().map(arg_value).collect::<Result<Vec<_>>>().map_err(Failure::Other)?;
+        let args = invoke
+            .args
+            .iter()
+            .map(arg_value)
+            .collect::<Result<Vec<_>>>()
+            .map_err(Failure::Other)?;
         let every = self.options.checkpoint_every;
         self.store.set_instruction_budget(every);
         let mut outcome = self.store.invoke(id, invoke.name, &args);
@@ -300,28 +328,56 @@ fn spectest(store: &mut Store) -> Linker {
         ("global_f64", Value::F64(666.6f64.to_bits())),
     ];
     for (name, value) in globals {
-        let ty = GlobalType { content: ValType::of(&value), mutable: false };
-        linker.define("spectest", name, Extern::Global(store.new_global(ty, value)));
+        let ty = GlobalType {
+            content: ValType::of(&value),
+            mutable: false,
+        };
+        linker.define(
+            "spectest",
+            name,
+            Extern::Global(store.new_global(ty, value)),
+        );
     }
-    let table = TableType { element: ValType::FuncRef, limits: Limits { min: 10, max: Some(20) } };
+    let table = TableType {
+        element: ValType::FuncRef,
+        limits: Limits {
+            min: 10,
+            max: Some(20),
+        },
+    };
     linker.define("spectest", "table", Extern::Table(store.new_table(table)));
-    let memory = MemoryType { limits: Limits { min: 1, max: Some(2) } };
-    linker.define("spectest", "memory", Extern::Memory(store.new_memory(memory)));
+    let memory = MemoryType {
+        limits: Limits {
+            min: 1,
+            max: Some(2),
+        },
+    };
+    linker.define(
+        "spectest",
+        "memory",
+        Extern::Memory(store.new_memory(memory)),
+    );
     linker
 }
 
 fn null_of(heap: &HeapType<'_>) -> Result<Value> {
     match heap {
-        HeapType::Abstract { ty: AbstractHeapType::Func | AbstractHeapType::NoFunc, .. } => Ok(Value::FuncRef(None)),
-        HeapType::Abstract { ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern, .. } => {
-            Ok(Value::ExternRef(None))
-        }
+        HeapType::Abstract {
+            ty: AbstractHeapType::Func | AbstractHeapType::NoFunc,
+            ..
+        } => Ok(Value::FuncRef(None)),
+        HeapType::Abstract {
+            ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
+            ..
+        } => Ok(Value::ExternRef(None)),
         other => Err(format!("unsupported reference type {other:?}")),
     }
 }
 
 fn arg_value(arg: &WastArg<'_>) -> Result<Value> {
-    let WastArg::Core(arg) = arg else { return Err("component values are not supported".into()) };
+    let WastArg::Core(arg) = arg else {
+        return Err("component values are not supported".into());
+    };
     Ok(match arg {
         WastArgCore::I32(v) => Value::I32(*v as u32),
         WastArgCore::I64(v) => Value::I64(*v as u64),
@@ -359,12 +415,27 @@ fn v128_matches(v: u128, pattern: &V128Pattern) -> bool {
         u64::from_le_bytes(buf)
     };
     match pattern {
-        V128Pattern::I8x16(l) => l.iter().enumerate().all(|(i, x)| lane(i, 1) == u64::from(*x as u8)),
-        V128Pattern::I16x8(l) => l.iter().enumerate().all(|(i, x)| lane(i, 2) == u64::from(*x as u16)),
-        V128Pattern::I32x4(l) => l.iter().enumerate().all(|(i, x)| lane(i, 4) == u64::from(*x as u32)),
+        V128Pattern::I8x16(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 1) == u64::from(*x as u8)),
+        V128Pattern::I16x8(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 2) == u64::from(*x as u16)),
+        V128Pattern::I32x4(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, x)| lane(i, 4) == u64::from(*x as u32)),
         V128Pattern::I64x2(l) => l.iter().enumerate().all(|(i, x)| lane(i, 8) == *x as u64),
-        V128Pattern::F32x4(l) => l.iter().enumerate().all(|(i, p)| f32_matches(lane(i, 4) as u32, p)),
-        V128Pattern::F64x2(l) => l.iter().enumerate().all(|(i, p)| f64_matches(lane(i, 8), p)),
+        V128Pattern::F32x4(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, p)| f32_matches(lane(i, 4) as u32, p)),
+        V128Pattern::F64x2(l) => l
+            .iter()
+            .enumerate()
+            .all(|(i, p)| f64_matches(lane(i, 8), p)),
     }
 }
 

@@ -6,11 +6,9 @@ use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use tern_interp::{Config, InstanceId, Linker, Module, Outcome, RunError, Store, Value};
+use super::checkpoint::{CheckpointArgs, Session, drive};
+use tern_interp::{Config, Linker, Module, Store, Value};
 use tern_wasi::{WasiCtxBuilder, add_to_linker};
-
-/// Exit status of `tern run` when the program traps (like an abort: 128 + SIGABRT).
-pub const TRAP_EXIT: u8 = 134;
 
 /// Run a WebAssembly module: a WASI command, or one exported function.
 #[derive(clap::Args)]
@@ -27,6 +25,8 @@ pub struct RunArgs {
     /// Preopen a listening TCP socket (after the directories, from fd 3 on).
     #[arg(long = "tcplisten", value_name = "ADDR")]
     listens: Vec<String>,
+    #[command(flatten)]
+    checkpoint: CheckpointArgs,
     /// The module: a binary `.wasm` or a text `.wat` file.
     module: PathBuf,
     /// The program's arguments; with `--invoke`, the function's arguments, typed by its
@@ -48,19 +48,24 @@ fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stdio();
     if args.invoke.is_none() {
-        builder.arg(args.module.display().to_string()).args(&args.args);
+        builder
+            .arg(args.module.display().to_string())
+            .args(&args.args);
     }
     for dir in &args.dirs {
         let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
         builder.preopened_dir(host, guest);
     }
     for env in &args.envs {
-        let (key, value) =
-            env.split_once('=').with_context(|| format!("--env {env}: expected KEY=VALUE"))?;
+        let (key, value) = env
+            .split_once('=')
+            .with_context(|| format!("--env {env}: expected KEY=VALUE"))?;
         builder.env(key, value);
     }
     for addr in &args.listens {
-        builder.tcp_listen(addr.as_str()).with_context(|| format!("--tcplisten {addr}"))?;
+        builder
+            .tcp_listen(addr.as_str())
+            .with_context(|| format!("--tcplisten {addr}"))?;
     }
     Ok(builder)
 }
@@ -71,17 +76,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::new(&config);
     let mut builder = wasi_builder(&args)?;
     builder.interrupt_flag(store.interrupt_handle());
-    let wasi = builder.build().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let wasi = Arc::new(Mutex::new(builder.build().map_err(|e| anyhow::anyhow!("{e}"))?));
     let mut linker = Linker::new();
-    add_to_linker(&mut linker, Arc::new(Mutex::new(wasi)));
+    add_to_linker(&mut linker, wasi.clone());
     let instance = linker
         .instantiate(&mut store, &module)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.module.display()))?;
     let (name, params) = match &args.invoke {
-        Some(name) => (name.as_str(), invoke_args(&module, name, &args.args)?),
-        None => ("_start", Vec::new()),
+        Some(name) => (name.clone(), invoke_args(&module, name, &args.args)?),
+        None => ("_start".to_string(), Vec::new()),
     };
-    finish(&mut store, instance, name, &params, args.invoke.is_some())
+    let default_snapshot = args.module.with_extension("tern");
+    let session = Session { store, module, wasi, print_results: args.invoke.is_some() };
+    drive(session, &args.checkpoint, &default_snapshot, |store| {
+        store.invoke(instance, &name, &params)
+    })
 }
 
 /// Parses `--invoke` arguments by the signature of export `name`.
@@ -99,31 +108,4 @@ fn invoke_args(module: &Module, name: &str, args: &[String]) -> anyhow::Result<V
         .map(|(ty, text)| values::parse(*ty, text))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("argument {e}"))
-}
-
-/// Runs export `name` to its end and turns the outcome into tern's exit status.
-fn finish(
-    store: &mut Store,
-    instance: InstanceId,
-    name: &str,
-    params: &[Value],
-    print_results: bool,
-) -> anyhow::Result<ExitCode> {
-    match store.invoke(instance, name, params) {
-        Ok(Outcome::Finished(results)) => {
-            if print_results {
-                for value in &results {
-                    println!("{}", values::format(value));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Ok(Outcome::Paused(reason)) => bail!("execution paused unexpectedly ({reason:?})"),
-        Err(RunError::Exit(code)) => Ok(ExitCode::from(code as u8)),
-        Err(RunError::Trap(trap)) => {
-            eprintln!("error: {trap}");
-            Ok(ExitCode::from(TRAP_EXIT))
-        }
-        Err(e) => Err(e.into()),
-    }
 }

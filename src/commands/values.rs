@@ -18,7 +18,11 @@ pub fn parse(ty: ValType, text: &str) -> Result<Value, String> {
         ValType::FuncRef if text == "null" => Value::FuncRef(None),
         ValType::ExternRef if text == "null" => Value::ExternRef(None),
         ValType::ExternRef => Value::ExternRef(Some(text.parse().map_err(|_| bad())?)),
-        ValType::FuncRef => return Err(format!("a funcref argument can only be `null`, not `{text}`")),
+        ValType::FuncRef => {
+            return Err(format!(
+                "a funcref argument can only be `null`, not `{text}`"
+            ));
+        }
     })
 }
 
@@ -32,7 +36,11 @@ fn parse_int(text: &str, bits: u32) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok()?,
         None => digits.parse::<u64>().ok()?,
     };
-    let limit = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let limit = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     if negative {
         let min_magnitude = 1u64 << (bits - 1);
         (magnitude <= min_magnitude).then(|| magnitude.wrapping_neg() & limit)
@@ -64,7 +72,10 @@ mod tests {
     fn integers_accept_signed_unsigned_and_hex() {
         assert_eq!(parse(ValType::I32, "-1"), Ok(Value::I32(u32::MAX)));
         assert_eq!(parse(ValType::I32, "4294967295"), Ok(Value::I32(u32::MAX)));
-        assert_eq!(parse(ValType::I32, "-2147483648"), Ok(Value::I32(0x8000_0000)));
+        assert_eq!(
+            parse(ValType::I32, "-2147483648"),
+            Ok(Value::I32(0x8000_0000))
+        );
         assert_eq!(parse(ValType::I64, "0x10"), Ok(Value::I64(16)));
         assert!(parse(ValType::I32, "4294967296").is_err());
         assert!(parse(ValType::I32, "-2147483649").is_err());

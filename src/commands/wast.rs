@@ -18,13 +18,16 @@ pub struct WastArgs {
 }
 
 pub fn run(args: WastArgs) -> anyhow::Result<ExitCode> {
-    let options = WastOptions { checkpoint_every: args.checkpoint_every, ..WastOptions::default() };
+    let options = WastOptions {
+        checkpoint_every: args.checkpoint_every,
+        ..WastOptions::default()
+    };
     let mut all_passed = true;
     for path in &args.files {
         let source = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let report = run_wast(&source, &options)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let report =
+            run_wast(&source, &options).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for (line, message) in &report.failures {
             println!("{}:{line}: {message}", path.display());
         }
@@ -36,5 +39,9 @@ pub fn run(args: WastArgs) -> anyhow::Result<ExitCode> {
         );
         all_passed &= report.failures.is_empty();
     }
-    Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

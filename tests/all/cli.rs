@@ -26,7 +26,11 @@ fn wrong_arguments_are_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("2 arguments") || stderr(&out).contains("1 arguments given"));
     let out = tern(&["run", "--invoke", "add", &module, "x", "1"]);
-    assert!(stderr(&out).contains("`x` is not a valid i32"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`x` is not a valid i32"),
+        "{}",
+        stderr(&out)
+    );
     let out = tern(&["run", "--invoke", "nope", &module]);
     assert!(stderr(&out).contains("no exported function named `nope`"));
 }
@@ -59,7 +63,11 @@ fn deep_recursion_traps_instead_of_overflowing_the_host_stack() {
     );
     let out = tern(&["run", "--invoke", "f", &module, "0"]);
     assert_eq!(out.status.code(), Some(134));
-    assert!(stderr(&out).contains("call stack exhausted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("call stack exhausted"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -78,11 +86,23 @@ fn wast_reports_per_file_counts() {
     );
     let out = tern(&["wast", &good]);
     assert!(out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("good.wast: 3 passed, 0 failed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("good.wast: 3 passed, 0 failed"),
+        "{}",
+        stdout(&out)
+    );
     let out = tern(&["wast", &good, &bad, "--checkpoint-every", "1"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("bad.wast: 1 passed, 1 failed"), "{}", stdout(&out));
-    assert!(stdout(&out).contains("bad.wast:2: expected"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("bad.wast: 1 passed, 1 failed"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("bad.wast:2: expected"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -107,7 +127,12 @@ fn wasi_command_gets_args_env_dirs_and_exit_code() {
 
     let guest = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guests/c/stdio.wasm");
     let out = tern(&["run", "--env", "GREETING=hi", guest, "one"]);
-    assert_eq!(out.status.code(), Some(7), "the guest ends with exit(7): {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "the guest ends with exit(7): {}",
+        stderr(&out)
+    );
     assert!(stdout(&out).contains("argv[1] = one"), "{}", stdout(&out));
     assert!(stdout(&out).contains("GREETING=hi"), "{}", stdout(&out));
 }

@@ -20,14 +20,20 @@ fn check(name: &str, bytes: &[u8], expect: &str) {
     assert!(!err.contains("panicked"), "{name}: {err}");
     assert_eq!(err.lines().count(), 1, "{name}: one line, got:\n{err}");
     assert!(err.contains("byte offset 0x"), "{name}: {err}");
-    assert!(err.contains(expect), "{name}: expected `{expect}` in: {err}");
+    assert!(
+        err.contains(expect),
+        "{name}: expected `{expect}` in: {err}"
+    );
 }
 
 #[test]
 fn the_valid_module_runs() {
     let dir = TempDir::new("malformed-valid");
     let path = dir.file("valid.wasm", VALID);
-    assert_eq!(crate::util::stdout(&tern(&["run", "--invoke", "f", &path])), "42\n");
+    assert_eq!(
+        crate::util::stdout(&tern(&["run", "--invoke", "f", &path])),
+        "42\n"
+    );
 }
 
 #[test]

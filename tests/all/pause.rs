@@ -40,7 +40,10 @@ fn interrupt_flag_from_another_thread_pauses_and_state_moves_to_a_fresh_store() 
     state.frames[0].locals[0] = Value::I64(counter + 1000);
     let mut fresh = store.blank_copy();
     fresh.restore(&state).unwrap();
-    assert_eq!(fresh.resume(), Ok(Outcome::Finished(vec![Value::I64(counter + 1000)])));
+    assert_eq!(
+        fresh.resume(),
+        Ok(Outcome::Finished(vec![Value::I64(counter + 1000)]))
+    );
 }
 
 #[test]

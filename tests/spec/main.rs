@@ -39,15 +39,31 @@ fn scripts() -> Vec<Script> {
     let mut add = |files: &mut dyn Iterator<Item = TestFile<'static>>, features: WasmFeatures| {
         for file in files {
             let id = format!("{}/{}", file.parent(), file.name());
-            scripts.push(Script { id, source: file.contents, features });
+            scripts.push(Script {
+                id,
+                source: file.contents,
+                features,
+            });
         }
     };
     add(&mut spec(SpecVersion::V2), wasm2);
     // simd_memory-multi.wast combines SIMD with multiple memories.
-    add(&mut proposal(Proposal::Simd), wasm2 | WasmFeatures::MULTI_MEMORY);
-    add(&mut proposal(Proposal::TailCall), wasm2 | WasmFeatures::TAIL_CALL);
-    add(&mut proposal(Proposal::ExtendedConst), wasm2 | WasmFeatures::EXTENDED_CONST);
-    add(&mut proposal(Proposal::MultiMemory), wasm2 | WasmFeatures::MULTI_MEMORY);
+    add(
+        &mut proposal(Proposal::Simd),
+        wasm2 | WasmFeatures::MULTI_MEMORY,
+    );
+    add(
+        &mut proposal(Proposal::TailCall),
+        wasm2 | WasmFeatures::TAIL_CALL,
+    );
+    add(
+        &mut proposal(Proposal::ExtendedConst),
+        wasm2 | WasmFeatures::EXTENDED_CONST,
+    );
+    add(
+        &mut proposal(Proposal::MultiMemory),
+        wasm2 | WasmFeatures::MULTI_MEMORY,
+    );
     scripts.sort_by(|a, b| a.id.cmp(&b.id));
     scripts
 }
@@ -89,12 +105,18 @@ fn run_all(scripts: &[Script], checkpoint_every: Option<u64>) -> Vec<(String, Wa
 }
 
 fn failed_script(message: String) -> WastReport {
-    WastReport { failures: vec![(0, message)], ..WastReport::default() }
+    WastReport {
+        failures: vec![(0, message)],
+        ..WastReport::default()
+    }
 }
 
 fn intervals() -> Vec<u64> {
     match std::env::var("TERN_SPEC_INTERVALS") {
-        Ok(list) => list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
         Err(_) => DEFAULT_INTERVALS.to_vec(),
     }
 }
@@ -134,7 +156,11 @@ fn check(mode: &str, reports: &[(String, WastReport)], filter: Option<&str>) -> 
         reports.len(),
         failed.len(),
         expected.len(),
-        if checkpoints > 0 { format!(", {checkpoints} snapshots restored") } else { String::new() },
+        if checkpoints > 0 {
+            format!(", {checkpoints} snapshots restored")
+        } else {
+            String::new()
+        },
     );
     ok
 }
@@ -142,8 +168,10 @@ fn check(mode: &str, reports: &[(String, WastReport)], filter: Option<&str>) -> 
 fn main() -> ExitCode {
     // Ignore libtest's flags (`--nocapture`, `--test-threads`…); the first free word filters.
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let scripts: Vec<Script> =
-        scripts().into_iter().filter(|s| filter.as_deref().is_none_or(|f| s.id.contains(f))).collect();
+    let scripts: Vec<Script> = scripts()
+        .into_iter()
+        .filter(|s| filter.as_deref().is_none_or(|f| s.id.contains(f)))
+        .collect();
     let mut ok = true;
     let mut modes = vec![None];
     modes.extend(intervals().into_iter().map(Some));

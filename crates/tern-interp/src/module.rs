@@ -3,8 +3,8 @@
 
 use crate::code::FuncCode;
 use crate::config::Config;
-use crate::strict;
 use crate::error::CompileError;
+use crate::strict;
 use crate::translate::translate_function;
 use crate::types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};
 use std::collections::HashMap;

@@ -138,10 +138,18 @@ mod tests {
 /// Sets the quiet bit of a NaN. Rounding a signalling NaN must give an arithmetic
 /// (quiet) NaN, but software rounding returns its input unchanged.
 pub(crate) fn quiet_f32(x: f32) -> f32 {
-    if x.is_nan() { f32::from_bits(x.to_bits() | 0x0040_0000) } else { x }
+    if x.is_nan() {
+        f32::from_bits(x.to_bits() | 0x0040_0000)
+    } else {
+        x
+    }
 }
 
 /// [`quiet_f32`] for `f64`.
 pub(crate) fn quiet_f64(x: f64) -> f64 {
-    if x.is_nan() { f64::from_bits(x.to_bits() | 0x0008_0000_0000_0000) } else { x }
+    if x.is_nan() {
+        f64::from_bits(x.to_bits() | 0x0008_0000_0000_0000)
+    } else {
+        x
+    }
 }

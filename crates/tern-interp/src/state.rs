@@ -13,8 +13,8 @@ use crate::store::{
     Frame as RtFrame, FuncEntity, GlobalEntity, Slot, Store, from_slot, to_slot, zeroed_pages,
 };
 use crate::types::ValType;
-use tern_snapshot::{ExecState, Frame, InstanceImage, MemoryImage, TableImage, Value, WASM_PAGE};
 use std::collections::HashMap;
+use tern_snapshot::{ExecState, Frame, InstanceImage, MemoryImage, TableImage, Value, WASM_PAGE};
 use wasmparser::{FuncToValidate, FuncValidatorAllocations, FunctionBody, ValidatorResources};
 
 /// Operand-stack types right before the instruction at byte offset `pc`, or why there is
@@ -331,7 +331,9 @@ impl Store {
         let mut cache = OperandTypes::default();
         let wasm_funcs: HashMap<(u32, u32), usize> = (self.funcs.iter().enumerate())
             .filter_map(|(addr, f)| match f {
-                FuncEntity::Wasm { instance, index, .. } => Some(((*instance, *index), addr)),
+                FuncEntity::Wasm {
+                    instance, index, ..
+                } => Some(((*instance, *index), addr)),
                 _ => None,
             })
             .collect();
@@ -361,8 +363,13 @@ impl Store {
                     .and_then(|instr| call_params(module, instr))
                     .ok_or(format!("{what}: a caller's pc must be a call instruction"))?;
                 let callee = &frames[i + 1];
-                self.check_callee(&wasm_funcs, frame.instance, instr.expect("checked above"), callee)
-                    .map_err(|e| format!("{what}: {e}"))?;
+                self.check_callee(
+                    &wasm_funcs,
+                    frame.instance,
+                    instr.expect("checked above"),
+                    callee,
+                )
+                .map_err(|e| format!("{what}: {e}"))?;
                 types.truncate(types.len() - params);
                 resume_at = index + 1;
             }
@@ -389,7 +396,10 @@ impl Store {
                 ));
             }
             if need > stack.len() {
-                stack.resize(need.max(stack.len() * 2).min(self.config.max_stack_slots), 0);
+                stack.resize(
+                    need.max(stack.len() * 2).min(self.config.max_stack_slots),
+                    0,
+                );
             }
             let values = frame
                 .locals

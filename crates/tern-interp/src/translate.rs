@@ -501,7 +501,11 @@ impl Translator<'_> {
     }
 
     fn check_reserved_zero(&self, offset: u32) -> Result<(), String> {
-        let features = self.module.validation.as_ref().map_or(WasmFeatures::empty(), |v| v.1);
+        let features = self
+            .module
+            .validation
+            .as_ref()
+            .map_or(WasmFeatures::empty(), |v| v.1);
         strict::check_reserved_zero(&self.module.bytes, features, offset as usize)
     }
 

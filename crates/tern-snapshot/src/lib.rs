@@ -16,8 +16,26 @@
 //! assert_eq!(tern_snapshot::decode_state(&bytes).unwrap(), state);
 //! ```
 
+mod bytes;
 mod codec;
+mod compress;
+mod error;
+mod file;
+mod format;
+mod identity;
+mod layout;
+mod snapshot;
 mod state;
+#[cfg(test)]
+mod testutil;
+mod trigger;
 
 pub use codec::{DecodeError, decode_state, encode_state};
+pub use error::SnapshotError;
+pub use file::{read_snapshot_file, write_snapshot_bytes, write_snapshot_file};
+pub use format::{FormatVersion, MAGIC};
+pub use identity::ModuleIdentity;
+pub use layout::{SnapshotSizes, section_sizes};
+pub use snapshot::{Snapshot, decode_snapshot, encode_snapshot};
 pub use state::{ExecState, Frame, InstanceImage, MemoryImage, TableImage, Value, WASM_PAGE};
+pub use trigger::{TriggerInfo, trigger_kind};

@@ -103,7 +103,9 @@ impl Store {
             )));
         }
         self.exec.stack.clear();
-        self.exec.stack.resize(INITIAL_STACK_SLOTS.min(self.config.max_stack_slots), 0);
+        self.exec
+            .stack
+            .resize(INITIAL_STACK_SLOTS.min(self.config.max_stack_slots), 0);
         for (slot, arg) in self.exec.stack.iter_mut().zip(args) {
             *slot = crate::store::to_slot(*arg);
         }
@@ -801,7 +803,9 @@ impl Store {
                     Instr::F32Ceil => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.ceil())),
                     Instr::F32Floor => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.floor())),
                     Instr::F32Trunc => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.trunc())),
-                    Instr::F32Nearest => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.round_ties_even())),
+                    Instr::F32Nearest => unop!(as_f32, from_f32, |a| numeric::quiet_f32(
+                        a.round_ties_even()
+                    )),
                     Instr::F32Sqrt => unop!(as_f32, from_f32, |a| a.sqrt()),
                     Instr::F32Add => binop!(as_f32, from_f32, |a, b| a + b),
                     Instr::F32Sub => binop!(as_f32, from_f32, |a, b| a - b),
@@ -825,7 +829,9 @@ impl Store {
                     Instr::F64Ceil => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.ceil())),
                     Instr::F64Floor => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.floor())),
                     Instr::F64Trunc => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.trunc())),
-                    Instr::F64Nearest => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.round_ties_even())),
+                    Instr::F64Nearest => unop!(as_f64, from_f64, |a| numeric::quiet_f64(
+                        a.round_ties_even()
+                    )),
                     Instr::F64Sqrt => unop!(as_f64, from_f64, |a| a.sqrt()),
                     Instr::F64Add => binop!(as_f64, from_f64, |a, b| a + b),
                     Instr::F64Sub => binop!(as_f64, from_f64, |a, b| a - b),

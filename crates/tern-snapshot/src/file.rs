@@ -1,0 +1,256 @@
+//! Snapshot files on disk, written atomically: a reader (or a crash) sees either the old
+//! file or the complete new one, never a partial write.
+
+use crate::error::SnapshotError;
+use crate::snapshot::{Snapshot, decode_snapshot, encode_snapshot};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Encodes `snapshot` and writes it to `path` atomically (see [`write_snapshot_bytes`]).
+///
+/// ```
+/// use tern_snapshot::{ExecState, ModuleIdentity, Snapshot, TriggerInfo};
+///
+/// let dir = std::env::temp_dir().join(format!("tern-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("app.snap");
+/// let snapshot = Snapshot {
+///     module: ModuleIdentity::of(b"\0asm\x01\0\0\0"),
+///     trigger: TriggerInfo::now("manual", ""),
+///     state: ExecState::default(),
+///     wasi: None,
+/// };
+/// tern_snapshot::write_snapshot_file(&path, &snapshot).unwrap();
+/// assert_eq!(tern_snapshot::read_snapshot_file(&path).unwrap(), snapshot);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn write_snapshot_file(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+    write_snapshot_bytes(path, &encode_snapshot(snapshot))
+}
+
+/// Writes already-encoded snapshot bytes to `path` atomically: into a temporary file in
+/// the same directory, which is flushed to disk (`fsync`) and then renamed over `path`;
+/// on Unix the directory is flushed too, so the rename itself survives a crash.
+///
+/// On error no temporary file is left behind and an existing file at `path` is
+/// untouched — except when only the final directory flush fails, after which `path`
+/// holds the complete new file but its durability is not guaranteed.
+pub fn write_snapshot_bytes(path: &Path, bytes: &[u8]) -> Result<(), SnapshotError> {
+    write_atomic(path, |file| file.write_all(bytes))
+}
+
+/// Reads and decodes the snapshot file at `path`.
+pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let bytes = fs::read(path).map_err(io_error("read", path))?;
+    decode_snapshot(&bytes)
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SnapshotError {
+    let path = path.to_path_buf();
+    move |source| SnapshotError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// The atomic-write protocol, with the content written by `fill` (tests inject failures
+/// there).
+pub(crate) fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> Result<(), SnapshotError> {
+    let name = path.file_name().ok_or_else(|| SnapshotError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
+    })?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Same directory as the target: a rename is atomic only within one file system.
+    let (tmp, mut file) = create_temp(dir, &name.to_string_lossy())?;
+    let written = fill(&mut file)
+        .and_then(|()| file.sync_all())
+        .map_err(io_error("write", &tmp));
+    drop(file);
+    let renamed = written.and_then(|()| fs::rename(&tmp, path).map_err(io_error("replace", path)));
+    if let Err(e) = renamed {
+        // Best effort: the error that matters is the one already in hand.
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    sync_dir(dir)
+}
+
+/// Creates a fresh temporary file next to the target, named after it so a stray one
+/// (left by a crash) is recognisable.
+fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, File), SnapshotError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut attempt = 0;
+    loop {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp-{}-{n}", process_tag()));
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(file) => return Ok((tmp, file)),
+            // Another writer's temporary file (e.g. a process that reused our pid after a
+            // crash): try the next name rather than touch it.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
+            Err(e) => return Err(io_error("create a temporary file in", dir)(e)),
+        }
+    }
+}
+
+/// Distinguishes concurrent writers in different processes.
+#[cfg(not(target_os = "wasi"))]
+fn process_tag() -> u32 {
+    std::process::id()
+}
+
+/// WASI has no process ids (`std::process::id` panics there); the counter and
+/// `create_new` keep names unique within one instance.
+#[cfg(target_os = "wasi")]
+fn process_tag() -> u32 {
+    0
+}
+
+/// Flushes the directory entry created by the rename.
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> Result<(), SnapshotError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error("flush directory", dir))
+}
+
+/// Elsewhere (Windows, WASI) a directory cannot be opened and flushed portably; the
+/// rename is still atomic, only its durability across a power loss is left to the OS.
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> Result<(), SnapshotError> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{rich, small};
+
+    /// A fresh, empty directory under the system temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let n = N.fetch_add(1, Ordering::Relaxed);
+            let dir = std::env::temp_dir()
+                .join(format!("tern-snapshot-{name}-{}-{n}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn entries(&self) -> Vec<String> {
+            let mut names: Vec<String> = fs::read_dir(&self.0)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn write_then_read_and_overwrite() {
+        let dir = TempDir::new("rw");
+        let path = dir.0.join("a.snap");
+        write_snapshot_file(&path, &rich()).unwrap();
+        assert_eq!(read_snapshot_file(&path).unwrap(), rich());
+        write_snapshot_file(&path, &small()).unwrap();
+        assert_eq!(read_snapshot_file(&path).unwrap(), small());
+        assert_eq!(dir.entries(), ["a.snap"], "no temporary file is left");
+    }
+
+    #[test]
+    fn failed_write_keeps_old_file_and_leaves_no_temp() {
+        let dir = TempDir::new("fail");
+        let path = dir.0.join("a.snap");
+        write_snapshot_file(&path, &small()).unwrap();
+        let old = fs::read(&path).unwrap();
+        // Half the new content is written, then the disk "fills up".
+        let new = crate::encode_snapshot(&rich());
+        let err = write_atomic(&path, |file| {
+            file.write_all(&new[..new.len() / 2])?;
+            Err(io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("disk full"), "{err}");
+        assert_eq!(fs::read(&path).unwrap(), old);
+        assert_eq!(dir.entries(), ["a.snap"]);
+    }
+
+    #[test]
+    fn target_that_is_a_directory_is_refused_cleanly() {
+        let dir = TempDir::new("isdir");
+        let target = dir.0.join("taken");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("keep"), b"x").unwrap();
+        let err = write_snapshot_file(&target, &small()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SnapshotError::Io {
+                    action: "replace",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(dir.entries(), ["taken"], "no temporary file is left");
+        assert_eq!(fs::read(target.join("keep")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn missing_directory_and_nameless_path_are_errors() {
+        let dir = TempDir::new("missing");
+        let err = write_snapshot_file(&dir.0.join("no/such/dir/a.snap"), &small()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot create a temporary file in "),
+            "{err}"
+        );
+        assert!(write_snapshot_file(Path::new("/"), &small()).is_err());
+        let err = read_snapshot_file(&dir.0.join("absent.snap")).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read "), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unwritable_directory_keeps_old_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("readonly");
+        let path = dir.0.join("a.snap");
+        write_snapshot_file(&path, &small()).unwrap();
+        let old = fs::read(&path).unwrap();
+        fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o555)).unwrap();
+        // root ignores directory permissions; then there is no failure to observe.
+        let enforced = fs::write(dir.0.join("probe"), b"").is_err();
+        let result = write_snapshot_file(&path, &rich());
+        fs::set_permissions(&dir.0, fs::Permissions::from_mode(0o755)).unwrap();
+        if enforced {
+            let err = result.unwrap_err();
+            assert!(matches!(err, SnapshotError::Io { .. }), "{err}");
+            assert_eq!(fs::read(&path).unwrap(), old);
+            assert_eq!(dir.entries(), ["a.snap"]);
+        } else {
+            eprintln!("directory permissions are not enforced (running as root); skipped");
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Checkpoint triggers and the loop that runs a program to its end, writing a snapshot
+//! whenever a trigger fires. Shared by `tern run` and `tern restore`.
+
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tern_interp::{Module, Outcome, PauseReason, RunError, Store, Value};
+use tern_snapshot::{ModuleIdentity, Snapshot, TriggerInfo, trigger_kind};
+use tern_wasi::WasiCtx;
+
+/// Exit status of tern after it checkpointed a program and stopped it: the program is
+/// not finished, it continues with `tern restore` (EX_TEMPFAIL).
+pub const CHECKPOINT_EXIT: u8 = 75;
+
+/// Exit status when the program traps (like an abort: 128 + SIGABRT).
+pub const TRAP_EXIT: u8 = 134;
+
+/// When and where to checkpoint; the same options for `tern run` and `tern restore`.
+#[derive(clap::Args, Debug, Default)]
+pub struct CheckpointArgs {
+    /// When to checkpoint: `instructions:N` (after exactly N instructions), `signal`
+    /// (SIGUSR1), `signal:term` (SIGTERM), `file:PATH` (when PATH appears; it is
+    /// removed), `interval:DURATION` (e.g. `500ms`, `2s`). Repeatable.
+    #[arg(long = "checkpoint-on", value_name = "TRIGGER")]
+    pub triggers: Vec<String>,
+    /// Where to write snapshots: a file, or an existing directory for numbered
+    /// snapshots (`snapshot-0001.tern`, ...). Default: `MODULE.tern` next to the module.
+    #[arg(long, value_name = "PATH")]
+    pub snapshot: Option<PathBuf>,
+    /// Keep running after each checkpoint (by default tern stops the program and exits
+    /// with status 75).
+    #[arg(long)]
+    pub leave_running: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Trigger {
+    Instructions(u64),
+    Signal(i32),
+    File(PathBuf),
+    Interval(Duration),
+}
+
+fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
+    let (kind, arg) = text.split_once(':').unwrap_or((text, ""));
+    Ok(match (kind, arg) {
+        ("instructions", n) => Trigger::Instructions(
+            n.parse().ok().filter(|&n| n > 0).with_context(|| {
+                format!("--checkpoint-on {text}: expected instructions:N with N > 0")
+            })?,
+        ),
+        ("signal", "" | "usr1") => Trigger::Signal(signal_hook::consts::SIGUSR1),
+        ("signal", "term") => Trigger::Signal(signal_hook::consts::SIGTERM),
+        ("file", path) if !path.is_empty() => Trigger::File(path.into()),
+        ("interval", d) => Trigger::Interval(
+            parse_duration(d).with_context(|| format!("--checkpoint-on {text}: bad duration"))?,
+        ),
+        _ => bail!(
+            "--checkpoint-on {text}: expected instructions:N, signal[:usr1|:term], file:PATH \
+             or interval:DURATION"
+        ),
+    })
+}
+
+/// `250ms`, `2s`, `1.5s`, `3m`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        _ => return None,
+    };
+    (seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// The program being run, with everything a checkpoint needs.
+pub struct Session {
+    pub store: Store,
+    pub module: Module,
+    pub wasi: Arc<Mutex<WasiCtx>>,
+    /// Result of `--invoke`: print the function's results when it returns.
+    pub print_results: bool,
+}
+
+/// Which flag-based trigger fired, so the snapshot records it.
+#[derive(Default)]
+struct Fired {
+    signal: Arc<AtomicBool>,
+    file: Arc<AtomicBool>,
+    interval: Arc<AtomicBool>,
+}
+
+/// The armed triggers of one run.
+struct Armed {
+    instructions: Option<u64>,
+    fired: Fired,
+    stop_watchers: Arc<AtomicBool>,
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.stop_watchers.store(true, Ordering::Relaxed);
+    }
+}
+
+fn arm(triggers: &[Trigger], interrupt: &Arc<AtomicBool>) -> anyhow::Result<Armed> {
+    let armed = Armed {
+        instructions: None,
+        fired: Fired::default(),
+        stop_watchers: Arc::new(AtomicBool::new(false)),
+    };
+    let mut armed = armed;
+    for trigger in triggers {
+        match trigger {
+            Trigger::Instructions(n) => armed.instructions = Some(*n),
+            Trigger::Signal(signal) => {
+                signal_hook::flag::register(*signal, armed.fired.signal.clone())?;
+                signal_hook::flag::register(*signal, interrupt.clone())?;
+            }
+            Trigger::File(path) => {
+                let (path, fired, flag) = (path.clone(), armed.fired.file.clone(), interrupt.clone());
+                let stop = armed.stop_watchers.clone();
+                watch(stop, Duration::from_millis(10), move || {
+                    if path.exists() {
+                        let _ = std::fs::remove_file(&path);
+                        fired.store(true, Ordering::Relaxed);
+                        flag.store(true, Ordering::Relaxed);
+                    }
+                });
+            }
+            Trigger::Interval(every) => {
+                let (fired, flag) = (armed.fired.interval.clone(), interrupt.clone());
+                watch(armed.stop_watchers.clone(), *every, move || {
+                    fired.store(true, Ordering::Relaxed);
+                    flag.store(true, Ordering::Relaxed);
+                });
+            }
+        }
+    }
+    Ok(armed)
+}
+
+/// Runs `tick` every `period` on a background thread until `stop` is set.
+fn watch(stop: Arc<AtomicBool>, period: Duration, tick: impl Fn() + Send + 'static) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(period);
+            if !stop.load(Ordering::Relaxed) {
+                tick();
+            }
+        }
+    });
+}
+
+/// Runs `session` from `outcome` to its end, checkpointing when triggers fire.
+pub fn drive(
+    mut session: Session,
+    args: &CheckpointArgs,
+    default_snapshot: &Path,
+    first: impl FnOnce(&mut Store) -> Result<Outcome, RunError>,
+) -> anyhow::Result<ExitCode> {
+    let triggers = args.triggers.iter().map(|t| parse_trigger(t)).collect::<anyhow::Result<Vec<_>>>()?;
+    let armed = arm(&triggers, &session.store.interrupt_handle())?;
+    let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
+    session.store.set_instruction_budget(armed.instructions);
+    let mut outcome = first(&mut session.store);
+    loop {
+        match outcome {
+            Ok(Outcome::Finished(results)) => {
+                if session.print_results {
+                    print_results(&results);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(Outcome::Paused(reason)) => {
+                let trigger = trigger_info(reason, &armed, &session.store);
+                let path = snapshots.next();
+                write_snapshot(&session, trigger, &path)?;
+                eprintln!("tern: checkpoint written to {}", path.display());
+                if !args.leave_running {
+                    return Ok(ExitCode::from(CHECKPOINT_EXIT));
+                }
+                session.store.set_instruction_budget(armed.instructions);
+                outcome = session.store.resume();
+            }
+            Err(RunError::Exit(code)) => return Ok(ExitCode::from(code as u8)),
+            Err(RunError::Trap(trap)) => {
+                eprintln!("error: {trap}");
+                return Ok(ExitCode::from(TRAP_EXIT));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn print_results(results: &[Value]) {
+    for value in results {
+        println!("{}", super::values::format(value));
+    }
+}
+
+fn trigger_info(reason: PauseReason, armed: &Armed, store: &Store) -> TriggerInfo {
+    let take = |flag: &AtomicBool| flag.swap(false, Ordering::Relaxed);
+    let mut info = if reason == PauseReason::BudgetExhausted {
+        let n = armed.instructions.unwrap_or_default();
+        TriggerInfo::now(trigger_kind::INSTRUCTIONS, n.to_string())
+    } else if take(&armed.fired.signal) {
+        TriggerInfo::now(trigger_kind::SIGNAL, "")
+    } else if take(&armed.fired.file) {
+        TriggerInfo::now(trigger_kind::FILE, "")
+    } else if take(&armed.fired.interval) {
+        TriggerInfo::now(trigger_kind::INTERVAL, "")
+    } else {
+        TriggerInfo::now(trigger_kind::MANUAL, "")
+    };
+    if armed.instructions.is_some() {
+        info.instructions = Some(store.counted_instructions());
+    }
+    info
+}
+
+/// Captures the paused program (Wasm and WASI state) into the snapshot file `path`.
+fn write_snapshot(session: &Session, trigger: TriggerInfo, path: &Path) -> anyhow::Result<()> {
+    let wasi_state = session.wasi.lock().expect("WASI context lock").state();
+    let snapshot = Snapshot {
+        module: ModuleIdentity::of(session.module.bytes()),
+        trigger,
+        state: session.store.capture(),
+        wasi: Some(serde_json::to_vec(&wasi_state).context("encoding the WASI state")?),
+    };
+    tern_snapshot::write_snapshot_file(path, &snapshot)
+        .with_context(|| format!("writing snapshot {}", path.display()))
+}
+
+/// A single snapshot file, or numbered files in a directory.
+struct SnapshotPaths {
+    base: PathBuf,
+    numbered: bool,
+    next: u32,
+}
+
+impl SnapshotPaths {
+    fn new(base: &Path) -> Self {
+        SnapshotPaths { base: base.to_path_buf(), numbered: base.is_dir(), next: 1 }
+    }
+
+    fn next(&mut self) -> PathBuf {
+        if !self.numbered {
+            return self.base.clone();
+        }
+        loop {
+            let path = self.base.join(format!("snapshot-{:04}.tern", self.next));
+            self.next += 1;
+            if !path.exists() {
+                return path;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_parse() {
+        assert_eq!(parse_trigger("instructions:5").unwrap(), Trigger::Instructions(5));
+        assert_eq!(parse_trigger("signal").unwrap(), Trigger::Signal(signal_hook::consts::SIGUSR1));
+        assert_eq!(parse_trigger("file:/tmp/x").unwrap(), Trigger::File("/tmp/x".into()));
+        assert_eq!(parse_trigger("interval:250ms").unwrap(), Trigger::Interval(Duration::from_millis(250)));
+        assert!(parse_trigger("instructions:0").is_err());
+        assert!(parse_trigger("interval:5").is_err());
+        assert!(parse_trigger("whenever").is_err());
+    }
+}
