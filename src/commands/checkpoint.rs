@@ -47,11 +47,11 @@ enum Trigger {
 fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
     let (kind, arg) = text.split_once(':').unwrap_or((text, ""));
     Ok(match (kind, arg) {
-        ("instructions", n) => Trigger::Instructions(
-            n.parse().ok().filter(|&n| n > 0).with_context(|| {
+        ("instructions", n) => {
+            Trigger::Instructions(n.parse().ok().filter(|&n| n > 0).with_context(|| {
                 format!("--checkpoint-on {text}: expected instructions:N with N > 0")
-            })?,
-        ),
+            })?)
+        }
         ("signal", "" | "usr1") => Trigger::Signal(signal_hook::consts::SIGUSR1),
         ("signal", "term") => Trigger::Signal(signal_hook::consts::SIGTERM),
         ("file", path) if !path.is_empty() => Trigger::File(path.into()),
@@ -124,7 +124,8 @@ fn arm(triggers: &[Trigger], interrupt: &Arc<AtomicBool>) -> anyhow::Result<Arme
                 signal_hook::flag::register(*signal, interrupt.clone())?;
             }
             Trigger::File(path) => {
-                let (path, fired, flag) = (path.clone(), armed.fired.file.clone(), interrupt.clone());
+                let (path, fired, flag) =
+                    (path.clone(), armed.fired.file.clone(), interrupt.clone());
                 let stop = armed.stop_watchers.clone();
                 watch(stop, Duration::from_millis(10), move || {
                     if path.exists() {
@@ -165,7 +166,11 @@ pub fn drive(
     default_snapshot: &Path,
     first: impl FnOnce(&mut Store) -> Result<Outcome, RunError>,
 ) -> anyhow::Result<ExitCode> {
-    let triggers = args.triggers.iter().map(|t| parse_trigger(t)).collect::<anyhow::Result<Vec<_>>>()?;
+    let triggers = args
+        .triggers
+        .iter()
+        .map(|t| parse_trigger(t))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let armed = arm(&triggers, &session.store.interrupt_handle())?;
     let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
     session.store.set_instruction_budget(armed.instructions);
@@ -247,7 +252,11 @@ struct SnapshotPaths {
 
 impl SnapshotPaths {
     fn new(base: &Path) -> Self {
-        SnapshotPaths { base: base.to_path_buf(), numbered: base.is_dir(), next: 1 }
+        SnapshotPaths {
+            base: base.to_path_buf(),
+            numbered: base.is_dir(),
+            next: 1,
+        }
     }
 
     fn next(&mut self) -> PathBuf {
@@ -270,10 +279,22 @@ mod tests {
 
     #[test]
     fn triggers_parse() {
-        assert_eq!(parse_trigger("instructions:5").unwrap(), Trigger::Instructions(5));
-        assert_eq!(parse_trigger("signal").unwrap(), Trigger::Signal(signal_hook::consts::SIGUSR1));
-        assert_eq!(parse_trigger("file:/tmp/x").unwrap(), Trigger::File("/tmp/x".into()));
-        assert_eq!(parse_trigger("interval:250ms").unwrap(), Trigger::Interval(Duration::from_millis(250)));
+        assert_eq!(
+            parse_trigger("instructions:5").unwrap(),
+            Trigger::Instructions(5)
+        );
+        assert_eq!(
+            parse_trigger("signal").unwrap(),
+            Trigger::Signal(signal_hook::consts::SIGUSR1)
+        );
+        assert_eq!(
+            parse_trigger("file:/tmp/x").unwrap(),
+            Trigger::File("/tmp/x".into())
+        );
+        assert_eq!(
+            parse_trigger("interval:250ms").unwrap(),
+            Trigger::Interval(Duration::from_millis(250))
+        );
         assert!(parse_trigger("instructions:0").is_err());
         assert!(parse_trigger("interval:5").is_err());
         assert!(parse_trigger("whenever").is_err());

@@ -24,7 +24,12 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
 fn describe(s: &Snapshot, file_len: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "snapshot: {file_len} bytes");
-    let _ = writeln!(out, "module: sha256:{} ({} bytes)", s.module.sha256_hex(), s.module.len);
+    let _ = writeln!(
+        out,
+        "module: sha256:{} ({} bytes)",
+        s.module.sha256_hex(),
+        s.module.len
+    );
     let t = &s.trigger;
     let _ = write!(out, "trigger: {}", t.kind);
     if !t.detail.is_empty() {
@@ -34,7 +39,11 @@ fn describe(s: &Snapshot, file_len: usize) -> String {
         let _ = write!(out, " ({n} instructions executed)");
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "call stack ({} frames, innermost first):", s.state.frames.len());
+    let _ = writeln!(
+        out,
+        "call stack ({} frames, innermost first):",
+        s.state.frames.len()
+    );
     for (i, frame) in s.state.frames.iter().rev().enumerate() {
         let _ = writeln!(
             out,
@@ -46,7 +55,12 @@ fn describe(s: &Snapshot, file_len: usize) -> String {
         );
     }
     for (i, m) in s.state.memories.iter().enumerate() {
-        let _ = writeln!(out, "memory {i}: {} pages, {} non-zero", m.pages, m.nonzero_pages.len());
+        let _ = writeln!(
+            out,
+            "memory {i}: {} pages, {} non-zero",
+            m.pages,
+            m.nonzero_pages.len()
+        );
     }
     for (i, g) in s.state.globals.iter().enumerate() {
         let _ = writeln!(out, "global {i}: {}", value(g));

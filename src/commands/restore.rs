@@ -32,14 +32,15 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     let config = Config::default();
     let module = load_module(&config, &args.module)?;
-    snapshot
-        .module
-        .verify(module.bytes())
-        .map_err(|e| anyhow::anyhow!("{shown} does not belong to {}: {e}", args.module.display()))?;
+    snapshot.module.verify(module.bytes()).map_err(|e| {
+        anyhow::anyhow!("{shown} does not belong to {}: {e}", args.module.display())
+    })?;
 
     let mut store = Store::new(&config);
     let mut builder = WasiCtxBuilder::new();
-    builder.inherit_stdio().interrupt_flag(store.interrupt_handle());
+    builder
+        .inherit_stdio()
+        .interrupt_flag(store.interrupt_handle());
     for dir in &args.dirs {
         let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
         builder.preopened_dir(host, guest);
@@ -59,8 +60,17 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     linker
         .instantiate_for_restore(&mut store, &module)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.module.display()))?;
-    store.restore(&snapshot.state).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    store
+        .restore(&snapshot.state)
+        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
 
-    let session = Session { store, module, wasi, print_results: true };
-    drive(session, &args.checkpoint, &args.from, |store| store.resume())
+    let session = Session {
+        store,
+        module,
+        wasi,
+        print_results: true,
+    };
+    drive(session, &args.checkpoint, &args.from, |store| {
+        store.resume()
+    })
 }

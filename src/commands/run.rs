@@ -1,12 +1,12 @@
 //! `tern run`: instantiate a module and run it — a WASI command's `_start`, or any
 //! exported function with `--invoke`.
 
+use super::checkpoint::{CheckpointArgs, Session, drive};
 use super::values;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use super::checkpoint::{CheckpointArgs, Session, drive};
 use tern_interp::{Config, Linker, Module, Store, Value};
 use tern_wasi::{WasiCtxBuilder, add_to_linker};
 
@@ -76,7 +76,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut store = Store::new(&config);
     let mut builder = wasi_builder(&args)?;
     builder.interrupt_flag(store.interrupt_handle());
-    let wasi = Arc::new(Mutex::new(builder.build().map_err(|e| anyhow::anyhow!("{e}"))?));
+    let wasi = Arc::new(Mutex::new(
+        builder.build().map_err(|e| anyhow::anyhow!("{e}"))?,
+    ));
     let mut linker = Linker::new();
     add_to_linker(&mut linker, wasi.clone());
     let instance = linker
@@ -87,7 +89,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => ("_start".to_string(), Vec::new()),
     };
     let default_snapshot = args.module.with_extension("tern");
-    let session = Session { store, module, wasi, print_results: args.invoke.is_some() };
+    let session = Session {
+        store,
+        module,
+        wasi,
+        print_results: args.invoke.is_some(),
+    };
     drive(session, &args.checkpoint, &default_snapshot, |store| {
         store.invoke(instance, &name, &params)
     })
@@ -98,7 +105,9 @@ fn invoke_args(module: &Module, name: &str, args: &[String]) -> anyhow::Result<V
     let index = module
         .exported_func(name)
         .with_context(|| format!("no exported function named `{name}`"))?;
-    let ty = module.func_type(index).expect("exported functions have types");
+    let ty = module
+        .func_type(index)
+        .expect("exported functions have types");
     if args.len() != ty.params.len() {
         bail!("`{name}` has type {ty}: {} arguments given", args.len());
     }

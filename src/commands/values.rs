@@ -8,7 +8,7 @@ pub fn parse(ty: ValType, text: &str) -> Result<Value, String> {
     let bad = || format!("`{text}` is not a valid {ty}");
     Ok(match ty {
         ValType::I32 => Value::I32(parse_int(text, 32).ok_or_else(bad)? as u32),
-        ValType::I64 => Value::I64(parse_int(text, 64).ok_or_else(bad)? as u64),
+        ValType::I64 => Value::I64(parse_int(text, 64).ok_or_else(bad)?),
         ValType::F32 => Value::F32(text.parse::<f32>().map_err(|_| bad())?.to_bits()),
         ValType::F64 => Value::F64(text.parse::<f64>().map_err(|_| bad())?.to_bits()),
         ValType::V128 => {

@@ -1,5 +1,6 @@
 //! Integration tests: the `tern` command and the engine through its public API.
 
+mod checkpoint;
 mod cli;
 mod malformed;
 mod pause;

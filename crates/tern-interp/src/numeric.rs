@@ -100,6 +100,25 @@ macro_rules! div_rem {
 div_rem!(i32_div_s, i32_div_u, i32_rem_s, i32_rem_u, u32, i32);
 div_rem!(i64_div_s, i64_div_u, i64_rem_s, i64_rem_u, u64, i64);
 
+/// Sets the quiet bit of a NaN. Rounding a signalling NaN must give an arithmetic
+/// (quiet) NaN, but software rounding returns its input unchanged.
+pub(crate) fn quiet_f32(x: f32) -> f32 {
+    if x.is_nan() {
+        f32::from_bits(x.to_bits() | 0x0040_0000)
+    } else {
+        x
+    }
+}
+
+/// [`quiet_f32`] for `f64`.
+pub(crate) fn quiet_f64(x: f64) -> f64 {
+    if x.is_nan() {
+        f64::from_bits(x.to_bits() | 0x0008_0000_0000_0000)
+    } else {
+        x
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,24 +151,5 @@ mod tests {
         );
         assert_eq!(i32_rem_s(i32::MIN as u32, u32::MAX), Ok(0));
         assert_eq!(i64_div_u(1, 0), Err(TrapKind::IntegerDivideByZero));
-    }
-}
-
-/// Sets the quiet bit of a NaN. Rounding a signalling NaN must give an arithmetic
-/// (quiet) NaN, but software rounding returns its input unchanged.
-pub(crate) fn quiet_f32(x: f32) -> f32 {
-    if x.is_nan() {
-        f32::from_bits(x.to_bits() | 0x0040_0000)
-    } else {
-        x
-    }
-}
-
-/// [`quiet_f32`] for `f64`.
-pub(crate) fn quiet_f64(x: f64) -> f64 {
-    if x.is_nan() {
-        f64::from_bits(x.to_bits() | 0x0008_0000_0000_0000)
-    } else {
-        x
     }
 }

@@ -569,4 +569,67 @@ mod tests {
             let _ = decode_snapshot(&forged);
         }
     }
+
+    /// The worked example of docs/snapshot-format.md, byte for byte: if this fails, the
+    /// format changed and the specification (and probably the version) must follow.
+    #[test]
+    fn golden_example_matches_the_specification() {
+        use crate::state::{Frame, Value};
+        let snapshot = Snapshot {
+            module: ModuleIdentity::of(b""),
+            trigger: TriggerInfo {
+                kind: "manual".into(),
+                detail: String::new(),
+                instructions: Some(7),
+                unix_nanos: 0,
+            },
+            state: ExecState {
+                memories: vec![MemoryImage {
+                    pages: 1,
+                    nonzero_pages: vec![],
+                }],
+                globals: vec![Value::I32(5)],
+                frames: vec![Frame {
+                    instance: 0,
+                    func: 1,
+                    pc: 0x40,
+                    locals: vec![],
+                    stack: vec![],
+                }],
+                ..ExecState::default()
+            },
+            wasi: None,
+        };
+        let expected = concat!(
+            "5445524e534e4150 0100 0000 00000000", // header: magic, 1.0, flags
+            "01 2800000000000000",                 // module, 40 bytes
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", // sha256("")
+            "0000000000000000",                    // module length 0
+            "81 1900000000000000",                 // trigger, 25 bytes
+            "06 6d616e75616c 00",                  // kind "manual", detail ""
+            "01 0700000000000000",                 // 7 instructions
+            "0000000000000000",                    // unix_nanos 0
+            "02 1100000000000000",                 // state, 17 bytes
+            "01 01 00",                            // 1 memory: 1 page, no page data
+            "00",                                  // 0 tables
+            "01 7f 05000000",                      // 1 global: i32 5
+            "00",                                  // 0 instances
+            "01 00 01 40 00 00",                   // 1 frame
+            "03 0200000000000000",                 // memory, 2 bytes
+            "01 00",                               // 1 memory, 0 stored pages
+            "00 0400000000000000",                 // end, 4 bytes
+            "e02234b6",                            // CRC-32
+        )
+        .replace(' ', "");
+        let actual: String = encode_snapshot(&snapshot)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(actual, expected);
+        assert_eq!(
+            crc32fast::hash(b"123456789"),
+            0xcbf4_3926,
+            "CRC-32/ISO-HDLC"
+        );
+    }
 }

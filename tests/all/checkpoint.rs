@@ -1,0 +1,184 @@
+//! Checkpoint with `tern run`, continue with `tern restore` in a new process: the
+//! output, files and exit status must be those of an uninterrupted run.
+
+use crate::util::{TempDir, stderr, stdout, tern};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PRIMES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/primes.wasm");
+const GUEST: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/guests/c/checkpoint.wasm"
+);
+const CHECKPOINTED: i32 = 75;
+
+#[test]
+fn checkpoint_restore_and_checkpoint_again_give_the_uninterrupted_output() {
+    let dir = TempDir::new("ckpt-primes");
+    let straight = stdout(&tern(&["run", PRIMES, "20000"]));
+    for (first, second) in [
+        (1_000u64, 3_000_000u64),
+        (3_000_000, 1),
+        (4_444_444, 777_777),
+    ] {
+        let snap = dir.0.join(format!("p{first}.tern")).display().to_string();
+        let trigger = format!("instructions:{first}");
+        let out = tern(&[
+            "run",
+            "--checkpoint-on",
+            &trigger,
+            "--snapshot",
+            &snap,
+            PRIMES,
+            "20000",
+        ]);
+        assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+        let mut seen = stdout(&out);
+        // The restored run is checkpointed once more, then finished.
+        let trigger = format!("instructions:{second}");
+        let out = tern(&[
+            "restore",
+            &snap,
+            "--module",
+            PRIMES,
+            "--checkpoint-on",
+            &trigger,
+        ]);
+        assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+        seen += &stdout(&out);
+        let out = tern(&["restore", &snap, "--module", PRIMES]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        seen += &stdout(&out);
+        assert_eq!(seen, straight, "checkpoint after {first}, then {second}");
+    }
+}
+
+fn data_dir(root: &Path) -> String {
+    let data = root.join("data");
+    std::fs::create_dir_all(data.join("dir")).unwrap();
+    for name in ["a", "b", "c"] {
+        std::fs::write(data.join("dir").join(name), name).unwrap();
+    }
+    data.display().to_string()
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Runs the sleeping guest and drops a trigger file while it sleeps.
+fn checkpoint_while_sleeping(dir: &TempDir, data: &str, snap: &str) -> String {
+    let trigger = dir.0.join("checkpoint-now");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args([
+            "run",
+            "--dir",
+            &format!("{data}::/data"),
+            "--snapshot",
+            snap,
+        ])
+        .args([
+            "--checkpoint-on",
+            &format!("file:{}", trigger.display()),
+            GUEST,
+            "3000",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&trigger, "").unwrap();
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the sleep was interrupted"
+    );
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn a_sleeping_program_moves_to_another_directory_tree() {
+    let dir = TempDir::new("ckpt-guest");
+    let data = data_dir(&dir.0);
+    let snap = dir.0.join("guest.tern").display().to_string();
+    let before = checkpoint_while_sleeping(&dir, &data, &snap);
+    assert!(before.ends_with("sleeping 3000 ms\n"), "{before}");
+
+    // Continue from a copy of the files elsewhere, as on another machine.
+    let moved = dir.0.join("elsewhere");
+    copy_tree(Path::new(&data), &moved);
+    let map = format!("{}::/data", moved.display());
+    let out = tern(&["restore", &snap, "--module", GUEST, "--dir", &map]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = stdout(&out);
+    assert!(
+        after.starts_with("slept enough: 1\nwrite after: 6\noffset: 13\n"),
+        "{after}"
+    );
+    assert!(
+        after.contains("second entry: b\nthird entry: c\nfourth entry: (end)\n"),
+        "{after}"
+    );
+    let log = std::fs::read_to_string(moved.join("log.txt")).unwrap();
+    assert_eq!(log, "before\nafter\n");
+}
+
+#[test]
+fn restore_refuses_bad_snapshots_with_one_clear_line() {
+    let dir = TempDir::new("ckpt-errors");
+    let data = data_dir(&dir.0);
+    let snap = dir.0.join("guest.tern").display().to_string();
+    checkpoint_while_sleeping(&dir, &data, &snap);
+    let map = format!("{data}::/data");
+
+    let check = |args: &[&str], expect: &str| {
+        let out = tern(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.contains(expect), "expected `{expect}` in: {err}");
+    };
+    check(
+        &["restore", &snap, "--module", PRIMES, "--dir", &map],
+        "does not belong",
+    );
+
+    let bytes = std::fs::read(&snap).unwrap();
+    let cut = dir.file("cut.tern", &bytes[..bytes.len() / 2]);
+    check(
+        &["restore", &cut, "--module", GUEST, "--dir", &map],
+        "cut.tern",
+    );
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 3] ^= 0x10;
+    let flipped = dir.file("flipped.tern", &flipped);
+    check(
+        &["restore", &flipped, "--module", GUEST, "--dir", &map],
+        "flipped.tern",
+    );
+    let other = dir.file("other.tern", b"not a snapshot at all");
+    check(
+        &["restore", &other, "--module", GUEST],
+        "not a tern snapshot",
+    );
+
+    std::fs::remove_file(Path::new(&data).join("log.txt")).unwrap();
+    check(
+        &["restore", &snap, "--module", GUEST, "--dir", &map],
+        "/data/log.txt",
+    );
+}
