@@ -79,7 +79,7 @@ fn copy_tree(from: &Path, to: &Path) {
 /// Runs the sleeping guest and drops a trigger file while it sleeps.
 fn checkpoint_while_sleeping(dir: &TempDir, data: &str, snap: &str) -> String {
     let trigger = dir.0.join("checkpoint-now");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tern"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tern"))
         .args([
             "run",
             "--dir",

@@ -213,6 +213,10 @@ impl<'a> Reader<'a> {
         let mut result = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.take(1)?[0];
+            // The tenth byte holds only the top bit of a u64.
+            if shift == 63 && byte > 1 {
+                return Err(self.error_at(start, "integer too large for 64 bits".into()));
+            }
             result |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 return Ok(result);
@@ -259,8 +263,14 @@ impl<'a> Reader<'a> {
             TAG_F64 => Value::F64(u64::from_le_bytes(self.array()?)),
             TAG_V128 => Value::V128(u128::from_le_bytes(self.array()?)),
             TAG_FUNCREF | TAG_EXTERNREF => {
-                let raw = self.u32()?;
-                let r = raw.checked_sub(1);
+                // 0 is null, n + 1 is reference n: the raw value spans 33 bits.
+                let raw = self.uleb()?;
+                let r = match raw.checked_sub(1) {
+                    None => None,
+                    Some(n) => Some(u32::try_from(n).map_err(|_| {
+                        self.error_at(at, format!("reference {n} does not fit in 32 bits"))
+                    })?),
+                };
                 if tag == TAG_FUNCREF {
                     Value::FuncRef(r)
                 } else {
@@ -288,6 +298,7 @@ mod tests {
                 elements: vec![
                     Value::FuncRef(None),
                     Value::FuncRef(Some(0)),
+                    Value::FuncRef(Some(u32::MAX)),
                     Value::ExternRef(Some(9)),
                 ],
             }],
