@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tern_interp::{Module, Outcome, PauseReason, RunError, Store, Value};
+use tern_interp::{InstanceId, Module, Outcome, PauseReason, RunError, Store, Value};
 use tern_snapshot::{ModuleIdentity, Snapshot, TriggerInfo, trigger_kind};
 use tern_wasi::WasiCtx;
 
@@ -21,7 +21,8 @@ pub const TRAP_EXIT: u8 = 134;
 /// When and where to checkpoint; the same options for `tern run` and `tern restore`.
 #[derive(clap::Args, Debug, Default)]
 pub struct CheckpointArgs {
-    /// When to checkpoint: `instructions:N` (after exactly N instructions), `signal`
+    /// When to checkpoint: `instructions:N` (after exactly N instructions),
+    /// `call:FUNC:N` (in front of every N-th call of FUNC, a name or an index), `signal`
     /// (SIGUSR1), `signal:term` (SIGTERM), `file:PATH` (when PATH appears; it is
     /// removed), `interval:DURATION` (e.g. `500ms`, `2s`). Repeatable.
     #[arg(long = "checkpoint-on", value_name = "TRIGGER")]
@@ -39,6 +40,8 @@ pub struct CheckpointArgs {
 #[derive(Debug, Clone, PartialEq)]
 enum Trigger {
     Instructions(u64),
+    /// Function (name or index) and N: pause in front of every N-th call.
+    Call(String, u64),
     Signal(i32),
     File(PathBuf),
     Interval(Duration),
@@ -52,6 +55,12 @@ fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
                 format!("--checkpoint-on {text}: expected instructions:N with N > 0")
             })?)
         }
+        ("call", spec) => {
+            let bad = || format!("--checkpoint-on {text}: expected call:FUNC:N with N > 0");
+            let (func, n) = spec.rsplit_once(':').with_context(bad)?;
+            let n = n.parse().ok().filter(|&n| n > 0).with_context(bad)?;
+            Trigger::Call(func.to_string(), n)
+        }
         ("signal", "" | "usr1") => Trigger::Signal(signal_hook::consts::SIGUSR1),
         ("signal", "term") => Trigger::Signal(signal_hook::consts::SIGTERM),
         ("file", path) if !path.is_empty() => Trigger::File(path.into()),
@@ -59,8 +68,8 @@ fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
             parse_duration(d).with_context(|| format!("--checkpoint-on {text}: bad duration"))?,
         ),
         _ => bail!(
-            "--checkpoint-on {text}: expected instructions:N, signal[:usr1|:term], file:PATH \
-             or interval:DURATION"
+            "--checkpoint-on {text}: expected instructions:N, call:FUNC:N, signal[:usr1|:term], \
+             file:PATH or interval:DURATION"
         ),
     })
 }
@@ -82,6 +91,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
 /// The program being run, with everything a checkpoint needs.
 pub struct Session {
     pub store: Store,
+    pub instance: InstanceId,
     pub module: Module,
     pub wasi: Arc<Mutex<WasiCtx>>,
     /// Result of `--invoke`: print the function's results when it returns.
@@ -99,6 +109,8 @@ struct Fired {
 /// The armed triggers of one run.
 struct Armed {
     instructions: Option<u64>,
+    /// Store address of the watched function and N.
+    calls: Option<(u32, u64)>,
     fired: Fired,
     stop_watchers: Arc<AtomicBool>,
 }
@@ -109,9 +121,11 @@ impl Drop for Armed {
     }
 }
 
-fn arm(triggers: &[Trigger], interrupt: &Arc<AtomicBool>) -> anyhow::Result<Armed> {
+fn arm(triggers: &[Trigger], session: &Session) -> anyhow::Result<Armed> {
+    let interrupt = &session.store.interrupt_handle();
     let armed = Armed {
         instructions: None,
+        calls: None,
         fired: Fired::default(),
         stop_watchers: Arc::new(AtomicBool::new(false)),
     };
@@ -119,6 +133,18 @@ fn arm(triggers: &[Trigger], interrupt: &Arc<AtomicBool>) -> anyhow::Result<Arme
     for trigger in triggers {
         match trigger {
             Trigger::Instructions(n) => armed.instructions = Some(*n),
+            Trigger::Call(func, n) => {
+                let index = func
+                    .parse()
+                    .ok()
+                    .or_else(|| session.module.func_by_name(func))
+                    .with_context(|| format!("--checkpoint-on call: no function `{func}`"))?;
+                let addr = session
+                    .store
+                    .func_addr(session.instance, index)
+                    .with_context(|| format!("--checkpoint-on call: no function {index}"))?;
+                armed.calls = Some((addr, *n));
+            }
             Trigger::Signal(signal) => {
                 signal_hook::flag::register(*signal, armed.fired.signal.clone())?;
                 signal_hook::flag::register(*signal, interrupt.clone())?;
@@ -171,9 +197,10 @@ pub fn drive(
         .iter()
         .map(|t| parse_trigger(t))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let armed = arm(&triggers, &session.store.interrupt_handle())?;
+    let armed = arm(&triggers, &session)?;
     let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
     session.store.set_instruction_budget(armed.instructions);
+    session.store.watch_calls(armed.calls);
     let mut outcome = first(&mut session.store);
     loop {
         match outcome {
@@ -192,6 +219,9 @@ pub fn drive(
                     return Ok(ExitCode::from(CHECKPOINT_EXIT));
                 }
                 session.store.set_instruction_budget(armed.instructions);
+                if reason == PauseReason::CallReached {
+                    session.store.watch_calls(armed.calls);
+                }
                 outcome = session.store.resume();
             }
             Err(RunError::Exit(code)) => return Ok(ExitCode::from(code as u8)),
@@ -215,6 +245,9 @@ fn trigger_info(reason: PauseReason, armed: &Armed, store: &Store) -> TriggerInf
     let mut info = if reason == PauseReason::BudgetExhausted {
         let n = armed.instructions.unwrap_or_default();
         TriggerInfo::now(trigger_kind::INSTRUCTIONS, n.to_string())
+    } else if reason == PauseReason::CallReached {
+        let (addr, n) = armed.calls.unwrap_or_default();
+        TriggerInfo::now(trigger_kind::CALL, format!("function at {addr}, call {n}"))
     } else if take(&armed.fired.signal) {
         TriggerInfo::now(trigger_kind::SIGNAL, "")
     } else if take(&armed.fired.file) {
@@ -295,6 +328,15 @@ mod tests {
             parse_trigger("interval:250ms").unwrap(),
             Trigger::Interval(Duration::from_millis(250))
         );
+        assert_eq!(
+            parse_trigger("call:fib:3").unwrap(),
+            Trigger::Call("fib".into(), 3)
+        );
+        assert_eq!(
+            parse_trigger("call:a:b:2").unwrap(),
+            Trigger::Call("a:b".into(), 2)
+        );
+        assert!(parse_trigger("call:fib").is_err());
         assert!(parse_trigger("instructions:0").is_err());
         assert!(parse_trigger("interval:5").is_err());
         assert!(parse_trigger("whenever").is_err());

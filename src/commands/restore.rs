@@ -57,7 +57,7 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
 
     let mut linker = Linker::new();
     add_to_linker(&mut linker, wasi.clone());
-    linker
+    let instance = linker
         .instantiate_for_restore(&mut store, &module)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.module.display()))?;
     store
@@ -66,6 +66,7 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
 
     let session = Session {
         store,
+        instance,
         module,
         wasi,
         print_results: true,

@@ -91,6 +91,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let default_snapshot = args.module.with_extension("tern");
     let session = Session {
         store,
+        instance,
         module,
         wasi,
         print_results: args.invoke.is_some(),

@@ -182,3 +182,49 @@ fn restore_refuses_bad_snapshots_with_one_clear_line() {
         "/data/log.txt",
     );
 }
+
+#[test]
+fn call_trigger_pauses_in_front_of_the_nth_call_and_can_repeat() {
+    let dir = TempDir::new("ckpt-call");
+    let module = dir.file(
+        "fib.wat",
+        r#"(module (func $fib (export "fib") (param i64) (result i64)
+             (if (result i64) (i64.lt_u (local.get 0) (i64.const 2))
+               (then (local.get 0))
+               (else (i64.add (call $fib (i64.sub (local.get 0) (i64.const 1)))
+                              (call $fib (i64.sub (local.get 0) (i64.const 2))))))))"#,
+    );
+    let snap = dir.0.join("fib.tern").display().to_string();
+    let out = tern(&[
+        "run",
+        "--checkpoint-on",
+        "call:fib:1000",
+        "--snapshot",
+        &snap,
+        "--invoke",
+        "fib",
+        &module,
+        "20",
+    ]);
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    let inspect = stdout(&tern(&["inspect", &snap]));
+    assert!(inspect.contains("trigger: call"), "{inspect}");
+    // By index, every 5000th call, from the restored run: several more snapshots.
+    let snaps = TempDir::new("ckpt-call-dir");
+    let snap_dir = snaps.0.display().to_string();
+    let out = tern(&[
+        "restore",
+        &snap,
+        "--module",
+        &module,
+        "--checkpoint-on",
+        "call:0:5000",
+        "--leave-running",
+        "--snapshot",
+        &snap_dir,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "6765\n");
+    let written = std::fs::read_dir(&snaps.0).unwrap().count();
+    assert_eq!(written, (21891 - 1000) / 5000, "fib(20) makes 21891 calls");
+}

@@ -137,6 +137,12 @@ impl Module {
         self.0.func_names.get(&index).map(String::as_str)
     }
 
+    /// The index of the function named `name` in the name section, or exported as `name`.
+    pub fn func_by_name(&self, name: &str) -> Option<u32> {
+        let named = self.0.func_names.iter().find(|(_, n)| n.as_str() == name);
+        named.map(|(&index, _)| index).or_else(|| self.exported_func(name))
+    }
+
     /// The module's exports, in declaration order.
     pub fn exports(&self) -> impl Iterator<Item = (&str, ExportKind, u32)> {
         self.0

@@ -167,6 +167,9 @@ pub enum PauseReason {
     BudgetExhausted,
     /// A blocking host call gave way to an interrupt; it is issued again on resume.
     HostInterrupted,
+    /// The watched function is about to be called for the N-th time (see
+    /// [`Store::watch_calls`]); the call happens on resume.
+    CallReached,
 }
 
 /// How a call or resume ended.
@@ -203,6 +206,9 @@ pub struct Store {
     /// Instructions left before a pause; `None` runs without counting.
     pub(crate) budget: Option<u64>,
     pub(crate) executed: u64,
+    /// A function (store address) whose calls are counted, and how many more calls
+    /// reach it before execution pauses in front of one.
+    pub(crate) call_watch: Option<(u32, u64)>,
 }
 
 impl fmt::Debug for Store {
@@ -230,6 +236,7 @@ impl Store {
             interrupt: Arc::new(AtomicBool::new(false)),
             budget: None,
             executed: 0,
+            call_watch: None,
         }
     }
 
@@ -256,6 +263,18 @@ impl Store {
     }
 
     /// Instructions executed so far while a budget was armed.
+    /// Pauses in front of the `n`-th call (from now, `n >= 1`) of the function at store
+    /// address `func`, by `call`, `call_indirect` or their tail forms; `None` stops
+    /// watching. The watch ends when it fires.
+    pub fn watch_calls(&mut self, watch: Option<(u32, u64)>) {
+        self.call_watch = watch.filter(|&(_, n)| n > 0);
+    }
+
+    /// The store address of function `index` of `instance`.
+    pub fn func_addr(&self, instance: InstanceId, index: u32) -> Option<u32> {
+        self.instances.get(instance.0 as usize)?.funcs.get(index as usize).copied()
+    }
+
     pub fn counted_instructions(&self) -> u64 {
         self.executed
     }

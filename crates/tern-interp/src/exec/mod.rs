@@ -219,6 +219,22 @@ impl Store {
             .collect()
     }
 
+    /// Counts one call of the watched function; true when this is the one to pause at
+    /// (the watch then ends).
+    #[cold]
+    fn call_watch_fires(&mut self) -> bool {
+        match &mut self.call_watch {
+            Some((_, left)) if *left > 1 => {
+                *left -= 1;
+                false
+            }
+            _ => {
+                self.call_watch = None;
+                true
+            }
+        }
+    }
+
     // The macros below are also used outside the loop's big `unsafe` block, so they
     // carry their own; inside it those are redundant.
     #[allow(unused_unsafe)]
@@ -229,6 +245,9 @@ impl Store {
         let mut base: *mut Slot = self.exec.stack.as_mut_ptr();
         let mut stack_len = self.exec.stack.len();
         let max_slots = self.config.max_stack_slots;
+        // u32::MAX is never a function address. The pause that fires the watch returns,
+        // and the next run reads the (then ended) watch again.
+        let watched = self.call_watch.map_or(u32::MAX, |(addr, _)| addr);
         let max_depth = self.config.max_call_depth;
         // SAFETY: frames and sp were produced by the loop itself or checked by restore.
         let mut fp: *mut Slot = unsafe { base.add(frame.fp as usize) };
@@ -413,6 +432,10 @@ impl Store {
         macro_rules! call {
             ($addr:expr, $tail:expr, $popped:expr) => {{
                 let addr = $addr as usize;
+                if addr as u32 == watched && self.call_watch_fires() {
+                    sp = sp.add($popped);
+                    pause!(PauseReason::CallReached, pc - 1);
+                }
                 match &self.funcs[addr] {
                     &FuncEntity::Wasm {
                         instance, index, ..
