@@ -1,8 +1,8 @@
 //! Runs `.wast` scripts (the format of the official spec tests) on the interpreter.
 //!
 //! In checkpoint mode every invocation is paused every `n` instructions; at each pause
-//! the store's whole state is captured, encoded to bytes, decoded, and restored into a
-//! blank copy of the store, which then carries on. A script passes in checkpoint mode
+//! the store's whole state is captured, encoded as a snapshot file's bytes, decoded,
+//! and restored into a blank copy of the store, which then carries on. A script passes in checkpoint mode
 //! only if every result is what the uninterrupted semantics require.
 
 use std::collections::HashMap;
@@ -10,6 +10,7 @@ use tern_interp::{
     Config, Extern, FuncType, GlobalType, InstanceId, InstantiateError, Limits, Linker, MemoryType,
     Module, Outcome, RunError, Store, TableType, TrapKind, ValType, Value, WasmFeatures,
 };
+use tern_snapshot::{ModuleIdentity, Snapshot, TriggerInfo, trigger_kind};
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
@@ -265,12 +266,19 @@ impl Runner {
         }
     }
 
-    /// Moves the paused store through bytes into a blank copy of itself.
+    /// Moves the paused store through the bytes of a snapshot file (the whole format:
+    /// sections, compressed pages, checksum) into a blank copy of itself.
     fn checkpoint(&mut self) -> Result<()> {
-        let bytes = tern_snapshot::encode_state(&self.store.capture());
-        let state = tern_snapshot::decode_state(&bytes).map_err(|e| e.to_string())?;
+        let snapshot = Snapshot {
+            module: ModuleIdentity::of(b""),
+            trigger: TriggerInfo::now(trigger_kind::INSTRUCTIONS, ""),
+            state: self.store.capture(),
+            wasi: None,
+        };
+        let bytes = tern_snapshot::encode_snapshot(&snapshot);
+        let snapshot = tern_snapshot::decode_snapshot(&bytes).map_err(|e| e.to_string())?;
         let mut fresh = self.store.blank_copy();
-        fresh.restore(&state).map_err(|e| e.to_string())?;
+        fresh.restore(&snapshot.state).map_err(|e| e.to_string())?;
         self.store = fresh;
         self.checkpoints += 1;
         Ok(())
