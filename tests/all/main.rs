@@ -1,6 +1,7 @@
 //! Integration tests: the `tern` command and the engine through its public API.
 
 mod checkpoint;
+mod checkpoint_wasi;
 mod cli;
 mod malformed;
 mod pause;

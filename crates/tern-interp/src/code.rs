@@ -108,6 +108,21 @@ pub(crate) enum Instr {
     MemoryCopy { dst: u32, src: u32 },
     MemoryFill(u32),
 
+    // Fused pairs (see `fuse.rs`): each replaces the first instruction of its pair.
+    LocalGet2(u32, u32),
+    LocalGetI32Const(u32, u32),
+    LocalGetI32Add(u32),
+    LocalSetGet(u32, u32),
+    /// `i32.const` value, then the local it is stored to.
+    I32ConstSet(u32, u32),
+    /// The local, then the `i64.const` value stored to it.
+    I64ConstSet(u32, u64),
+    I32AddConst(u32), I32AndConst(u32), I32ShlConst(u32), I32ShrUConst(u32),
+    I32AddSet(u32), I32AddTee(u32),
+    I32EqzBrIf(Target), I32EqBrIf(Target), I32NeBrIf(Target),
+    I32LtSBrIf(Target), I32LtUBrIf(Target), I32GtSBrIf(Target), I32GtUBrIf(Target),
+    I32LeSBrIf(Target), I32LeUBrIf(Target), I32GeSBrIf(Target), I32GeUBrIf(Target),
+
     // Constants.
     I32Const(u32),
     I64Const(u64),

@@ -33,6 +33,7 @@ mod code;
 mod config;
 mod error;
 mod exec;
+mod fuse;
 mod linker;
 mod module;
 mod numeric;

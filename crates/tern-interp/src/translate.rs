@@ -116,6 +116,7 @@ pub(crate) fn translate_function(
             })?;
     }
     reader.finish()?;
+    crate::fuse::fuse(&mut t.out.code);
     Ok(t.out)
 }
 

@@ -42,6 +42,39 @@ pub(crate) enum Exit {
     Paused(PauseReason),
 }
 
+/// Copies one slot as two 8-byte halves. Scalars are written as 8-byte stores; a
+/// 16-byte load of such a slot right after cannot be forwarded from the store buffer
+/// and stalls the pipeline, which made plain `*dst = *src` copies the interpreter's
+/// most expensive operation.
+///
+/// # Safety
+/// Both pointers must be valid for one slot.
+#[inline(always)]
+unsafe fn copy_slot(dst: *mut Slot, src: *const Slot) {
+    let (dst, src) = (dst.cast::<u64>(), src.cast::<u64>());
+    // SAFETY: the caller guarantees a slot (two u64) at each pointer; volatile keeps
+    // the compiler from merging the halves back into one 16-byte access.
+    unsafe {
+        let (lo, hi) = (src.read_volatile(), src.add(1).read_volatile());
+        dst.write_volatile(lo);
+        dst.add(1).write_volatile(hi);
+    }
+}
+
+/// Copies `n` slots from `src` to `dst` (lower or equal addresses: values only move
+/// down the stack), slot by slot for the reason given at [`copy_slot`].
+///
+/// # Safety
+/// Both ranges must be valid for `n` slots and `dst <= src`.
+#[inline(always)]
+unsafe fn copy_slots(dst: *mut Slot, src: *const Slot, n: usize) {
+    for i in 0..n {
+        // SAFETY: in bounds by the caller's guarantee; copying upwards from the lowest
+        // slot is correct for overlapping ranges when `dst <= src`.
+        unsafe { copy_slot(dst.add(i), src.add(i)) };
+    }
+}
+
 #[inline(always)]
 fn as_u32(s: Slot) -> u32 {
     s as u32
@@ -391,10 +424,63 @@ impl Store {
                 let t: Target = $t;
                 if t.drop > 0 {
                     let keep = t.keep as usize;
-                    std::ptr::copy(sp.sub(keep), sp.sub(keep + t.drop as usize), keep);
+                    copy_slots(sp.sub(keep + t.drop as usize), sp.sub(keep), keep);
                     sp = sp.sub(t.drop as usize);
                 }
                 pc = t.to as usize;
+            }};
+        }
+        macro_rules! get_local {
+            ($i:expr) => {{
+                copy_slot(sp, fp.add($i as usize));
+                sp = sp.add(1);
+            }};
+        }
+        macro_rules! set_local {
+            ($i:expr) => {{
+                sp = sp.sub(1);
+                copy_slot(fp.add($i as usize), sp);
+            }};
+        }
+        // A fused pair (see `fuse.rs`): counted execution does only `$first`, the work of
+        // the first instruction; otherwise `$both` does both and skips the second.
+        macro_rules! fused {
+            ($first:expr, $both:expr) => {{
+                if COUNT {
+                    $first
+                } else {
+                    pc += 1;
+                    $both
+                }
+            }};
+        }
+        // The fused `cmp; br_if`. With `taken` computed and the top slot still holding an
+        // operand, it replaces that slot with the condition (so a pause leaves exactly
+        // the plain `br_if`'s state: pc on the `br_if`, condition on the stack) and
+        // branches like `br_if`.
+        macro_rules! br_if_taken {
+            ($taken:expr, $t:expr) => {{
+                let t: Target = $t;
+                if $taken {
+                    *sp.sub(1) = from_u32(1);
+                    poll!(t.to);
+                    sp = sp.sub(1);
+                    branch!(t);
+                } else {
+                    sp = sp.sub(1);
+                }
+            }};
+        }
+        macro_rules! cmp_br_if {
+            ($t:expr, |$a:ident, $b:ident| $cmp:expr) => {{
+                if COUNT {
+                    binop!(as_u32, from_bool, |$a, $b| $cmp);
+                } else {
+                    pc += 1;
+                    let $b = as_u32(pop!());
+                    let $a = as_u32(top!());
+                    br_if_taken!($cmp, $t);
+                }
             }};
         }
         // A backward branch closes a loop: that is where a pause request is honoured.
@@ -408,7 +494,7 @@ impl Store {
         macro_rules! do_return {
             () => {{
                 let n = (*func).results as usize;
-                std::ptr::copy(sp.sub(n), fp, n);
+                copy_slots(fp, sp.sub(n), n);
                 sp = fp.add(n);
                 match self.exec.frames.pop() {
                     None => {
@@ -444,7 +530,7 @@ impl Store {
                         let (params, locals) = (callee.params as usize, callee.locals as usize);
                         let need = locals + callee.max_height as usize;
                         let mut new_fp = if $tail {
-                            std::ptr::copy(sp.sub(params), fp, params);
+                            copy_slots(fp, sp.sub(params), params);
                             fp
                         } else {
                             sp.sub(params)
@@ -598,14 +684,78 @@ impl Store {
                     Instr::Drop => sp = sp.sub(1),
                     Instr::Select => {
                         let c = as_u32(pop!());
-                        let b = pop!();
+                        sp = sp.sub(1);
                         if c == 0 {
-                            *sp.sub(1) = b;
+                            copy_slot(sp.sub(1), sp);
                         }
                     }
-                    Instr::LocalGet(i) => push!(*fp.add(i as usize)),
-                    Instr::LocalSet(i) => *fp.add(i as usize) = pop!(),
-                    Instr::LocalTee(i) => *fp.add(i as usize) = top!(),
+                    Instr::LocalGet(i) => {
+                        copy_slot(sp, fp.add(i as usize));
+                        sp = sp.add(1);
+                    }
+
+                    // Fused pairs: counted execution does the first instruction only.
+                    Instr::LocalGet2(a, b) => fused!(get_local!(a), {
+                        get_local!(a);
+                        get_local!(b);
+                    }),
+                    Instr::LocalGetI32Const(a, c) => fused!(get_local!(a), {
+                        get_local!(a);
+                        push!(from_u32(c));
+                    }),
+                    Instr::LocalGetI32Add(a) => fused!(get_local!(a), {
+                        let b = as_u32(*fp.add(a as usize));
+                        *sp.sub(1) = from_u32(as_u32(top!()).wrapping_add(b));
+                    }),
+                    Instr::LocalSetGet(x, y) => fused!(set_local!(x), {
+                        copy_slot(fp.add(x as usize), sp.sub(1));
+                        copy_slot(sp.sub(1), fp.add(y as usize));
+                    }),
+                    Instr::I32ConstSet(c, x) => fused!(push!(from_u32(c)), {
+                        *fp.add(x as usize) = from_u32(c);
+                    }),
+                    Instr::I64ConstSet(x, c) => fused!(push!(from_u64(c)), {
+                        *fp.add(x as usize) = from_u64(c);
+                    }),
+                    Instr::I32AddConst(c) => fused!(push!(from_u32(c)), {
+                        unop!(as_u32, from_u32, |a| a.wrapping_add(c))
+                    }),
+                    Instr::I32AndConst(c) => fused!(push!(from_u32(c)), {
+                        unop!(as_u32, from_u32, |a| a & c)
+                    }),
+                    Instr::I32ShlConst(c) => fused!(push!(from_u32(c)), {
+                        unop!(as_u32, from_u32, |a| a.wrapping_shl(c))
+                    }),
+                    Instr::I32ShrUConst(c) => fused!(push!(from_u32(c)), {
+                        unop!(as_u32, from_u32, |a| a.wrapping_shr(c))
+                    }),
+                    Instr::I32AddSet(x) => {
+                        let add = |a: u32, b: u32| a.wrapping_add(b);
+                        fused!(binop!(as_u32, from_u32, |a, b| add(a, b)), {
+                            let b = as_u32(pop!());
+                            *fp.add(x as usize) = from_u32(add(as_u32(pop!()), b));
+                        })
+                    }
+                    Instr::I32AddTee(x) => fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
+                        binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
+                        copy_slot(fp.add(x as usize), sp.sub(1));
+                    }),
+                    Instr::I32EqzBrIf(t) => fused!(unop!(as_u32, from_bool, |a| a == 0), {
+                        let taken = as_u32(top!()) == 0;
+                        br_if_taken!(taken, t);
+                    }),
+                    Instr::I32EqBrIf(t) => cmp_br_if!(t, |a, b| a == b),
+                    Instr::I32NeBrIf(t) => cmp_br_if!(t, |a, b| a != b),
+                    Instr::I32LtSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) < (b as i32)),
+                    Instr::I32LtUBrIf(t) => cmp_br_if!(t, |a, b| a < b),
+                    Instr::I32GtSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) > (b as i32)),
+                    Instr::I32GtUBrIf(t) => cmp_br_if!(t, |a, b| a > b),
+                    Instr::I32LeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) <= (b as i32)),
+                    Instr::I32LeUBrIf(t) => cmp_br_if!(t, |a, b| a <= b),
+                    Instr::I32GeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) >= (b as i32)),
+                    Instr::I32GeUBrIf(t) => cmp_br_if!(t, |a, b| a >= b),
+                    Instr::LocalSet(i) => set_local!(i),
+                    Instr::LocalTee(i) => copy_slot(fp.add(i as usize), sp.sub(1)),
                     Instr::GlobalGet(g) => {
                         push!((*globals.add(*globals_map.add(g as usize) as usize)).value)
                     }

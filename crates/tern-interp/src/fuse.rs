@@ -1,0 +1,112 @@
+//! Fused instruction pairs: fewer dispatches without giving up any pause point.
+//!
+//! A fused instruction *replaces the first* instruction of a common pair and does the
+//! work of both; the second instruction stays where it was. So every internal pc still
+//! corresponds to one Wasm instruction:
+//! - control that enters at the second instruction (a branch target, a restored pc)
+//!   runs it on its own, which is correct whatever the first one became;
+//! - when instructions are counted (an instruction budget is armed), a fused
+//!   instruction does only the work of its first instruction and falls through to the
+//!   second, so a pause can still happen between them.
+//!
+//! Fusions never span a call, and a fused compare-and-branch pauses (on a backward
+//! branch with an interrupt pending) exactly where the plain `br_if` would: with the
+//! condition on the stack, in front of the `br_if`.
+
+use crate::code::Instr;
+
+/// Rewrites `code` in place; `code` must be complete (branch targets patched).
+pub(crate) fn fuse(code: &mut [Instr]) {
+    for i in 0..code.len().saturating_sub(1) {
+        // Pairs are matched on the original instructions: `code[i + 1]` may have been
+        // replaced already, but a replaced instruction starts with the same work.
+        if let Some(fused) = fuse_pair(code[i], original(code[i + 1])) {
+            code[i] = fused;
+        }
+    }
+}
+
+/// The plain instruction whose work a (possibly fused) instruction starts with.
+fn original(instr: Instr) -> Instr {
+    use Instr::*;
+    match instr {
+        LocalGet2(a, _) | LocalGetI32Const(a, _) | LocalGetI32Add(a) => LocalGet(a),
+        LocalSetGet(x, _) => LocalSet(x),
+        I32ConstSet(c, _) | I32AddConst(c) | I32AndConst(c) | I32ShlConst(c)
+        | I32ShrUConst(c) => I32Const(c),
+        I64ConstSet(_, c) => I64Const(c),
+        I32AddSet(_) | I32AddTee(_) => I32Add,
+        I32EqzBrIf(_) => I32Eqz,
+        I32EqBrIf(_) => I32Eq,
+        I32NeBrIf(_) => I32Ne,
+        I32LtSBrIf(_) => I32LtS,
+        I32LtUBrIf(_) => I32LtU,
+        I32GtSBrIf(_) => I32GtS,
+        I32GtUBrIf(_) => I32GtU,
+        I32LeSBrIf(_) => I32LeS,
+        I32LeUBrIf(_) => I32LeU,
+        I32GeSBrIf(_) => I32GeS,
+        I32GeUBrIf(_) => I32GeU,
+        other => other,
+    }
+}
+
+fn fuse_pair(first: Instr, second: Instr) -> Option<Instr> {
+    use Instr::*;
+    Some(match (original(first), second) {
+        (LocalGet(a), LocalGet(b)) => LocalGet2(a, b),
+        (LocalGet(a), I32Const(c)) => LocalGetI32Const(a, c),
+        (LocalGet(a), I32Add) => LocalGetI32Add(a),
+        (LocalSet(x), LocalGet(y)) => LocalSetGet(x, y),
+        (I32Const(c), LocalSet(x)) => I32ConstSet(c, x),
+        (I64Const(c), LocalSet(x)) => I64ConstSet(x, c),
+        (I32Const(c), I32Add) => I32AddConst(c),
+        (I32Const(c), I32And) => I32AndConst(c),
+        (I32Const(c), I32Shl) => I32ShlConst(c),
+        (I32Const(c), I32ShrU) => I32ShrUConst(c),
+        (I32Add, LocalSet(x)) => I32AddSet(x),
+        (I32Add, LocalTee(x)) => I32AddTee(x),
+        (I32Eqz, BrIf(t)) => I32EqzBrIf(t),
+        (I32Eq, BrIf(t)) => I32EqBrIf(t),
+        (I32Ne, BrIf(t)) => I32NeBrIf(t),
+        (I32LtS, BrIf(t)) => I32LtSBrIf(t),
+        (I32LtU, BrIf(t)) => I32LtUBrIf(t),
+        (I32GtS, BrIf(t)) => I32GtSBrIf(t),
+        (I32GtU, BrIf(t)) => I32GtUBrIf(t),
+        (I32LeS, BrIf(t)) => I32LeSBrIf(t),
+        (I32LeU, BrIf(t)) => I32LeUBrIf(t),
+        (I32GeS, BrIf(t)) => I32GeSBrIf(t),
+        (I32GeU, BrIf(t)) => I32GeUBrIf(t),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::code::Target;
+
+    #[test]
+    fn every_position_keeps_its_own_first_instruction() {
+        let t = Target { to: 0, drop: 0, keep: 0 };
+        let plain = vec![
+            Instr::LocalGet(0),
+            Instr::LocalGet(1),
+            Instr::I32Add,
+            Instr::LocalTee(2),
+            Instr::I32Const(10),
+            Instr::I32LtU,
+            Instr::BrIf(t),
+        ];
+        let mut code = plain.clone();
+        fuse(&mut code);
+        for (fused, plain) in code.iter().zip(&plain) {
+            assert_eq!(original(*fused), *plain);
+        }
+        assert_eq!(code[0], Instr::LocalGet2(0, 1));
+        assert_eq!(code[1], Instr::LocalGetI32Add(1));
+        assert_eq!(code[2], Instr::I32AddTee(2));
+        assert_eq!(code[5], Instr::I32LtUBrIf(t));
+        assert_eq!(code[6], Instr::BrIf(t), "the second of a pair stays");
+    }
+}
