@@ -6,6 +6,7 @@
 //! only if every result is what the uninterrupted semantics require.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use tern_interp::{
     Config, Extern, FuncType, GlobalType, InstanceId, InstantiateError, Limits, Linker, MemoryType,
     Module, Outcome, RunError, Store, TableType, TrapKind, ValType, Value, WasmFeatures,
@@ -19,8 +20,11 @@ use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, Wast
 #[derive(Debug, Clone)]
 pub struct WastOptions {
     pub features: WasmFeatures,
-    /// Pause, snapshot and restore every this many instructions.
+    /// Pause, snapshot and restore every this many instructions (counted execution).
     pub checkpoint_every: Option<u64>,
+    /// Pause, snapshot and restore at every point where an interrupt request is
+    /// honoured (backward branches, calls), running uncounted, fused code.
+    pub checkpoint_at_polls: bool,
     /// At most this many checkpoints per invocation; the rest runs uninterrupted, so
     /// that deep recursion and long loops stay affordable at small intervals.
     pub max_checkpoints_per_call: u32,
@@ -31,6 +35,7 @@ impl Default for WastOptions {
         WastOptions {
             features: Config::supported_features(),
             checkpoint_every: None,
+            checkpoint_at_polls: false,
             max_checkpoints_per_call: 100,
         }
     }
@@ -241,13 +246,20 @@ impl Runner {
             .collect::<Result<Vec<_>>>()
             .map_err(Failure::Other)?;
         let every = self.options.checkpoint_every;
+        let at_polls = self.options.checkpoint_at_polls;
         self.store.set_instruction_budget(every);
+        self.store
+            .interrupt_handle()
+            .store(at_polls, Ordering::Relaxed);
         let mut outcome = self.store.invoke(id, invoke.name, &args);
         let mut taken = 0;
         loop {
             match outcome {
                 Ok(Outcome::Finished(values)) => {
                     self.store.set_instruction_budget(None);
+                    self.store
+                        .interrupt_handle()
+                        .store(false, Ordering::Relaxed);
                     return Ok(values);
                 }
                 Ok(Outcome::Paused(_)) => {
@@ -255,10 +267,16 @@ impl Runner {
                     taken += 1;
                     let more = taken < self.options.max_checkpoints_per_call;
                     self.store.set_instruction_budget(every.filter(|_| more));
+                    self.store
+                        .interrupt_handle()
+                        .store(at_polls && more, Ordering::Relaxed);
                     outcome = self.store.resume();
                 }
                 Err(RunError::Trap(trap)) => {
                     self.store.set_instruction_budget(None);
+                    self.store
+                        .interrupt_handle()
+                        .store(false, Ordering::Relaxed);
                     return Err(Failure::Trap(trap.kind));
                 }
                 Err(other) => return Err(Failure::Other(other.to_string())),

@@ -2,9 +2,10 @@
 //! interpreter uninterrupted and in checkpoint mode.
 //!
 //! Every file of `wasm-v2` plus the SIMD, tail-call, extended-const and multi-memory
-//! proposal files runs once straight through and once per checkpoint interval, where
-//! every invocation is paused every N instructions, snapshotted to bytes, restored into a
-//! fresh store and resumed. The set of failing directives must equal [`EXPECTED_FAILURES`]
+//! proposal files runs once straight through, once pausing at every point where an
+//! interrupt request is honoured, and once per checkpoint interval, where every
+//! invocation is paused every N instructions; each pause is snapshotted to bytes,
+//! restored into a fresh store and resumed. The set of failing directives must equal [`EXPECTED_FAILURES`]
 //! in every mode.
 //!
 //! `cargo test --test spec -- FILTER` runs only files whose `suite/name` contains FILTER;
@@ -26,6 +27,17 @@ const EXPECTED_FAILURES: &[(&str, usize, &str)] = &[];
 /// Checkpoint intervals exercised by default. 1 stops at every instruction boundary;
 /// the odd primes land the pauses at varied places inside loops and calls.
 const DEFAULT_INTERVALS: &[u64] = &[1, 7, 101];
+
+/// How invocations are interrupted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Uninterrupted,
+    /// An interrupt request is pending all the time: the program pauses (and is moved
+    /// through a snapshot) at every backward branch and call, running fast, uncounted code.
+    AtPolls,
+    /// Counted execution, pausing every N instructions.
+    Every(u64),
+}
 
 struct Script {
     id: String,
@@ -69,7 +81,7 @@ fn scripts() -> Vec<Script> {
 }
 
 /// Runs every script under `checkpoint_every` on all cores; returns one report per script.
-fn run_all(scripts: &[Script], checkpoint_every: Option<u64>) -> Vec<(String, WastReport)> {
+fn run_all(scripts: &[Script], mode: Mode) -> Vec<(String, WastReport)> {
     let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -83,7 +95,11 @@ fn run_all(scripts: &[Script], checkpoint_every: Option<u64>) -> Vec<(String, Wa
                     while let Some(script) = scripts.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let options = WastOptions {
                             features: script.features,
-                            checkpoint_every,
+                            checkpoint_every: match mode {
+                                Mode::Every(n) => Some(n),
+                                _ => None,
+                            },
+                            checkpoint_at_polls: mode == Mode::AtPolls,
                             ..WastOptions::default()
                         };
                         // A panic is a failure of this script, not the end of the run.
@@ -173,16 +189,17 @@ fn main() -> ExitCode {
         .filter(|s| filter.as_deref().is_none_or(|f| s.id.contains(f)))
         .collect();
     let mut ok = true;
-    let mut modes = vec![None];
-    modes.extend(intervals().into_iter().map(Some));
-    for every in modes {
+    let mut modes = vec![Mode::Uninterrupted, Mode::AtPolls];
+    modes.extend(intervals().into_iter().map(Mode::Every));
+    for mode in modes {
         let started = Instant::now();
-        let reports = run_all(&scripts, every);
-        let mode = match every {
-            None => "uninterrupted".to_string(),
-            Some(n) => format!("checkpoint every {n}"),
+        let reports = run_all(&scripts, mode);
+        let name = match mode {
+            Mode::Uninterrupted => "uninterrupted".to_string(),
+            Mode::AtPolls => "checkpoint at every interrupt point".to_string(),
+            Mode::Every(n) => format!("checkpoint every {n}"),
         };
-        ok &= check(&mode, &reports, filter.as_deref());
+        ok &= check(&name, &reports, filter.as_deref());
         println!("  ({:.1} s)", started.elapsed().as_secs_f64());
     }
     if ok {
