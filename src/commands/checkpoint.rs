@@ -206,7 +206,7 @@ pub fn drive(
         match outcome {
             Ok(Outcome::Finished(results)) => {
                 if session.print_results {
-                    print_results(&results);
+                    print_results(&results)?;
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -234,10 +234,12 @@ pub fn drive(
     }
 }
 
-fn print_results(results: &[Value]) {
-    for value in results {
-        println!("{}", super::values::format(value));
-    }
+fn print_results(results: &[Value]) -> anyhow::Result<()> {
+    let text: String = results
+        .iter()
+        .map(|v| super::values::format(v) + "\n")
+        .collect();
+    super::print_stdout(&text)
 }
 
 fn trigger_info(reason: PauseReason, armed: &Armed, store: &Store) -> TriggerInfo {

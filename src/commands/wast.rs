@@ -28,15 +28,17 @@ pub fn run(args: WastArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let report =
             run_wast(&source, &options).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let mut text = String::new();
         for (line, message) in &report.failures {
-            println!("{}:{line}: {message}", path.display());
+            text += &format!("{}:{line}: {message}\n", path.display());
         }
-        println!(
-            "{}: {} passed, {} failed",
+        text += &format!(
+            "{}: {} passed, {} failed\n",
             path.display(),
             report.passed,
             report.failures.len()
         );
+        super::print_stdout(&text)?;
         all_passed &= report.failures.is_empty();
     }
     Ok(if all_passed {

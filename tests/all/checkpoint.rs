@@ -209,6 +209,31 @@ fn call_trigger_pauses_in_front_of_the_nth_call_and_can_repeat() {
     assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
     let inspect = stdout(&tern(&["inspect", &snap]));
     assert!(inspect.contains("trigger: call"), "{inspect}");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&tern(&["inspect", "--json", &snap]))).unwrap();
+    assert_eq!(json["trigger"]["kind"], "call");
+    // Paused in front of the 1000th call: the innermost frame waits at a `call`
+    // with its argument on the stack.
+    let frames = json["frames"].as_array().unwrap();
+    assert!(frames.len() > 1 && frames.len() <= 21, "{}", frames.len());
+    assert_eq!(
+        frames[0]["stack"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .next(),
+        Some("i64")
+    );
+    let sizes = &json["sizes"];
+    let parts = [
+        "header", "module", "trigger", "state", "memory", "wasi", "unknown", "end",
+    ];
+    let sum: u64 = parts.iter().map(|p| sizes[p].as_u64().unwrap()).sum();
+    assert_eq!(sum, sizes["total"].as_u64().unwrap());
     // By index, every 5000th call, from the restored run: several more snapshots.
     let snaps = TempDir::new("ckpt-call-dir");
     let snap_dir = snaps.0.display().to_string();
