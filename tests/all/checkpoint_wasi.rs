@@ -3,6 +3,11 @@
 //! directory must equal those of an uninterrupted run. The guests are the C programs of
 //! `tests/guests/ckpt` (see their headers for what each exercises).
 //!
+//! Stdin goes through a real pipe. A checkpointed process may have consumed part of it,
+//! so what it left unread is read back from the pipe after it exits and given to the next
+//! process (tern reads stdin unbuffered, exactly what the program asks for, so nothing is
+//! lost in between): checkpoints may fall anywhere, also in the middle of the input.
+//!
 //! Every process is waited for with a deadline and killed after it, so a hang fails the
 //! test instead of stalling the suite.
 
@@ -366,7 +371,8 @@ fn checkpoint_chain(setup: &Setup<'_>, chain: usize, first: u64, second: u64) ->
 
     let mut options = trigger(first).to_vec();
     options.extend(["--snapshot".into(), s1.clone()]);
-    let (exit, input) = run_with_input(&strs(&setup.run_args(&options)), &(setup.program.input)());
+    let input = (setup.program.input)();
+    let (exit, input) = run_with_input(&strs(&setup.run_args(&options)), &input);
     assert_eq!(
         exit.status.code(),
         Some(CHECKPOINTED),
@@ -509,10 +515,16 @@ fn sleep_program_checkpointed_anywhere_sleeps_its_full_time() {
 // Asynchronous triggers
 
 /// Runs `wasm args` uninterrupted in the background (so it costs no extra wall time) and,
-/// meanwhile, with a SIGUSR1 sent once the program printed a line containing `ready`;
-/// continues the snapshot in a new process and compares. Returns how long the
+/// meanwhile, with a SIGUSR1 sent `settle` after the program printed a line containing
+/// `ready`; continues the snapshot in a new process and compares. Returns how long the
 /// checkpointed and the restored process took.
-fn signal_then_restore(name: &str, wasm: &str, args: &[&str], ready: &str) -> [Duration; 2] {
+fn signal_then_restore(
+    name: &str,
+    wasm: &str,
+    args: &[&str],
+    ready: &str,
+    settle: Duration,
+) -> [Duration; 2] {
     let dir = TempDir::new(&format!("ckpt-wasi-{name}"));
     let module = guest(wasm);
     let plain: Vec<&str> = ["run", module.as_str()]
@@ -534,8 +546,7 @@ fn signal_then_restore(name: &str, wasm: &str, args: &[&str], ready: &str) -> [D
     run.extend(args);
     let mut first = Tern::spawn(&run, Stdio::null());
     first.wait_for_line(ready);
-    // Past the line, the program is into the sleep or the computation that follows it.
-    std::thread::sleep(Duration::from_millis(200));
+    std::thread::sleep(settle);
     first.signal_usr1();
     let first = first.finish();
     assert_eq!(first.status.code(), Some(CHECKPOINTED), "{}", first.stderr);
@@ -553,8 +564,10 @@ fn signal_then_restore(name: &str, wasm: &str, args: &[&str], ready: &str) -> [D
 #[test]
 fn sigusr1_interrupts_a_sleep_and_the_restore_sleeps_the_rest() {
     let sleep = Duration::from_millis(2 * 1000);
-    let [first, second] =
-        signal_then_restore("usr1-sleep", "sleeps.wasm", &["2", "1000"], "step 0");
+    // 200 ms after "step 0: sleeping" the program is well into its first sleep.
+    let settle = Duration::from_millis(200);
+    let args = ["2", "1000"];
+    let [first, second] = signal_then_restore("usr1-sleep", "sleeps.wasm", &args, "step 0", settle);
     // The checkpoint cut the first 1 s sleep short...
     assert!(
         first < Duration::from_millis(900),
@@ -567,13 +580,52 @@ fn sigusr1_interrupts_a_sleep_and_the_restore_sleeps_the_rest() {
 
 #[test]
 fn sigusr1_checkpoints_a_program_in_the_middle_of_computing() {
-    // Unbuffered (third argument), so the test sees round 0 end; 30 rounds take ~1 s.
+    // Unbuffered (third argument), so the test sees round 0 end; the signal follows at
+    // once, while rounds 1..30 compute (they take ~1 s here, each longer than the last).
+    let args = ["200", "30", "-"];
     signal_then_restore(
         "usr1-compute",
         "compute.wasm",
-        &["200", "30", "-"],
+        &args,
         "round 0:",
+        Duration::ZERO,
     );
+}
+
+#[test]
+fn sigusr1_interrupts_a_blocked_stdin_read_and_the_restore_reads_on() {
+    let dir = TempDir::new("ckpt-wasi-usr1-stdin");
+    let module = guest("stdin.wasm");
+    let snap = dir.0.join("stdin.tern").display().to_string();
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let run = [
+        "run",
+        "--checkpoint-on",
+        "signal",
+        "--snapshot",
+        &snap,
+        &module,
+    ];
+    let mut first = Tern::spawn(&run, Stdio::from(reader));
+    writer.write_all(b"one\ntwo\n").unwrap();
+    first.wait_for_line("2: ");
+    // The pipe stays open and empty: the program is blocked reading the third line.
+    std::thread::sleep(Duration::from_millis(200));
+    first.signal_usr1();
+    let first = first.finish();
+    drop(writer);
+    assert_eq!(first.status.code(), Some(CHECKPOINTED), "{}", first.stderr);
+    // The re-issued read gets the lines that arrive in the new process.
+    let restore = ["restore", &snap, "--module", &module];
+    let (second, _) = run_with_input(&restore, b"three\nfour\n");
+    let (uninterrupted, _) = run_with_input(&["run", &module], b"one\ntwo\nthree\nfour\n");
+
+    let mut expected = Outcome::default();
+    expected.add(&uninterrupted);
+    let mut outcome = Outcome::default();
+    outcome.add(&first);
+    outcome.add(&second);
+    outcome.assert_same(&expected, "stdin.wasm checkpointed in a blocked read");
 }
 
 #[test]

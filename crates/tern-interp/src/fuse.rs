@@ -32,8 +32,9 @@ fn original(instr: Instr) -> Instr {
     match instr {
         LocalGet2(a, _) | LocalGetI32Const(a, _) | LocalGetI32Add(a) => LocalGet(a),
         LocalSetGet(x, _) => LocalSet(x),
-        I32ConstSet(c, _) | I32AddConst(c) | I32AndConst(c) | I32ShlConst(c)
-        | I32ShrUConst(c) => I32Const(c),
+        I32ConstSet(c, _) | I32AddConst(c) | I32AndConst(c) | I32ShlConst(c) | I32ShrUConst(c) => {
+            I32Const(c)
+        }
         I64ConstSet(_, c) => I64Const(c),
         I32AddSet(_) | I32AddTee(_) => I32Add,
         I32EqzBrIf(_) => I32Eqz,
@@ -88,7 +89,11 @@ mod tests {
 
     #[test]
     fn every_position_keeps_its_own_first_instruction() {
-        let t = Target { to: 0, drop: 0, keep: 0 };
+        let t = Target {
+            to: 0,
+            drop: 0,
+            keep: 0,
+        };
         let plain = vec![
             Instr::LocalGet(0),
             Instr::LocalGet(1),

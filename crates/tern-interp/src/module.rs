@@ -140,7 +140,9 @@ impl Module {
     /// The index of the function named `name` in the name section, or exported as `name`.
     pub fn func_by_name(&self, name: &str) -> Option<u32> {
         let named = self.0.func_names.iter().find(|(_, n)| n.as_str() == name);
-        named.map(|(&index, _)| index).or_else(|| self.exported_func(name))
+        named
+            .map(|(&index, _)| index)
+            .or_else(|| self.exported_func(name))
     }
 
     /// The module's exports, in declaration order.

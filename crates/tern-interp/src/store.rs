@@ -272,7 +272,11 @@ impl Store {
 
     /// The store address of function `index` of `instance`.
     pub fn func_addr(&self, instance: InstanceId, index: u32) -> Option<u32> {
-        self.instances.get(instance.0 as usize)?.funcs.get(index as usize).copied()
+        self.instances
+            .get(instance.0 as usize)?
+            .funcs
+            .get(index as usize)
+            .copied()
     }
 
     pub fn counted_instructions(&self) -> u64 {

@@ -720,9 +720,9 @@ impl Store {
                     Instr::I32AddConst(c) => fused!(push!(from_u32(c)), {
                         unop!(as_u32, from_u32, |a| a.wrapping_add(c))
                     }),
-                    Instr::I32AndConst(c) => fused!(push!(from_u32(c)), {
-                        unop!(as_u32, from_u32, |a| a & c)
-                    }),
+                    Instr::I32AndConst(c) => {
+                        fused!(push!(from_u32(c)), { unop!(as_u32, from_u32, |a| a & c) })
+                    }
                     Instr::I32ShlConst(c) => fused!(push!(from_u32(c)), {
                         unop!(as_u32, from_u32, |a| a.wrapping_shl(c))
                     }),
@@ -736,10 +736,12 @@ impl Store {
                             *fp.add(x as usize) = from_u32(add(as_u32(pop!()), b));
                         })
                     }
-                    Instr::I32AddTee(x) => fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
-                        binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
-                        copy_slot(fp.add(x as usize), sp.sub(1));
-                    }),
+                    Instr::I32AddTee(x) => {
+                        fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
+                            binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
+                            copy_slot(fp.add(x as usize), sp.sub(1));
+                        })
+                    }
                     Instr::I32EqzBrIf(t) => fused!(unop!(as_u32, from_bool, |a| a == 0), {
                         let taken = as_u32(top!()) == 0;
                         br_if_taken!(taken, t);
