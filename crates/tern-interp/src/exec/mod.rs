@@ -721,7 +721,7 @@ impl Store {
                         unop!(as_u32, from_u32, |a| a.wrapping_add(c))
                     }),
                     Instr::I32AndConst(c) => {
-                        fused!(push!(from_u32(c)), { unop!(as_u32, from_u32, |a| a & c) })
+                        fused!(push!(from_u32(c)), unop!(as_u32, from_u32, |a| a & c))
                     }
                     Instr::I32ShlConst(c) => fused!(push!(from_u32(c)), {
                         unop!(as_u32, from_u32, |a| a.wrapping_shl(c))
