@@ -123,13 +123,12 @@ impl Drop for Armed {
 
 fn arm(triggers: &[Trigger], session: &Session) -> anyhow::Result<Armed> {
     let interrupt = &session.store.interrupt_handle();
-    let armed = Armed {
+    let mut armed = Armed {
         instructions: None,
         calls: None,
         fired: Fired::default(),
         stop_watchers: Arc::new(AtomicBool::new(false)),
     };
-    let mut armed = armed;
     for trigger in triggers {
         match trigger {
             Trigger::Instructions(n) => armed.instructions = Some(*n),

@@ -7,6 +7,14 @@ pub mod run;
 pub mod values;
 pub mod wast;
 
+/// Preopens every `--dir HOST[::GUEST]` (GUEST defaults to HOST) in `builder`.
+pub fn preopen_dirs(builder: &mut tern_wasi::WasiCtxBuilder, dirs: &[String]) {
+    for dir in dirs {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder.preopened_dir(host, guest);
+    }
+}
+
 /// Writes `text` to stdout. A closed pipe (`tern inspect X | head`) is not an error:
 /// the reader has what it wanted.
 pub fn print_stdout(text: &str) -> anyhow::Result<()> {

@@ -41,10 +41,7 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     builder
         .inherit_stdio()
         .interrupt_flag(store.interrupt_handle());
-    for dir in &args.dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
-        builder.preopened_dir(host, guest);
-    }
+    super::preopen_dirs(&mut builder, &args.dirs);
     let wasi_bytes = snapshot.wasi.as_deref().unwrap_or(b"null");
     let wasi = match serde_json::from_slice::<Option<WasiState>>(wasi_bytes)
         .with_context(|| format!("{shown}: the WASI state does not decode"))?

@@ -52,10 +52,7 @@ fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
             .arg(args.module.display().to_string())
             .args(&args.args);
     }
-    for dir in &args.dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
-        builder.preopened_dir(host, guest);
-    }
+    super::preopen_dirs(&mut builder, &args.dirs);
     for env in &args.envs {
         let (key, value) = env
             .split_once('=')

@@ -116,16 +116,8 @@ pub fn decode_state(bytes: &[u8]) -> Result<ExecState, DecodeError> {
 struct Writer(Vec<u8>);
 
 impl Writer {
-    fn uleb(&mut self, mut n: u64) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                self.0.push(byte);
-                return;
-            }
-            self.0.push(byte | 0x80);
-        }
+    fn uleb(&mut self, n: u64) {
+        crate::bytes::Writer(&mut self.0).uleb(n);
     }
 
     fn len(&mut self, n: usize) {

@@ -730,10 +730,9 @@ impl Store {
                         unop!(as_u32, from_u32, |a| a.wrapping_shr(c))
                     }),
                     Instr::I32AddSet(x) => {
-                        let add = |a: u32, b: u32| a.wrapping_add(b);
-                        fused!(binop!(as_u32, from_u32, |a, b| add(a, b)), {
+                        fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
                             let b = as_u32(pop!());
-                            *fp.add(x as usize) = from_u32(add(as_u32(pop!()), b));
+                            *fp.add(x as usize) = from_u32(as_u32(pop!()).wrapping_add(b));
                         })
                     }
                     Instr::I32AddTee(x) => {
