@@ -265,8 +265,16 @@ fn trigger_info(reason: PauseReason, armed: &Armed, store: &Store) -> TriggerInf
 }
 
 /// Captures the paused program (Wasm and WASI state) into the snapshot file `path`.
+/// The WASI state comes first: when it cannot be captured (a file the program holds was
+/// unlinked, so no restore could reopen it) nothing is written, and the error ends the run
+/// like any other failed checkpoint.
 fn write_snapshot(session: &Session, trigger: TriggerInfo, path: &Path) -> anyhow::Result<()> {
-    let wasi_state = session.wasi.lock().expect("WASI context lock").state();
+    let wasi_state = session
+        .wasi
+        .lock()
+        .expect("WASI context lock")
+        .state()
+        .map_err(|e| anyhow::anyhow!("checkpoint failed, no snapshot written: {e}"))?;
     let snapshot = Snapshot {
         module: ModuleIdentity::of(session.module.bytes()),
         trigger,

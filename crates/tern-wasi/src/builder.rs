@@ -37,7 +37,7 @@ pub(crate) enum Preopen {
 ///     .stdout_pipe(out.clone())
 ///     .build()
 ///     .unwrap();
-/// assert_eq!(ctx.state().fds.len(), 4); // stdin, stdout, stderr, /tmp
+/// assert_eq!(ctx.state().unwrap().fds.len(), 4); // stdin, stdout, stderr, /tmp
 /// ```
 #[derive(Debug, Default)]
 pub struct WasiCtxBuilder {
@@ -46,6 +46,7 @@ pub struct WasiCtxBuilder {
     pub(crate) preopens: Vec<Preopen>,
     pub(crate) stdio: Stdio,
     pub(crate) interrupt: Option<Arc<AtomicBool>>,
+    pub(crate) allow_changed_files: bool,
 }
 
 impl WasiCtxBuilder {
@@ -130,6 +131,16 @@ impl WasiCtxBuilder {
     /// Shares the flag that interrupts blocking calls (see [`WasiCtx::interrupt_flag`]).
     pub fn interrupt_flag(&mut self, flag: Arc<AtomicBool>) -> &mut Self {
         self.interrupt = Some(flag);
+        self
+    }
+
+    /// Lets [`Self::rebuild`] reopen files that changed since the checkpoint (default:
+    /// `false`). Normally a rebuild compares every file the program had open with the
+    /// identity recorded in the state and fails with [`SetupError::Changed`] when it
+    /// differs, because the program would go on with data it has not seen. Allow it when
+    /// the change is known to be harmless, e.g. a log that something else appended to.
+    pub fn allow_changed_files(&mut self, allow: bool) -> &mut Self {
+        self.allow_changed_files = allow;
         self
     }
 
@@ -271,6 +282,15 @@ pub enum SetupError {
         guest_path: String,
         error: io::Error,
     },
+    /// A file open in the saved state is not the file it was at the checkpoint (see
+    /// [`WasiCtxBuilder::allow_changed_files`]).
+    Changed {
+        fd: u32,
+        guest_path: String,
+        host_path: PathBuf,
+        /// What differs, e.g. `size 1200 bytes, snapshot recorded 4096`.
+        what: String,
+    },
     /// A listening socket could not be set up (or bound again).
     Listener {
         fd: u32,
@@ -301,6 +321,16 @@ impl fmt::Display for SetupError {
                 guest_path,
                 error,
             } => write!(f, "cannot reopen fd {fd} ({guest_path}): {error}"),
+            SetupError::Changed {
+                fd,
+                guest_path,
+                host_path,
+                what,
+            } => write!(
+                f,
+                "fd {fd} ({guest_path} → {}): file changed since the checkpoint: {what}",
+                host_path.display()
+            ),
             SetupError::Listener { fd, addr, error } => {
                 write!(f, "cannot listen on {addr} for fd {fd}: {error}")
             }
@@ -315,7 +345,7 @@ impl std::error::Error for SetupError {
             SetupError::Preopen { error, .. }
             | SetupError::Reopen { error, .. }
             | SetupError::Listener { error, .. } => Some(error),
-            SetupError::Invalid(_) => None,
+            SetupError::Changed { .. } | SetupError::Invalid(_) => None,
         }
     }
 }

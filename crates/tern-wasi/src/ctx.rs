@@ -2,6 +2,7 @@
 
 use crate::errno::Errno;
 use crate::host::{Entry, HostDir};
+use crate::identity::CaptureError;
 use crate::pipe::{InputPipe, OutputPipe};
 use crate::state::{DescriptorKind, DescriptorState, PendingPoll, PreopenState, WasiState};
 use std::collections::BTreeMap;
@@ -170,21 +171,33 @@ impl From<WasiExit> for Fail {
 pub(crate) type CallResult<T = ()> = Result<T, Fail>;
 
 impl WasiCtx {
-    /// The state as plain data, ready to serialize. Nothing on the host is touched.
-    pub fn state(&self) -> WasiState {
-        WasiState {
+    /// The state as plain data, ready to serialize.
+    ///
+    /// Every open regular file is examined (never changed): its identity (size,
+    /// modification time, a fingerprint of at most 128 KiB of it) goes into the state so
+    /// that a rebuild can refuse a file that changed since. A file the restore could not
+    /// reopen by its path — unlinked while open, or its path now leading elsewhere — makes
+    /// the capture fail with a [`CaptureError`] naming the descriptor.
+    pub fn state(&self) -> Result<WasiState, CaptureError> {
+        let mut fds = BTreeMap::new();
+        for (&fd, desc) in &self.fds {
+            let mut state = desc.state.clone();
+            if let (DescriptorKind::File(file), Handle::File(host)) =
+                (&mut state.kind, &desc.handle)
+            {
+                file.identity = self.capture_identity(fd, file, host)?;
+            }
+            fds.insert(fd, state);
+        }
+        Ok(WasiState {
             args: self.args.clone(),
             env: self.env.clone(),
             preopens: self.preopens.clone(),
-            fds: self
-                .fds
-                .iter()
-                .map(|(&fd, d)| (fd, d.state.clone()))
-                .collect(),
+            fds,
             monotonic_ns: self.clock.now(),
             exit_status: self.exit_status,
             pending_poll: self.pending_poll.clone(),
-        }
+        })
     }
 
     /// The flag that makes blocking calls give way with [`WasiExit::Interrupted`]. Set it

@@ -36,9 +36,9 @@
 //! assert_eq!(ctx.call(&mut memory, "fd_write", &[1, 0, 1, 1000]).unwrap(), 21);
 //!
 //! // The whole context as data, and back.
-//! let state: WasiState = ctx.state();
+//! let state: WasiState = ctx.state().unwrap();
 //! let rebuilt = WasiCtx::rebuild(&state, &[] as &[(&str, &str)]).unwrap();
-//! assert_eq!(rebuilt.state().fds, state.fds);
+//! assert_eq!(rebuilt.state().unwrap().fds, state.fds);
 //! ```
 //!
 //! # Where tern differs from wasmtime, on purpose
@@ -77,6 +77,7 @@ mod errno;
 mod fd;
 mod func;
 mod host;
+mod identity;
 #[cfg(feature = "interp")]
 mod interp;
 mod io;
@@ -95,11 +96,12 @@ pub use builder::{RebuildError, SetupError, WasiCtxBuilder};
 pub use ctx::{OutputSink, StdinSource, WasiCtx, WasiExit};
 pub use errno::Errno;
 pub use func::{Func, MODULE, ValKind, signatures};
+pub use identity::{CaptureError, CaptureErrorKind};
 #[cfg(feature = "interp")]
 pub use interp::add_to_linker;
 pub use memory::GuestMemory;
 pub use pipe::{InputPipe, OutputPipe};
 pub use state::{
-    DescriptorKind, DescriptorState, DirState, FileState, Location, PendingPoll, PreopenState,
-    SocketRole, SocketState, StdioStream, WasiState,
+    DescriptorKind, DescriptorState, DirState, FileIdentity, FileState, Location, PendingPoll,
+    PreopenState, SocketRole, SocketState, StdioStream, WasiState,
 };

@@ -114,6 +114,7 @@ impl WasiCtx {
                     read,
                     write,
                     offset: 0,
+                    identity: None,
                 }),
                 rights::FILE,
                 Handle::File(file),

@@ -5,6 +5,12 @@
 //! is part of the state), listeners are bound again, and connections come back closed —
 //! a TCP connection cannot move between processes or machines, so the guest sees the
 //! peer hang up (reads give end-of-stream, writes `EPIPE`).
+//!
+//! Before a file is handed back it is compared with the identity the checkpoint recorded
+//! (`identity.rs`): a file that was replaced, rewritten, truncated or appended to since
+//! fails the rebuild, so no guest code runs on data it has not seen. A state without
+//! identities (written before tern recorded them) is reopened unchecked, and
+//! [`WasiCtxBuilder::allow_changed_files`] turns the check off.
 
 use crate::abi::fdflags;
 use crate::builder::{
@@ -12,6 +18,7 @@ use crate::builder::{
 };
 use crate::ctx::{Descriptor, DirHandle, Handle, WasiCtx};
 use crate::host::{HostDir, OpenSpec, Opened};
+use crate::identity;
 use crate::state::{DescriptorKind, Location, PreopenState, SocketRole, WasiState};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -54,6 +61,9 @@ impl WasiCtxBuilder {
     /// (without any, each listener binds its saved address again), and its stdio and
     /// interrupt flag are used. The builder's args and env are ignored: the program's own
     /// come from the state.
+    ///
+    /// A file that differs from the identity recorded in the state is an error
+    /// ([`SetupError::Changed`]) unless [`Self::allow_changed_files`] was set.
     pub fn rebuild(&mut self, state: &WasiState) -> Result<WasiCtx, SetupError> {
         let mut ctx = self.empty_ctx(state.args.clone(), state.env.clone(), state.monotonic_ns);
         ctx.exit_status = state.exit_status;
@@ -154,8 +164,26 @@ impl WasiCtxBuilder {
                             });
                         }
                     };
+                    if let Some(recorded) = &file.identity
+                        && !self.allow_changed_files
+                    {
+                        identity::verify(recorded, &handle, || {
+                            identity::reopen_for_reading(&root, file)
+                        })
+                        .map_err(|what| SetupError::Changed {
+                            fd,
+                            guest_path: guest_path(&ctx.preopens, &file.location),
+                            host_path: identity::host_path(&ctx.preopens, &file.location),
+                            what,
+                        })?;
+                    }
+                    // A live context never carries an identity: it is taken at capture.
+                    let mut state = saved.clone();
+                    if let DescriptorKind::File(file) = &mut state.kind {
+                        file.identity = None;
+                    }
                     Descriptor {
-                        state: saved.clone(),
+                        state,
                         handle: Handle::File(handle),
                     }
                 }

@@ -90,6 +90,31 @@ pub struct FileState {
     /// The file offset. tern keeps it itself (all host I/O is positional), so it is
     /// always exact.
     pub offset: u64,
+    /// What the file looked like when the state was taken, so a rebuild can refuse a file
+    /// that changed since (see [`FileIdentity`]). Only [`crate::WasiCtx::state`] fills it
+    /// in, and only for regular files; `None` (also: a snapshot written before tern
+    /// recorded it) means the file is reopened unchecked.
+    #[serde(default)]
+    pub identity: Option<FileIdentity>,
+}
+
+/// Enough of a regular file to tell, at restore, that it is no longer the file the
+/// program had open at the checkpoint: replaced, rewritten, truncated or appended to.
+///
+/// Device and inode numbers are deliberately absent: a restore may run on another
+/// machine, where the same file has other numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileIdentity {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch. Compared only for files
+    /// larger than the fingerprint covers (see [`Self::fingerprint`]).
+    pub mtime_ns: u64,
+    /// Lowercase hex SHA-256 of the size (`u64`, little-endian), the first 64 KiB and the
+    /// last 64 KiB of the file (the two ranges never overlap: a file of up to 128 KiB is
+    /// hashed whole, each byte once). `None` when the file could not be read at the
+    /// checkpoint (e.g. a write-only file without read permission).
+    pub fingerprint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

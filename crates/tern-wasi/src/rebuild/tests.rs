@@ -42,8 +42,11 @@ fn files_and_dirs_come_back_with_offsets() {
         .unwrap();
     assert_eq!(g.read(inner, 2), Ok(b"he".to_vec()));
 
-    let state = through_json(&g.ctx.state());
-    assert_eq!(state, g.ctx.state().clone_with_clock(state.monotonic_ns));
+    let state = through_json(&g.ctx.state().unwrap());
+    assert_eq!(
+        state,
+        g.ctx.state().unwrap().clone_with_clock(state.monotonic_ns)
+    );
     let DescriptorKind::File(f) = &state.fds[&file].kind else {
         panic!()
     };
@@ -55,7 +58,7 @@ fn files_and_dirs_come_back_with_offsets() {
     drop(g);
 
     let mut g = Guest::new(WasiCtx::rebuild(&state, &[(dir.path(), "/data")]).unwrap());
-    assert_eq!(g.ctx.state().fds, state.fds);
+    assert_eq!(g.ctx.state().unwrap().fds, state.fds);
     assert_eq!(
         (g.ctx.args.clone(), g.ctx.env.clone()),
         (state.args.clone(), state.env.clone())
@@ -78,7 +81,7 @@ fn preopens_can_move_to_another_host_dir() {
     let mut g = Guest::new(ctx_with(&old));
     let fd = g.open(3, "f", 0, RW).unwrap();
     assert_eq!(g.read(fd, 3), Ok(b"012".to_vec()));
-    let state = through_json(&g.ctx.state());
+    let state = through_json(&g.ctx.state().unwrap());
     drop(g);
     // "Migrate": the data arrives in a different host directory.
     std::fs::copy(old.path().join("f"), new.path().join("f")).unwrap();
@@ -86,7 +89,7 @@ fn preopens_can_move_to_another_host_dir() {
     let mut g = Guest::new(WasiCtx::rebuild(&state, &[(new.path(), "/data")]).unwrap());
     assert_eq!(g.read(fd, 3), Ok(b"345".to_vec()));
     assert_eq!(
-        g.ctx.state().preopens[0].host_path,
+        g.ctx.state().unwrap().preopens[0].host_path,
         new.path().display().to_string()
     );
 }
@@ -97,7 +100,7 @@ fn a_missing_file_is_an_error_naming_its_guest_path() {
     std::fs::create_dir(dir.path().join("x")).unwrap();
     let mut g = Guest::new(ctx_with(&dir));
     let fd = g.open(3, "x/y.txt", oflags::CREAT, RW).unwrap();
-    let state = g.ctx.state();
+    let state = g.ctx.state().unwrap();
     drop(g);
     std::fs::remove_file(dir.path().join("x/y.txt")).unwrap();
     let err = WasiCtx::rebuild(&state, &[(dir.path(), "/data")]).unwrap_err();
@@ -128,7 +131,7 @@ fn renames_are_followed_by_open_descriptors() {
     let fd = g.open(3, "d/old.txt", oflags::CREAT, RW).unwrap();
     assert_eq!(g.write(fd, b"data"), Ok(4));
     assert_eq!(g.rename(3, "d", "e"), 0);
-    let state = g.ctx.state();
+    let state = g.ctx.state().unwrap();
     let DescriptorKind::File(f) = &state.fds[&fd].kind else {
         panic!()
     };
@@ -144,7 +147,7 @@ fn monotonic_clock_continues_from_the_saved_reading() {
     let dir = TempDir::new("clock");
     let mut g = Guest::new(ctx_with(&dir));
     let before = g.clock(clock::MONOTONIC);
-    let mut state = g.ctx.state();
+    let mut state = g.ctx.state().unwrap();
     assert!(state.monotonic_ns >= before);
     // As if the program had been running for a day on the old host.
     state.monotonic_ns += 86_400 * 1_000_000_000;
@@ -167,7 +170,7 @@ fn an_interrupted_sleep_resumes_with_its_deadline() {
     assert_eq!(g.sleep(400_000_000), Err(WasiExit::Interrupted));
     flag.store(false, Ordering::Relaxed);
     std::thread::sleep(Duration::from_millis(200));
-    let state = through_json(&g.ctx.state());
+    let state = through_json(&g.ctx.state().unwrap());
     let pending = state.pending_poll.clone().expect("deadline recorded");
     assert_eq!(pending.deadlines.len(), 1);
     drop(g);
@@ -180,7 +183,7 @@ fn an_interrupted_sleep_resumes_with_its_deadline() {
         waited >= Duration::from_millis(150) && waited < Duration::from_millis(390),
         "waited {waited:?} for the remaining ~200 ms"
     );
-    assert!(g.ctx.state().pending_poll.is_none());
+    assert!(g.ctx.state().unwrap().pending_poll.is_none());
     // A different sleep is a new call with a deadline of its own.
     let start = Instant::now();
     assert_eq!(g.sleep(30_000_000), Ok(0));
@@ -228,7 +231,7 @@ fn listeners_rebind_and_connections_come_back_closed() {
     assert_eq!(g.errno("sock_accept", &[3, 0, 0]), 0);
     let conn = u32::from_le_bytes(g.mem[0..4].try_into().unwrap());
     assert_eq!(g.read(conn, 4), Ok(b"ping".to_vec()));
-    let state = through_json(&g.ctx.state());
+    let state = through_json(&g.ctx.state().unwrap());
     let DescriptorKind::Socket(s) = &state.fds[&conn].kind else {
         panic!()
     };
@@ -242,7 +245,7 @@ fn listeners_rebind_and_connections_come_back_closed() {
     assert_eq!(client.read(&mut [0; 8]).unwrap(), 0);
 
     let mut g = Guest::new(WasiCtx::rebuild(&state, &[] as &[(&str, &str)]).unwrap());
-    let DescriptorKind::Socket(s) = &g.ctx.state().fds[&conn].kind else {
+    let DescriptorKind::Socket(s) = &g.ctx.state().unwrap().fds[&conn].kind else {
         panic!()
     };
     assert!(!s.connected);
@@ -277,7 +280,7 @@ fn directories_come_before_listeners() {
         .preopened_dir(dir.path(), "/data")
         .build()
         .unwrap();
-    let state = ctx.state();
+    let state = ctx.state().unwrap();
     assert!(matches!(state.fds[&3].kind, DescriptorKind::Dir(_)));
     assert!(matches!(state.fds[&4].kind, DescriptorKind::Socket(_)));
     let mut g = Guest::new(ctx);

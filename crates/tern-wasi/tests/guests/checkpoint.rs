@@ -54,7 +54,7 @@ fn sleep_checkpoint_rebuild_resume() {
 
     // Capture: the Wasm state stays in memory, the WASI state goes through JSON.
     let exec = store1.capture();
-    let json = serde_json::to_string(&ctx1.lock().unwrap().state()).unwrap();
+    let json = serde_json::to_string(&ctx1.lock().unwrap().state().unwrap()).unwrap();
     drop((store1, ctx1));
     let state: WasiState = serde_json::from_str(&json).unwrap();
     assert!(
@@ -80,7 +80,7 @@ fn sleep_checkpoint_rebuild_resume() {
         .stdin_pipe(InputPipe::from_bytes("resumed\n"))
         .rebuild(&state)
         .unwrap();
-    assert_eq!(ctx2.state().fds, state.fds);
+    assert_eq!(ctx2.state().unwrap().fds, state.fds);
     let ctx2 = Arc::new(Mutex::new(ctx2));
     let mut store2 = tern_interp::Store::new(&config);
     ctx2.lock()
