@@ -5,4 +5,5 @@ mod checkpoint_wasi;
 mod cli;
 mod malformed;
 mod pause;
+mod restore_files;
 mod util;
