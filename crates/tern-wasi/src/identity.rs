@@ -23,7 +23,7 @@
 //! machine) still restores. SHA-256 rather than a fast non-cryptographic hash because the
 //! workspace has it already and 128 KiB take well under a millisecond.
 
-use crate::ctx::{Descriptor, DirHandle, Handle, WasiCtx};
+use crate::ctx::{Handle, WasiCtx};
 use crate::host::{self, HostDir, OpenSpec, Opened};
 use crate::rebuild::guest_path;
 use crate::state::{DescriptorKind, FileIdentity, FileState, Location, PreopenState};
@@ -168,17 +168,16 @@ impl WasiCtx {
 
     /// The live handle of preopen `index`, unless the guest closed it.
     fn preopen_dir(&self, index: u32) -> Option<&HostDir> {
-        self.fds.values().find_map(|desc| match desc {
-            Descriptor {
-                state:
-                    crate::state::DescriptorState {
-                        kind: DescriptorKind::Dir(dir),
-                        ..
-                    },
-                handle: Handle::Dir(DirHandle { dir: host, .. }),
-            } if dir.is_preopen && dir.location.preopen == index => Some(host),
-            _ => None,
-        })
+        self.fds
+            .values()
+            .find_map(|desc| match (&desc.state.kind, &desc.handle) {
+                (DescriptorKind::Dir(dir), Handle::Dir(handle))
+                    if dir.is_preopen && dir.location.preopen == index =>
+                {
+                    Some(&handle.dir)
+                }
+                _ => None,
+            })
     }
 }
 

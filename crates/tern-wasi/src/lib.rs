@@ -12,7 +12,9 @@
 //! - **Capturable.** [`WasiCtx::state`] returns a serde-serializable [`WasiState`] (fd
 //!   table, preopens, args, env, clock, exit status); [`WasiCtx::rebuild`] reopens
 //!   everything by path under the same descriptor numbers. The monotonic clock continues
-//!   from the saved reading.
+//!   from the saved reading. Each open file's identity (size, time, a sampled
+//!   fingerprint) is part of the state, and a rebuild refuses a file that changed since;
+//!   a capture refuses a file that was unlinked while open ([`CaptureError`]).
 //! - **Interruptible.** Sleeps, reads of stdin and sockets, and accepts wait in slices of
 //!   at most 10 ms and return [`WasiExit::Interrupted`] (with nothing consumed) once the
 //!   context's interrupt flag is set, so the engine can checkpoint and issue the call

@@ -39,8 +39,8 @@ impl WasiCtx {
     /// Rebuilds a context from `state`, mapping each preopen's guest path to a host
     /// directory with `dirs` (`(host, guest)` pairs); a preopen not mapped there is opened
     /// at the host path recorded in the state. Stdio is inherited from the host process.
-    /// For captured stdio, other listeners or a shared interrupt flag use
-    /// [`WasiCtxBuilder::rebuild`].
+    /// For captured stdio, other listeners, a shared interrupt flag or accepting files
+    /// that changed since the capture, use [`WasiCtxBuilder::rebuild`].
     pub fn rebuild<P: AsRef<Path>>(
         state: &WasiState,
         dirs: &[(P, &str)],

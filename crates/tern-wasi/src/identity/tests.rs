@@ -86,7 +86,7 @@ fn a_truncated_file_is_refused_with_a_message_naming_it() {
     let dir = TempDir::new("id-trunc");
     let state = checkpoint_with_open_file(&dir, "in.txt", b"hello world");
     std::fs::write(dir.path().join("in.txt"), b"hello").unwrap();
-    let err = rebuild(&dir, &state).err().expect("refused");
+    let err = rebuild(&dir, &state).expect_err("refused");
     let host = dir.path().join("in.txt");
     assert_eq!(
         err.to_string(),
@@ -245,7 +245,10 @@ fn an_unlinked_open_file_fails_the_capture() {
     assert!(g.ctx.state().is_ok());
     std::fs::remove_file(dir.path().join("scratch")).unwrap();
     let err = g.ctx.state().unwrap_err();
-    assert!(matches!(err.kind, CaptureErrorKind::Unlinked), "{err}");
+    // Without link counts (the self-hosted build) it is only seen gone from its path.
+    #[cfg(not(unix))]
+    assert!(matches!(err.kind, CaptureErrorKind::Missing), "{err}");
+    #[cfg(unix)]
     assert_eq!(
         err.to_string(),
         format!(
