@@ -73,9 +73,14 @@ pub(crate) enum Instr {
     // Parametric and variables.
     Drop,
     Select,
+    /// Local access for scalar and reference locals: only the low 8 bytes of a slot
+    /// are copied. v128 locals use the `V128` forms.
     LocalGet(u32),
     LocalSet(u32),
     LocalTee(u32),
+    LocalGetV128(u32),
+    LocalSetV128(u32),
+    LocalTeeV128(u32),
     GlobalGet(u32),
     GlobalSet(u32),
 
@@ -119,6 +124,20 @@ pub(crate) enum Instr {
     I64ConstSet(u32, u64),
     I32AddConst(u32), I32AndConst(u32), I32ShlConst(u32), I32ShrUConst(u32),
     I32AddSet(u32), I32AddTee(u32),
+    LocalTeeGet(u32, u32),
+    /// `local.get a; local.set x`: the source, then the destination.
+    LocalCopy(u32, u32),
+    LocalGetF64Add(u32), LocalGetF64Sub(u32), LocalGetF64Mul(u32),
+    LocalGetI32Load(u32, u32), LocalGetF64Load(u32, u32),
+    I32AddI32Load(u32), I32AddF64Load(u32),
+    I64AddConst(u64), I64AndConst(u64), I64ShlConst(u64), I64ShrUConst(u64),
+    // Fused triples: they replace the first of three instructions.
+    /// `local.get a; i32.const c; i32.add`.
+    LocalI32AddConst(u32, u32),
+    /// `local.get a; local.get b; i32.add`.
+    LocalsI32Add(u32, u32),
+    /// `i32.const c; i32.add; local.set x`.
+    I32AddConstSet(u32, u32),
     I32EqzBrIf(Target), I32EqBrIf(Target), I32NeBrIf(Target),
     I32LtSBrIf(Target), I32LtUBrIf(Target), I32GtSBrIf(Target), I32GtUBrIf(Target),
     I32LeSBrIf(Target), I32LeUBrIf(Target), I32GeSBrIf(Target), I32GeUBrIf(Target),

@@ -18,9 +18,11 @@ use crate::code::Instr;
 /// Rewrites `code` in place; `code` must be complete (branch targets patched).
 pub(crate) fn fuse(code: &mut [Instr]) {
     for i in 0..code.len().saturating_sub(1) {
-        // Pairs are matched on the original instructions: `code[i + 1]` may have been
+        // Later instructions are matched as their originals: `code[i + 1]` may have been
         // replaced already, but a replaced instruction starts with the same work.
-        if let Some(fused) = fuse_pair(code[i], original(code[i + 1])) {
+        let third = code.get(i + 2).map(|&instr| original(instr));
+        let triple = third.and_then(|third| fuse_triple(code[i], original(code[i + 1]), third));
+        if let Some(fused) = triple.or_else(|| fuse_pair(code[i], original(code[i + 1]))) {
             code[i] = fused;
         }
     }
@@ -30,8 +32,22 @@ pub(crate) fn fuse(code: &mut [Instr]) {
 fn original(instr: Instr) -> Instr {
     use Instr::*;
     match instr {
-        LocalGet2(a, _) | LocalGetI32Const(a, _) | LocalGetI32Add(a) => LocalGet(a),
+        LocalGet2(a, _)
+        | LocalGetI32Const(a, _)
+        | LocalGetI32Add(a)
+        | LocalGetF64Add(a)
+        | LocalGetF64Sub(a)
+        | LocalGetF64Mul(a)
+        | LocalGetI32Load(a, _)
+        | LocalGetF64Load(a, _)
+        | LocalCopy(a, _)
+        | LocalI32AddConst(a, _)
+        | LocalsI32Add(a, _) => LocalGet(a),
         LocalSetGet(x, _) => LocalSet(x),
+        LocalTeeGet(x, _) => LocalTee(x),
+        I32AddI32Load(_) | I32AddF64Load(_) => I32Add,
+        I64AddConst(c) | I64AndConst(c) | I64ShlConst(c) | I64ShrUConst(c) => I64Const(c),
+        I32AddConstSet(c, _) => I32Const(c),
         I32ConstSet(c, _) | I32AddConst(c) | I32AndConst(c) | I32ShlConst(c) | I32ShrUConst(c) => {
             I32Const(c)
         }
@@ -52,13 +68,36 @@ fn original(instr: Instr) -> Instr {
     }
 }
 
+fn fuse_triple(first: Instr, second: Instr, third: Instr) -> Option<Instr> {
+    use Instr::*;
+    Some(match (original(first), second, third) {
+        (LocalGet(a), I32Const(c), I32Add) => LocalI32AddConst(a, c),
+        (LocalGet(a), LocalGet(b), I32Add) => LocalsI32Add(a, b),
+        (I32Const(c), I32Add, LocalSet(x)) => I32AddConstSet(c, x),
+        _ => return None,
+    })
+}
+
 fn fuse_pair(first: Instr, second: Instr) -> Option<Instr> {
     use Instr::*;
     Some(match (original(first), second) {
         (LocalGet(a), LocalGet(b)) => LocalGet2(a, b),
         (LocalGet(a), I32Const(c)) => LocalGetI32Const(a, c),
         (LocalGet(a), I32Add) => LocalGetI32Add(a),
+        (LocalGet(a), F64Add) => LocalGetF64Add(a),
+        (LocalGet(a), F64Sub) => LocalGetF64Sub(a),
+        (LocalGet(a), F64Mul) => LocalGetF64Mul(a),
+        (LocalGet(a), I32Load(o)) => LocalGetI32Load(a, o),
+        (LocalGet(a), F64Load(o)) => LocalGetF64Load(a, o),
+        (LocalGet(a), LocalSet(x)) => LocalCopy(a, x),
         (LocalSet(x), LocalGet(y)) => LocalSetGet(x, y),
+        (LocalTee(x), LocalGet(y)) => LocalTeeGet(x, y),
+        (I32Add, I32Load(o)) => I32AddI32Load(o),
+        (I32Add, F64Load(o)) => I32AddF64Load(o),
+        (I64Const(c), I64Add) => I64AddConst(c),
+        (I64Const(c), I64And) => I64AndConst(c),
+        (I64Const(c), I64Shl) => I64ShlConst(c),
+        (I64Const(c), I64ShrU) => I64ShrUConst(c),
         (I32Const(c), LocalSet(x)) => I32ConstSet(c, x),
         (I64Const(c), LocalSet(x)) => I64ConstSet(x, c),
         (I32Const(c), I32Add) => I32AddConst(c),
@@ -108,10 +147,56 @@ mod tests {
         for (fused, plain) in code.iter().zip(&plain) {
             assert_eq!(original(*fused), *plain);
         }
-        assert_eq!(code[0], Instr::LocalGet2(0, 1));
+        assert_eq!(
+            code[0],
+            Instr::LocalsI32Add(0, 1),
+            "a triple wins over a pair"
+        );
         assert_eq!(code[1], Instr::LocalGetI32Add(1));
         assert_eq!(code[2], Instr::I32AddTee(2));
         assert_eq!(code[5], Instr::I32LtUBrIf(t));
         assert_eq!(code[6], Instr::BrIf(t), "the second of a pair stays");
+    }
+
+    #[test]
+    fn newer_pairs_and_triples_keep_first_instructions() {
+        use Instr::*;
+        let plain = vec![
+            LocalGet(0),
+            I32Const(4),
+            I32Add, // LocalI32AddConst
+            I32Const(1),
+            I32Add,
+            LocalSet(1), // I32AddConstSet
+            LocalGet(2),
+            F64Mul, // LocalGetF64Mul
+            LocalGet(3),
+            F64Load(8), // LocalGetF64Load
+            LocalGet(4),
+            LocalSet(5), // LocalCopy
+            LocalTee(6),
+            LocalGet(7), // LocalTeeGet
+            I32Add,
+            I32Load(0), // I32AddI32Load
+            I64Const(3),
+            I64ShrU, // I64ShrUConst
+        ];
+        let mut code = plain.clone();
+        fuse(&mut code);
+        for (fused, plain) in code.iter().zip(&plain) {
+            assert_eq!(original(*fused), *plain);
+        }
+        for expected in [
+            LocalI32AddConst(0, 4),
+            I32AddConstSet(1, 1),
+            LocalGetF64Mul(2),
+            LocalGetF64Load(3, 8),
+            LocalCopy(4, 5),
+            LocalTeeGet(6, 7),
+            I32AddI32Load(0),
+            I64ShrUConst(3),
+        ] {
+            assert!(code.contains(&expected), "{expected:?} in {code:?}");
+        }
     }
 }

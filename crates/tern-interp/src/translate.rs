@@ -212,6 +212,10 @@ impl Translator<'_> {
         self.top().reachable = frame.entry_reachable && falls_through;
     }
 
+    fn is_v128_local(&self, index: u32) -> bool {
+        self.out.local_types.get(index as usize) == Some(&ValType::V128)
+    }
+
     fn mem(&self, memarg: &wasmparser::MemArg) -> (u32, u32) {
         // Only 32-bit memories are supported, so validation bounds the offset.
         let wasmparser::MemArgTarget::Memory(mem) = memarg.target else {
@@ -411,6 +415,15 @@ impl Translator<'_> {
                 }
             }
             Operator::TypedSelect { .. } => Instr::Select,
+            Operator::LocalGet { local_index } if self.is_v128_local(local_index) => {
+                Instr::LocalGetV128(local_index)
+            }
+            Operator::LocalSet { local_index } if self.is_v128_local(local_index) => {
+                Instr::LocalSetV128(local_index)
+            }
+            Operator::LocalTee { local_index } if self.is_v128_local(local_index) => {
+                Instr::LocalTeeV128(local_index)
+            }
             Operator::LocalGet { local_index } => Instr::LocalGet(local_index),
             Operator::LocalSet { local_index } => Instr::LocalSet(local_index),
             Operator::LocalTee { local_index } => Instr::LocalTee(local_index),

@@ -91,25 +91,51 @@ fn as_f32(s: Slot) -> f32 {
 fn as_f64(s: Slot) -> f64 {
     f64::from_bits(s as u64)
 }
+/// A scalar result: only the low 8 bytes of its slot are written. Scalar readers never
+/// look at the high half, and skipping it saves a store per instruction.
+#[derive(Clone, Copy)]
+struct Lo(u64);
+
+/// Writes a value into a slot: a whole v128, or only the low half for a [`Lo`] scalar.
+trait PutSlot {
+    /// # Safety
+    /// `p` must be valid for one slot.
+    unsafe fn put(self, p: *mut Slot);
+}
+impl PutSlot for Slot {
+    #[inline(always)]
+    unsafe fn put(self, p: *mut Slot) {
+        // SAFETY: the caller guarantees `p` is valid.
+        unsafe { p.write(self) }
+    }
+}
+impl PutSlot for Lo {
+    #[inline(always)]
+    unsafe fn put(self, p: *mut Slot) {
+        // SAFETY: the caller guarantees `p` is valid for a slot, so for its low half.
+        unsafe { p.cast::<u64>().write(self.0) }
+    }
+}
+
 #[inline(always)]
-fn from_u32(v: u32) -> Slot {
-    v as Slot
+fn from_u32(v: u32) -> Lo {
+    Lo(v.into())
 }
 #[inline(always)]
-fn from_u64(v: u64) -> Slot {
-    v as Slot
+fn from_u64(v: u64) -> Lo {
+    Lo(v)
 }
 #[inline(always)]
-fn from_f32(v: f32) -> Slot {
-    v.to_bits() as Slot
+fn from_f32(v: f32) -> Lo {
+    Lo(v.to_bits().into())
 }
 #[inline(always)]
-fn from_f64(v: f64) -> Slot {
-    v.to_bits() as Slot
+fn from_f64(v: f64) -> Lo {
+    Lo(v.to_bits())
 }
 #[inline(always)]
-fn from_bool(v: bool) -> Slot {
-    v as Slot
+fn from_bool(v: bool) -> Lo {
+    Lo(v.into())
 }
 #[inline(always)]
 fn as_v128(s: Slot) -> u128 {
@@ -368,7 +394,7 @@ impl Store {
         }
         macro_rules! push {
             ($v:expr) => {{
-                *sp = $v;
+                PutSlot::put($v, sp);
                 sp = sp.add(1);
             }};
         }
@@ -380,14 +406,22 @@ impl Store {
         macro_rules! unop {
             ($get:ident, $put:ident, |$a:ident| $e:expr) => {{
                 let $a = $get(top!());
-                *sp.sub(1) = $put($e);
+                PutSlot::put($put($e), sp.sub(1));
             }};
         }
         macro_rules! binop {
             ($get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {{
                 let $b = $get(pop!());
                 let $a = $get(top!());
-                *sp.sub(1) = $put($e);
+                PutSlot::put($put($e), sp.sub(1));
+            }};
+        }
+        // The top of the stack `op` local `$i`, in place of the top.
+        macro_rules! binop_local {
+            ($i:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {{
+                let $b = $get(*fp.add($i as usize));
+                let $a = $get(top!());
+                PutSlot::put($put($e), sp.sub(1));
             }};
         }
         macro_rules! checked {
@@ -405,7 +439,7 @@ impl Store {
                     trap!(TrapKind::MemoryOutOfBounds);
                 }
                 let $b: [u8; $n] = mem_ptr.add(ea as usize).cast::<[u8; $n]>().read();
-                *sp.sub(1) = $e;
+                PutSlot::put($e, sp.sub(1));
             }};
         }
         macro_rules! store {
@@ -430,16 +464,22 @@ impl Store {
                 pc = t.to as usize;
             }};
         }
+        // Scalar locals: the low halves of the slots are the values.
+        macro_rules! copy_lo {
+            ($dst:expr, $src:expr) => {
+                *$dst.cast::<u64>() = *$src.cast::<u64>()
+            };
+        }
         macro_rules! get_local {
             ($i:expr) => {{
-                copy_slot(sp, fp.add($i as usize));
+                copy_lo!(sp, fp.add($i as usize));
                 sp = sp.add(1);
             }};
         }
         macro_rules! set_local {
             ($i:expr) => {{
                 sp = sp.sub(1);
-                copy_slot(fp.add($i as usize), sp);
+                copy_lo!(fp.add($i as usize), sp);
             }};
         }
         // A fused pair (see `fuse.rs`): counted execution does only `$first`, the work of
@@ -454,6 +494,17 @@ impl Store {
                 }
             }};
         }
+        // A fused triple: like `fused!`, skipping two instructions.
+        macro_rules! fused3 {
+            ($first:expr, $all:expr) => {{
+                if COUNT {
+                    $first
+                } else {
+                    pc += 2;
+                    $all
+                }
+            }};
+        }
         // The fused `cmp; br_if`. With `taken` computed and the top slot still holding an
         // operand, it replaces that slot with the condition (so a pause leaves exactly
         // the plain `br_if`'s state: pc on the `br_if`, condition on the stack) and
@@ -462,7 +513,7 @@ impl Store {
             ($taken:expr, $t:expr) => {{
                 let t: Target = $t;
                 if $taken {
-                    *sp.sub(1) = from_u32(1);
+                    PutSlot::put(from_u32(1), sp.sub(1));
                     poll!(t.to);
                     sp = sp.sub(1);
                     branch!(t);
@@ -689,10 +740,16 @@ impl Store {
                             copy_slot(sp.sub(1), sp);
                         }
                     }
-                    Instr::LocalGet(i) => {
+                    Instr::LocalGet(i) => get_local!(i),
+                    Instr::LocalGetV128(i) => {
                         copy_slot(sp, fp.add(i as usize));
                         sp = sp.add(1);
                     }
+                    Instr::LocalSetV128(i) => {
+                        sp = sp.sub(1);
+                        copy_slot(fp.add(i as usize), sp);
+                    }
+                    Instr::LocalTeeV128(i) => copy_slot(fp.add(i as usize), sp.sub(1)),
 
                     // Fused pairs: counted execution does the first instruction only.
                     Instr::LocalGet2(a, b) => fused!(get_local!(a), {
@@ -705,17 +762,76 @@ impl Store {
                     }),
                     Instr::LocalGetI32Add(a) => fused!(get_local!(a), {
                         let b = as_u32(*fp.add(a as usize));
-                        *sp.sub(1) = from_u32(as_u32(top!()).wrapping_add(b));
+                        PutSlot::put(from_u32(as_u32(top!()).wrapping_add(b)), sp.sub(1));
+                    }),
+                    Instr::LocalGetF64Add(a) => fused!(get_local!(a), {
+                        binop_local!(a, as_f64, from_f64, |x, y| x + y)
+                    }),
+                    Instr::LocalGetF64Sub(a) => fused!(get_local!(a), {
+                        binop_local!(a, as_f64, from_f64, |x, y| x - y)
+                    }),
+                    Instr::LocalGetF64Mul(a) => fused!(get_local!(a), {
+                        binop_local!(a, as_f64, from_f64, |x, y| x * y)
+                    }),
+                    Instr::LocalGetI32Load(a, o) => fused!(get_local!(a), {
+                        get_local!(a);
+                        load!(o, 4, |b| from_u32(u32::from_le_bytes(b)))
+                    }),
+                    Instr::LocalGetF64Load(a, o) => fused!(get_local!(a), {
+                        get_local!(a);
+                        load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
+                    }),
+                    Instr::LocalCopy(a, x) => fused!(get_local!(a), {
+                        copy_lo!(fp.add(x as usize), fp.add(a as usize))
+                    }),
+                    Instr::LocalTeeGet(x, y) => fused!(copy_lo!(fp.add(x as usize), sp.sub(1)), {
+                        copy_lo!(fp.add(x as usize), sp.sub(1));
+                        get_local!(y);
+                    }),
+                    Instr::I32AddI32Load(o) => {
+                        fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
+                            binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
+                            load!(o, 4, |b| from_u32(u32::from_le_bytes(b)))
+                        })
+                    }
+                    Instr::I32AddF64Load(o) => {
+                        fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
+                            binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
+                            load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
+                        })
+                    }
+                    Instr::I64AddConst(c) => fused!(push!(from_u64(c)), {
+                        unop!(as_u64, from_u64, |a| a.wrapping_add(c))
+                    }),
+                    Instr::I64AndConst(c) => {
+                        fused!(push!(from_u64(c)), unop!(as_u64, from_u64, |a| a & c))
+                    }
+                    Instr::I64ShlConst(c) => fused!(push!(from_u64(c)), {
+                        unop!(as_u64, from_u64, |a| a.wrapping_shl(c as u32))
+                    }),
+                    Instr::I64ShrUConst(c) => fused!(push!(from_u64(c)), {
+                        unop!(as_u64, from_u64, |a| a.wrapping_shr(c as u32))
+                    }),
+                    Instr::LocalI32AddConst(a, c) => fused3!(get_local!(a), {
+                        push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c)))
+                    }),
+                    Instr::LocalsI32Add(a, b) => fused3!(get_local!(a), {
+                        let (x, y) = (as_u32(*fp.add(a as usize)), as_u32(*fp.add(b as usize)));
+                        push!(from_u32(x.wrapping_add(y)))
+                    }),
+                    Instr::I32AddConstSet(c, x) => fused3!(push!(from_u32(c)), {
+                        let v = as_u32(pop!()).wrapping_add(c);
+                        PutSlot::put(from_u32(v), fp.add(x as usize));
                     }),
                     Instr::LocalSetGet(x, y) => fused!(set_local!(x), {
-                        copy_slot(fp.add(x as usize), sp.sub(1));
-                        copy_slot(sp.sub(1), fp.add(y as usize));
+                        copy_lo!(fp.add(x as usize), sp.sub(1));
+                        copy_lo!(sp.sub(1), fp.add(y as usize));
                     }),
                     Instr::I32ConstSet(c, x) => fused!(push!(from_u32(c)), {
-                        *fp.add(x as usize) = from_u32(c);
+                        PutSlot::put(from_u32(c), fp.add(x as usize));
                     }),
                     Instr::I64ConstSet(x, c) => fused!(push!(from_u64(c)), {
-                        *fp.add(x as usize) = from_u64(c);
+                        PutSlot::put(from_u64(c), fp.add(x as usize));
                     }),
                     Instr::I32AddConst(c) => fused!(push!(from_u32(c)), {
                         unop!(as_u32, from_u32, |a| a.wrapping_add(c))
@@ -732,13 +848,16 @@ impl Store {
                     Instr::I32AddSet(x) => {
                         fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
                             let b = as_u32(pop!());
-                            *fp.add(x as usize) = from_u32(as_u32(pop!()).wrapping_add(b));
+                            PutSlot::put(
+                                from_u32(as_u32(pop!()).wrapping_add(b)),
+                                fp.add(x as usize),
+                            );
                         })
                     }
                     Instr::I32AddTee(x) => {
                         fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
                             binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
-                            copy_slot(fp.add(x as usize), sp.sub(1));
+                            copy_lo!(fp.add(x as usize), sp.sub(1));
                         })
                     }
                     Instr::I32EqzBrIf(t) => fused!(unop!(as_u32, from_bool, |a| a == 0), {
@@ -756,7 +875,7 @@ impl Store {
                     Instr::I32GeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) >= (b as i32)),
                     Instr::I32GeUBrIf(t) => cmp_br_if!(t, |a, b| a >= b),
                     Instr::LocalSet(i) => set_local!(i),
-                    Instr::LocalTee(i) => copy_slot(fp.add(i as usize), sp.sub(1)),
+                    Instr::LocalTee(i) => copy_lo!(fp.add(i as usize), sp.sub(1)),
                     Instr::GlobalGet(g) => {
                         push!((*globals.add(*globals_map.add(g as usize) as usize)).value)
                     }
@@ -766,7 +885,10 @@ impl Store {
 
                     Instr::TableGet(t) => {
                         let index = as_u32(top!());
-                        *sp.sub(1) = checked!(self.table_get(frame.instance, t, index)) as Slot;
+                        PutSlot::put(
+                            checked!(self.table_get(frame.instance, t, index)) as Slot,
+                            sp.sub(1),
+                        );
                     }
                     Instr::TableSet(t) => {
                         let value = as_u64(pop!());
@@ -777,7 +899,10 @@ impl Store {
                     Instr::TableGrow(t) => {
                         let n = as_u32(pop!());
                         let init = as_u64(top!());
-                        *sp.sub(1) = from_u32(self.table_grow(frame.instance, t, n, init));
+                        PutSlot::put(
+                            from_u32(self.table_grow(frame.instance, t, n, init)),
+                            sp.sub(1),
+                        );
                     }
                     Instr::TableFill(t) => {
                         let n = as_u32(pop!());
@@ -800,9 +925,9 @@ impl Store {
                     Instr::ElemDrop(e) => {
                         self.instances[frame.instance as usize].dropped_elems[e as usize] = true
                     }
-                    Instr::RefNull => push!(0),
+                    Instr::RefNull => push!(Lo(0)),
                     Instr::RefIsNull => unop!(as_u64, from_bool, |a| a == 0),
-                    Instr::RefFunc(f) => push!(Slot::from(*funcs_map.add(f as usize)) + 1),
+                    Instr::RefFunc(f) => push!(Lo(u64::from(*funcs_map.add(f as usize)) + 1)),
 
                     Instr::I32Load(o) => load!(o, 4, |b| from_u32(u32::from_le_bytes(b))),
                     Instr::I64Load(o) => load!(o, 8, |b| from_u64(u64::from_le_bytes(b))),
@@ -835,8 +960,10 @@ impl Store {
                     Instr::I64Store32(o) => store!(o, 4, |v| (v as u32).to_le_bytes()),
                     Instr::Load { kind, mem, offset } => {
                         let addr = as_u32(top!());
-                        *sp.sub(1) =
-                            checked!(self.load_any(frame.instance, kind, mem, addr, offset));
+                        PutSlot::put(
+                            checked!(self.load_any(frame.instance, kind, mem, addr, offset)),
+                            sp.sub(1),
+                        );
                     }
                     Instr::Store { kind, mem, offset } => {
                         let value = pop!();
@@ -847,7 +974,10 @@ impl Store {
                     Instr::MemorySize(m) => push!(from_u32(self.memory_pages(frame.instance, m))),
                     Instr::MemoryGrow(m) => {
                         let delta = as_u32(top!());
-                        *sp.sub(1) = from_u32(self.memory_grow(frame.instance, m, delta));
+                        PutSlot::put(
+                            from_u32(self.memory_grow(frame.instance, m, delta)),
+                            sp.sub(1),
+                        );
                         reload_mem!();
                     }
                     Instr::MemoryInit { mem, data } => {
@@ -1081,7 +1211,7 @@ impl Store {
                             offset,
                             shape.width_bytes()
                         ));
-                        *sp.sub(1) = simd::finish_load(shape, raw);
+                        PutSlot::put(simd::finish_load(shape, raw), sp.sub(1));
                     }
                     Instr::V128Store { mem, offset } => {
                         let value = pop!();
@@ -1102,7 +1232,7 @@ impl Store {
                             checked!(self.read_bytes(frame.instance, mem, addr, offset, bytes));
                         let shift = u32::from(lane) * u32::from(width);
                         let mask = (u128::MAX >> (128 - u32::from(width))) << shift;
-                        *sp.sub(1) = (v & !mask) | ((raw << shift) & mask);
+                        PutSlot::put((v & !mask) | ((raw << shift) & mask), sp.sub(1));
                     }
                     Instr::V128StoreLane {
                         width,
@@ -1124,7 +1254,7 @@ impl Store {
                     Instr::SimdTernary(op) => {
                         let c = pop!();
                         let b = pop!();
-                        *sp.sub(1) = simd::ternary(op, top!(), b, c);
+                        PutSlot::put(simd::ternary(op, top!(), b, c), sp.sub(1));
                     }
                     Instr::SimdShuffle(i) => {
                         let lanes = (*(*func).v128_pool.as_ptr().add(i as usize)).to_le_bytes();
