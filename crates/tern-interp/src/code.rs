@@ -130,6 +130,11 @@ pub(crate) enum Instr {
     LocalGetF64Add(u32), LocalGetF64Sub(u32), LocalGetF64Mul(u32),
     LocalGetI32Load(u32, u32), LocalGetF64Load(u32, u32),
     I32AddI32Load(u32), I32AddF64Load(u32),
+    /// `local.get v; i32.store offset`: the local, then the offset.
+    LocalGetI32Store(u32, u32),
+    /// `i32.load offset; local.set x`: the offset, then the local.
+    I32LoadSet(u32, u32),
+    I32RotlConst(u32), I32XorConst(u32),
     I64AddConst(u64), I64AndConst(u64), I64ShlConst(u64), I64ShrUConst(u64),
     // Fused triples: they replace the first of three instructions.
     /// `local.get a; i32.const c; i32.add`.
@@ -138,6 +143,14 @@ pub(crate) enum Instr {
     LocalsI32Add(u32, u32),
     /// `i32.const c; i32.add; local.set x`.
     I32AddConstSet(u32, u32),
+    /// `local.get a; local.get b; op`.
+    LocalsI32Sub(u32, u32), LocalsI64Add(u32, u32),
+    /// `local.get a; i32.const c; i32.shl`.
+    LocalI32ShlConst(u32, u32),
+    LocalsF64Add(u32, u32), LocalsF64Sub(u32, u32), LocalsF64Mul(u32, u32),
+    // `op; local.set x` and `op; local.tee x`.
+    I64AddSet(u32), F64AddSet(u32), F64SubSet(u32), F64MulSet(u32),
+    F64AddTee(u32), F64SubTee(u32), F64MulTee(u32),
     I32EqzBrIf(Target), I32EqBrIf(Target), I32NeBrIf(Target),
     I32LtSBrIf(Target), I32LtUBrIf(Target), I32GtSBrIf(Target), I32GtUBrIf(Target),
     I32LeSBrIf(Target), I32LeUBrIf(Target), I32GeSBrIf(Target), I32GeUBrIf(Target),

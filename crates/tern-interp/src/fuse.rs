@@ -42,10 +42,23 @@ fn original(instr: Instr) -> Instr {
         | LocalGetF64Load(a, _)
         | LocalCopy(a, _)
         | LocalI32AddConst(a, _)
-        | LocalsI32Add(a, _) => LocalGet(a),
+        | LocalsI32Add(a, _)
+        | LocalsI32Sub(a, _)
+        | LocalGetI32Store(a, _)
+        | LocalI32ShlConst(a, _)
+        | LocalsI64Add(a, _)
+        | LocalsF64Add(a, _)
+        | LocalsF64Sub(a, _)
+        | LocalsF64Mul(a, _) => LocalGet(a),
+        I64AddSet(_) => I64Add,
+        F64AddSet(_) | F64AddTee(_) => F64Add,
+        F64SubSet(_) | F64SubTee(_) => F64Sub,
+        F64MulSet(_) | F64MulTee(_) => F64Mul,
         LocalSetGet(x, _) => LocalSet(x),
         LocalTeeGet(x, _) => LocalTee(x),
         I32AddI32Load(_) | I32AddF64Load(_) => I32Add,
+        I32LoadSet(o, _) => I32Load(o),
+        I32RotlConst(c) | I32XorConst(c) => I32Const(c),
         I64AddConst(c) | I64AndConst(c) | I64ShlConst(c) | I64ShrUConst(c) => I64Const(c),
         I32AddConstSet(c, _) => I32Const(c),
         I32ConstSet(c, _) | I32AddConst(c) | I32AndConst(c) | I32ShlConst(c) | I32ShrUConst(c) => {
@@ -73,6 +86,12 @@ fn fuse_triple(first: Instr, second: Instr, third: Instr) -> Option<Instr> {
     Some(match (original(first), second, third) {
         (LocalGet(a), I32Const(c), I32Add) => LocalI32AddConst(a, c),
         (LocalGet(a), LocalGet(b), I32Add) => LocalsI32Add(a, b),
+        (LocalGet(a), LocalGet(b), I32Sub) => LocalsI32Sub(a, b),
+        (LocalGet(a), I32Const(c), I32Shl) => LocalI32ShlConst(a, c),
+        (LocalGet(a), LocalGet(b), I64Add) => LocalsI64Add(a, b),
+        (LocalGet(a), LocalGet(b), F64Add) => LocalsF64Add(a, b),
+        (LocalGet(a), LocalGet(b), F64Sub) => LocalsF64Sub(a, b),
+        (LocalGet(a), LocalGet(b), F64Mul) => LocalsF64Mul(a, b),
         (I32Const(c), I32Add, LocalSet(x)) => I32AddConstSet(c, x),
         _ => return None,
     })
@@ -93,6 +112,10 @@ fn fuse_pair(first: Instr, second: Instr) -> Option<Instr> {
         (LocalSet(x), LocalGet(y)) => LocalSetGet(x, y),
         (LocalTee(x), LocalGet(y)) => LocalTeeGet(x, y),
         (I32Add, I32Load(o)) => I32AddI32Load(o),
+        (LocalGet(v), I32Store(o)) => LocalGetI32Store(v, o),
+        (I32Load(o), LocalSet(x)) => I32LoadSet(o, x),
+        (I32Const(c), I32Rotl) => I32RotlConst(c),
+        (I32Const(c), I32Xor) => I32XorConst(c),
         (I32Add, F64Load(o)) => I32AddF64Load(o),
         (I64Const(c), I64Add) => I64AddConst(c),
         (I64Const(c), I64And) => I64AndConst(c),
@@ -106,6 +129,13 @@ fn fuse_pair(first: Instr, second: Instr) -> Option<Instr> {
         (I32Const(c), I32ShrU) => I32ShrUConst(c),
         (I32Add, LocalSet(x)) => I32AddSet(x),
         (I32Add, LocalTee(x)) => I32AddTee(x),
+        (I64Add, LocalSet(x)) => I64AddSet(x),
+        (F64Add, LocalSet(x)) => F64AddSet(x),
+        (F64Sub, LocalSet(x)) => F64SubSet(x),
+        (F64Mul, LocalSet(x)) => F64MulSet(x),
+        (F64Add, LocalTee(x)) => F64AddTee(x),
+        (F64Sub, LocalTee(x)) => F64SubTee(x),
+        (F64Mul, LocalTee(x)) => F64MulTee(x),
         (I32Eqz, BrIf(t)) => I32EqzBrIf(t),
         (I32Eq, BrIf(t)) => I32EqBrIf(t),
         (I32Ne, BrIf(t)) => I32NeBrIf(t),

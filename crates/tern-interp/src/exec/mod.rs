@@ -340,14 +340,20 @@ impl Store {
         }
         macro_rules! enter {
             ($frame:expr) => {{
-                frame = $frame;
+                let next: Frame = $frame;
+                // Calls and returns mostly stay inside one instance, whose maps and
+                // memory (kept current by every instruction that can move it) are loaded.
+                let same_instance = next.instance == frame.instance;
+                frame = next;
                 func = self.code(frame.instance, frame.func);
                 // SAFETY: see above.
                 code = unsafe { (*func).code.as_ptr() };
-                let inst = &self.instances[frame.instance as usize];
-                funcs_map = inst.funcs.as_ptr();
-                globals_map = inst.globals.as_ptr();
-                reload_mem!();
+                if !same_instance {
+                    let inst = &self.instances[frame.instance as usize];
+                    funcs_map = inst.funcs.as_ptr();
+                    globals_map = inst.globals.as_ptr();
+                    reload_mem!();
+                }
             }};
         }
         reload_mem!();
@@ -423,6 +429,32 @@ impl Store {
                 let $a = $get(top!());
                 PutSlot::put($put($e), sp.sub(1));
             }};
+        }
+        // `local.get a; local.get b; op`: pushes `a op b`.
+        macro_rules! locals_binop {
+            ($a:expr, $b:expr, $get:ident, $put:ident, |$x:ident, $y:ident| $e:expr) => {{
+                let $x = $get(*fp.add($a as usize));
+                let $y = $get(*fp.add($b as usize));
+                push!($put($e))
+            }};
+        }
+        // `op; local.set x`, fused.
+        macro_rules! binop_set {
+            ($x:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {
+                fused!(binop!($get, $put, |$a, $b| $e), {
+                    binop!($get, $put, |$a, $b| $e);
+                    set_local!($x);
+                })
+            };
+        }
+        // `op; local.tee x`, fused.
+        macro_rules! binop_tee {
+            ($x:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {
+                fused!(binop!($get, $put, |$a, $b| $e), {
+                    binop!($get, $put, |$a, $b| $e);
+                    copy_lo!(fp.add($x as usize), sp.sub(1));
+                })
+            };
         }
         macro_rules! checked {
             ($e:expr) => {
@@ -605,8 +637,10 @@ impl Store {
                         if depth >= max_depth {
                             trap!(TrapKind::StackExhausted);
                         }
+                        // A plain loop: small counts are the norm, and a `memset` call
+                        // costs more than the stores.
                         for i in params..locals {
-                            *new_fp.add(i) = 0;
+                            new_fp.add(i).write_volatile(0);
                         }
                         if !$tail {
                             frame.pc = pc as u32;
@@ -819,6 +853,49 @@ impl Store {
                         let (x, y) = (as_u32(*fp.add(a as usize)), as_u32(*fp.add(b as usize)));
                         push!(from_u32(x.wrapping_add(y)))
                     }),
+                    Instr::LocalGetI32Store(v, o) => fused!(get_local!(v), {
+                        get_local!(v);
+                        store!(o, 4, |v| as_u32(v).to_le_bytes())
+                    }),
+                    Instr::I32LoadSet(o, x) => {
+                        fused!(load!(o, 4, |b| from_u32(u32::from_le_bytes(b))), {
+                            load!(o, 4, |b| from_u32(u32::from_le_bytes(b)));
+                            set_local!(x);
+                        })
+                    }
+                    Instr::I32RotlConst(c) => fused!(push!(from_u32(c)), {
+                        unop!(as_u32, from_u32, |a| a.rotate_left(c))
+                    }),
+                    Instr::I32XorConst(c) => {
+                        fused!(push!(from_u32(c)), unop!(as_u32, from_u32, |a| a ^ c))
+                    }
+                    Instr::LocalI32ShlConst(a, c) => fused3!(get_local!(a), {
+                        push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shl(c)))
+                    }),
+                    Instr::LocalsI32Sub(a, b) => fused3!(get_local!(a), {
+                        locals_binop!(a, b, as_u32, from_u32, |x, y| x.wrapping_sub(y))
+                    }),
+                    Instr::LocalsI64Add(a, b) => fused3!(get_local!(a), {
+                        locals_binop!(a, b, as_u64, from_u64, |x, y| x.wrapping_add(y))
+                    }),
+                    Instr::LocalsF64Add(a, b) => fused3!(get_local!(a), {
+                        locals_binop!(a, b, as_f64, from_f64, |x, y| x + y)
+                    }),
+                    Instr::LocalsF64Sub(a, b) => fused3!(get_local!(a), {
+                        locals_binop!(a, b, as_f64, from_f64, |x, y| x - y)
+                    }),
+                    Instr::LocalsF64Mul(a, b) => fused3!(get_local!(a), {
+                        locals_binop!(a, b, as_f64, from_f64, |x, y| x * y)
+                    }),
+                    Instr::I64AddSet(x) => {
+                        binop_set!(x, as_u64, from_u64, |a, b| a.wrapping_add(b))
+                    }
+                    Instr::F64AddSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a + b),
+                    Instr::F64SubSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a - b),
+                    Instr::F64MulSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a * b),
+                    Instr::F64AddTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a + b),
+                    Instr::F64SubTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a - b),
+                    Instr::F64MulTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a * b),
                     Instr::I32AddConstSet(c, x) => fused3!(push!(from_u32(c)), {
                         let v = as_u32(pop!()).wrapping_add(c);
                         PutSlot::put(from_u32(v), fp.add(x as usize));
