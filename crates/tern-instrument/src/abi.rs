@@ -92,16 +92,20 @@ impl ValKind {
     /// The kind of a parsed value type, or `None` for types the fast tier does not
     /// support (typed function references, GC references).
     pub(crate) fn from_wasm(ty: wasmparser::ValType) -> Option<ValKind> {
-        use wasmparser::ValType as V;
+        use wasmparser::{AbstractHeapType as A, HeapType as H, ValType as V};
         Some(match ty {
             V::I32 => ValKind::I32,
             V::I64 => ValKind::I64,
             V::F32 => ValKind::F32,
             V::F64 => ValKind::F64,
             V::V128 => ValKind::V128,
-            V::Ref(r) if r == wasmparser::RefType::FUNCREF => ValKind::FuncRef,
-            V::Ref(r) if r == wasmparser::RefType::EXTERNREF => ValKind::ExternRef,
-            V::Ref(_) => return None,
+            // `ref.func` pushes a non-nullable reference to its concrete function type:
+            // still a function reference, held and reported as a funcref.
+            V::Ref(r) => match r.heap_type() {
+                H::Concrete(_) | H::Abstract { ty: A::Func, .. } => ValKind::FuncRef,
+                H::Abstract { ty: A::Extern, .. } => ValKind::ExternRef,
+                _ => return None,
+            },
         })
     }
 
