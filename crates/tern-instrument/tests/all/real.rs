@@ -62,3 +62,28 @@ fn sieve() {
 fn sort() {
     check_sampled(&workload("sort", Value::I32(2)), 40);
 }
+
+/// Every WASI guest of the repository instruments into a valid module whose map covers
+/// every defined function (they are run through WASI by tern-fast's tests, phase 2).
+#[test]
+fn wasi_guests_instrument_and_validate() {
+    let root = format!("{}/../../tests/guests", env!("CARGO_MANIFEST_DIR"));
+    let mut count = 0;
+    for dir in ["c", "ckpt", "rust"] {
+        for entry in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "wasm") {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let out = tern_instrument::instrument(&bytes)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            wasmparser::Validator::new_with_features(tern_instrument::supported_features())
+                .validate_all(&out.module)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(out.map.sites.len() >= out.map.funcs.len());
+            count += 1;
+        }
+    }
+    assert!(count >= 10, "found {count} guests");
+}
