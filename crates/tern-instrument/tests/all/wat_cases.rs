@@ -285,3 +285,27 @@ fn malformed_modules_are_errors_with_offsets() {
     let err = tern_instrument::instrument(&invalid).unwrap_err();
     assert!(err.to_string().contains("type mismatch"), "{err}");
 }
+
+#[test]
+fn tail_call_to_another_function() {
+    // After `return_call $leaf` the frame below waits on `call $hop` while the frame
+    // above it runs `$leaf`.
+    every_point(
+        "tail_other",
+        r#"(module
+             (type $t (func (param i32) (result i32)))
+             (table 1 funcref) (elem (i32.const 0) $leaf)
+             (func $leaf (param i32) (result i32) (local i32)
+               (loop (local.set 1 (i32.add (local.get 1) (local.get 0)))
+                     (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+               (local.get 1))
+             (func $hop (param i32) (result i32)
+               (if (result i32) (i32.and (local.get 0) (i32.const 1))
+                 (then (return_call $leaf (local.get 0)))
+                 (else (return_call_indirect (type $t) (local.get 0) (i32.const 0)))))
+             (func (export "f") (param i32) (result i32)
+               (i32.add (call $hop (local.get 0)) (call $hop (i32.add (local.get 0) (i32.const 1))))))"#,
+        "f",
+        vec![Value::I32(5)],
+    );
+}
