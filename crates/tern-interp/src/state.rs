@@ -434,10 +434,17 @@ impl Store {
         let Some(&callee_addr) = wasm_funcs.get(&(callee.instance, callee.func)) else {
             return Err("the frame above is not a function of this store".into());
         };
+        // After a tail call (`return_call*`) the frame above can be any function with
+        // the results the call expects, so that is what is checked: it keeps the
+        // resumed code type-correct.
+        let callee_results = &self.types[self.funcs[callee_addr].type_id() as usize].results;
         let ok = match instr {
-            Instr::Call(f) => inst.funcs[f as usize] as usize == callee_addr,
+            Instr::Call(f) => {
+                let called = self.funcs[inst.funcs[f as usize] as usize].type_id();
+                self.types[called as usize].results == *callee_results
+            }
             Instr::CallIndirect { ty, .. } => {
-                self.funcs[callee_addr].type_id() == inst.type_ids[ty as usize]
+                self.types[inst.type_ids[ty as usize] as usize].results == *callee_results
             }
             _ => false,
         };

@@ -50,8 +50,12 @@ impl ValType {
             wasmparser::ValType::F64 => ValType::F64,
             wasmparser::ValType::V128 => ValType::V128,
             // Validation with tern's feature set admits only the two abstract reference
-            // types; anything else was refused earlier.
-            wasmparser::ValType::Ref(r) if r.is_func_ref() => ValType::FuncRef,
+            // types as declared types; but the validator types the operand pushed by
+            // `ref.func` as a reference to its concrete function type, which is still a
+            // function reference.
+            wasmparser::ValType::Ref(r) if r.is_func_ref() || r.is_concrete_type_ref() => {
+                ValType::FuncRef
+            }
             wasmparser::ValType::Ref(_) => ValType::ExternRef,
         }
     }

@@ -1,0 +1,110 @@
+//! The host side of the cold path: turns the calls an unwinding module makes to
+//! `tern.frame` and `tern.save_*` into canonical [`tern_snapshot::Frame`]s.
+
+use crate::abi::ValKind;
+use crate::map::{InstrumentMap, SiteKind};
+use std::fmt;
+use tern_snapshot::{Frame, Value};
+
+/// A report that does not match the map: wrong count or types of values, unknown site.
+/// It means the module and the map do not belong together, or the host ABI was misused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectError(pub String);
+
+impl fmt::Display for CollectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad frame report: {}", self.0)
+    }
+}
+
+impl std::error::Error for CollectError {}
+
+/// Accumulates the frames of one unwinding, top frame first as the module reports them.
+#[derive(Debug, Clone, Default)]
+pub struct FrameCollector {
+    /// `(func, site, values in reverse canonical order)` of every reported frame.
+    reported: Vec<(u32, u32, Vec<Value>)>,
+}
+
+impl FrameCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `tern.frame(func, site)`: a new frame begins.
+    pub fn frame(&mut self, func: u32, site: u32) {
+        self.reported.push((func, site, Vec::new()));
+    }
+
+    /// `tern.save_*(value)`: the next value of the current frame. Function references
+    /// must already be in the *original* module's numbering.
+    pub fn save(&mut self, value: Value) -> Result<(), CollectError> {
+        let (_, _, values) = self
+            .reported
+            .last_mut()
+            .ok_or_else(|| CollectError("a value was saved before any frame".into()))?;
+        values.push(value);
+        Ok(())
+    }
+
+    /// Whether any frame was reported.
+    pub fn is_empty(&self) -> bool {
+        self.reported.is_empty()
+    }
+
+    /// The canonical frames, bottom first, all in instance `instance`. Checks every
+    /// value against the map.
+    pub fn finish(self, map: &InstrumentMap, instance: u32) -> Result<Vec<Frame>, CollectError> {
+        let count = self.reported.len();
+        let mut frames = Vec::with_capacity(count);
+        for (depth, (func, site_id, mut values)) in self.reported.into_iter().enumerate() {
+            let site = map
+                .site(site_id)
+                .ok_or_else(|| CollectError(format!("unknown site {site_id}")))?;
+            if site.func != func {
+                return Err(CollectError(format!(
+                    "site {site_id} belongs to function {}, not {func}",
+                    site.func
+                )));
+            }
+            // Only the first reported frame (the top one) may be at a safepoint; every
+            // frame below it waits on a call.
+            let is_top = depth == 0;
+            if is_top == (site.kind == SiteKind::Call) {
+                return Err(CollectError(format!(
+                    "site {site_id} ({:?}) at depth {depth} from the top",
+                    site.kind
+                )));
+            }
+            let info = map
+                .func(func)
+                .ok_or_else(|| CollectError(format!("function {func} is not defined")))?;
+            let want = info.locals.len() + site.stack.len();
+            if values.len() != want {
+                return Err(CollectError(format!(
+                    "site {site_id}: {} values reported, expected {want}",
+                    values.len()
+                )));
+            }
+            values.reverse();
+            let stack = values.split_off(info.locals.len());
+            let types = info.locals.iter().chain(&site.stack);
+            for (value, kind) in values.iter().chain(&stack).zip(types) {
+                if ValKind::of(value) != *kind {
+                    return Err(CollectError(format!(
+                        "site {site_id}: a {kind:?} was expected, {value:?} reported"
+                    )));
+                }
+            }
+            frames.push(Frame {
+                instance,
+                func,
+                pc: site.pc,
+                locals: values,
+                stack,
+            });
+        }
+        frames.reverse();
+        Ok(frames)
+    }
+}

@@ -1,0 +1,290 @@
+//! Runs a program three ways and compares: the original module straight through; the
+//! instrumented module straight through; the instrumented module with the checkpoint
+//! request set at some instruction, unwound, and the collected frames restored on the
+//! original module and run to the end.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use tern_instrument::{ADDED_FUNCS, FrameCollector, Instrumented, UNWINDING_OFFSET};
+use tern_interp::{
+    Config, Extern, FuncType, Limits, Linker, MemoryType, Module, Outcome, Store, ValType, Value,
+};
+use tern_snapshot::ExecState;
+
+/// Adds the program's own host imports (if any) to a linker.
+pub type Env = fn(&mut Linker);
+
+pub fn no_env(_: &mut Linker) {}
+
+pub struct Program {
+    pub name: String,
+    pub original: Vec<u8>,
+    pub instrumented: Instrumented,
+    pub export: String,
+    pub args: Vec<Value>,
+    pub env: Env,
+}
+
+/// What a finished run leaves behind.
+#[derive(Debug, PartialEq)]
+pub struct Outcome2 {
+    pub results: Vec<Value>,
+    /// Memories, tables, globals, segments: the canonical state with no frames.
+    pub state: ExecState,
+}
+
+impl Program {
+    pub fn new(name: &str, original: Vec<u8>, export: &str, args: Vec<Value>, env: Env) -> Self {
+        let instrumented = tern_instrument::instrument(&original)
+            .unwrap_or_else(|e| panic!("{name}: instrument: {e}"));
+        wasmparser::Validator::new_with_features(tern_instrument::supported_features())
+            .validate_all(&instrumented.module)
+            .unwrap_or_else(|e| panic!("{name}: instrumented module invalid: {e}"));
+        Program {
+            name: name.into(),
+            original,
+            instrumented,
+            export: export.into(),
+            args,
+            env,
+        }
+    }
+
+    /// The uninterrupted run of the original module.
+    pub fn reference(&self) -> Outcome2 {
+        let config = Config::default();
+        let module = Module::new(&config, &self.original).expect("original compiles");
+        let mut store = Store::new(&config);
+        let mut linker = Linker::new();
+        (self.env)(&mut linker);
+        let instance = linker
+            .instantiate(&mut store, &module)
+            .expect("instantiates");
+        let results = match store.invoke(instance, &self.export, &self.args) {
+            Ok(Outcome::Finished(r)) => r,
+            other => panic!("{}: reference run: {other:?}", self.name),
+        };
+        Outcome2 {
+            results,
+            state: store.capture(),
+        }
+    }
+
+    fn instrumented_store(
+        &self,
+    ) -> (
+        Store,
+        tern_interp::InstanceId,
+        u32,
+        Arc<Mutex<FrameCollector>>,
+    ) {
+        let config = Config::default();
+        let module =
+            Module::new(&config, &self.instrumented.module).expect("instrumented compiles");
+        let mut store = Store::new(&config);
+        // Created first, so it is store memory 0 and the program's memories keep their
+        // store numbers shifted by exactly one.
+        let flags = store.new_memory(MemoryType {
+            limits: Limits {
+                min: 1,
+                max: Some(1),
+            },
+        });
+        let collector = Arc::new(Mutex::new(FrameCollector::new()));
+        let mut linker = Linker::new();
+        linker.define("tern", "flags", Extern::Memory(flags));
+        let c = collector.clone();
+        linker.func(
+            "tern",
+            "frame",
+            FuncType::new([ValType::I32; 2], []),
+            move |_, args| {
+                let (Value::I32(func), Value::I32(site)) = (args[0], args[1]) else {
+                    panic!("frame takes two i32");
+                };
+                c.lock().unwrap().frame(func, site);
+                Ok(Vec::new())
+            },
+        );
+        let saves = [
+            ("save_i32", ValType::I32),
+            ("save_i64", ValType::I64),
+            ("save_f32", ValType::F32),
+            ("save_f64", ValType::F64),
+            ("save_v128", ValType::V128),
+            ("save_funcref", ValType::FuncRef),
+            ("save_externref", ValType::ExternRef),
+        ];
+        for (name, ty) in saves {
+            let c = collector.clone();
+            linker.func("tern", name, FuncType::new([ty], []), move |_, args| {
+                c.lock()
+                    .unwrap()
+                    .save(to_original(args[0]))
+                    .map_err(|e| tern_interp::HostError::Trap(e.to_string()))?;
+                Ok(Vec::new())
+            });
+        }
+        (self.env)(&mut linker);
+        let instance = linker
+            .instantiate(&mut store, &module)
+            .expect("instantiates");
+        (store, instance, flags, collector)
+    }
+
+    /// The instrumented module straight through, flag never set.
+    pub fn instrumented_plain(&self) -> Outcome2 {
+        let (mut store, instance, _, collector) = self.instrumented_store();
+        let results = match store.invoke(instance, &self.export, &self.args) {
+            Ok(Outcome::Finished(r)) => r,
+            other => panic!("{}: instrumented run: {other:?}", self.name),
+        };
+        assert!(collector.lock().unwrap().is_empty(), "no frame reported");
+        Outcome2 {
+            results,
+            state: to_original_state(store.capture()),
+        }
+    }
+
+    /// Instructions the instrumented module executes in a whole run.
+    pub fn instrumented_length(&self) -> u64 {
+        let (mut store, instance, _, _) = self.instrumented_store();
+        store.set_instruction_budget(Some(u64::MAX));
+        match store.invoke(instance, &self.export, &self.args) {
+            Ok(Outcome::Finished(_)) => store.counted_instructions(),
+            other => panic!("{}: {other:?}", self.name),
+        }
+    }
+
+    /// Requests a checkpoint after `n` instrumented instructions, unwinds, restores the
+    /// frames on the original module, runs to the end. Returns the outcome and the site
+    /// of the top frame (`None` if the program ended before reaching a safepoint).
+    pub fn checkpoint_at(&self, n: u64) -> (Outcome2, Option<(u32, usize)>) {
+        let (mut store, instance, flags, collector) = self.instrumented_store();
+        store.set_instruction_budget(Some(n));
+        match store.invoke(instance, &self.export, &self.args) {
+            Ok(Outcome::Paused(_)) => {}
+            other => panic!(
+                "{}: expected a pause after {n} instructions: {other:?}",
+                self.name
+            ),
+        }
+        store.memory_mut(flags).unwrap()[..4].copy_from_slice(&1u32.to_le_bytes());
+        let results = match store.resume() {
+            Ok(Outcome::Finished(r)) => r,
+            other => panic!("{}: unwinding run: {other:?}", self.name),
+        };
+        let off = UNWINDING_OFFSET as usize;
+        let unwinding = store.memory(flags).unwrap()[off..off + 4] != [0; 4];
+        let collector = std::mem::take(&mut *collector.lock().unwrap());
+        if !unwinding {
+            assert!(collector.is_empty());
+            let state = to_original_state(store.capture());
+            return (Outcome2 { results, state }, None);
+        }
+        let frames = collector
+            .finish(&self.instrumented.map, 0)
+            .unwrap_or_else(|e| panic!("{}: at {n}: {e}", self.name));
+        let top = frames.last().expect("a frame");
+        let top_site = self
+            .instrumented
+            .map
+            .sites
+            .iter()
+            .position(|s| {
+                s.func == top.func && s.pc == top.pc && s.kind != tern_instrument::SiteKind::Call
+            })
+            .expect("top site") as u32;
+        let depth = frames.len();
+        let mut state = to_original_state(store.capture());
+        state.frames = frames;
+        (self.restore_and_finish(&state, n), Some((top_site, depth)))
+    }
+
+    fn restore_and_finish(&self, state: &ExecState, n: u64) -> Outcome2 {
+        let config = Config::default();
+        let module = Module::new(&config, &self.original).expect("original compiles");
+        let mut store = Store::new(&config);
+        let mut linker = Linker::new();
+        (self.env)(&mut linker);
+        linker
+            .instantiate_for_restore(&mut store, &module)
+            .expect("instantiates");
+        store.restore(state).unwrap_or_else(|e| {
+            panic!("{}: restore at {n}: {e:?}\n{:#?}", self.name, state.frames)
+        });
+        let results = match store.resume() {
+            Ok(Outcome::Finished(r)) => r,
+            other => panic!("{}: restored run at {n}: {other:?}", self.name),
+        };
+        Outcome2 {
+            results,
+            state: store.capture(),
+        }
+    }
+
+    /// Checks the plain instrumented run and checkpoints at each of `points`; returns
+    /// the set of top sites that were taken and the deepest stack seen.
+    pub fn check(&self, points: impl IntoIterator<Item = u64>) -> (BTreeSet<u32>, usize) {
+        let reference = self.reference();
+        assert_eq!(
+            self.instrumented_plain(),
+            reference,
+            "{}: plain run",
+            self.name
+        );
+        let mut sites = BTreeSet::new();
+        let mut deepest = 0;
+        for n in points {
+            let (outcome, top) = self.checkpoint_at(n);
+            assert_eq!(
+                outcome, reference,
+                "{}: checkpoint after {n} instructions",
+                self.name
+            );
+            if let Some((site, depth)) = top {
+                sites.insert(site);
+                deepest = deepest.max(depth);
+            }
+        }
+        (sites, deepest)
+    }
+}
+
+/// A value from the instrumented store in the original module's numbering: the store
+/// numbers functions like the module (host functions are instantiated per import), and
+/// the pass's imports come first.
+fn to_original(value: Value) -> Value {
+    match value {
+        Value::FuncRef(Some(f)) => Value::FuncRef(Some(f - ADDED_FUNCS)),
+        other => other,
+    }
+}
+
+/// The instrumented store's state as the original store's: without the flag memory
+/// (store memory 0) and with function references renumbered.
+fn to_original_state(mut state: ExecState) -> ExecState {
+    state.memories.remove(0);
+    for table in &mut state.tables {
+        for e in &mut table.elements {
+            *e = to_original(*e);
+        }
+    }
+    for g in &mut state.globals {
+        *g = to_original(*g);
+    }
+    state
+}
+
+/// A seeded sample of `count` points in `1..len` (xorshift; no dependency needed).
+pub fn sample(len: u64, count: usize, seed: u64) -> Vec<u64> {
+    let mut x = seed | 1;
+    (0..count)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            1 + x % len.max(1)
+        })
+        .collect()
+}

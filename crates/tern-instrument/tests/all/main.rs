@@ -1,0 +1,7 @@
+//! The one integration-test binary of tern-instrument: instrumented modules run on tern's
+//! interpreter, checkpointed through the cold path, restored from the reported frames on
+//! the original module.
+
+mod harness;
+mod real;
+mod wat_cases;
