@@ -151,6 +151,23 @@ pub(crate) enum Instr {
     // `op; local.set x` and `op; local.tee x`.
     I64AddSet(u32), F64AddSet(u32), F64SubSet(u32), F64MulSet(u32),
     F64AddTee(u32), F64SubTee(u32), F64MulTee(u32),
+    // Fused quadruples: `local.get a; i32.const c; i32.add; local.set x` (or `tee`).
+    LocalI32AddConstSet(u32, u32, u32),
+    LocalI32AddConstTee(u32, u32, u32),
+    /// `i32.load offset; local.tee x`: the offset, then the local.
+    I32LoadTee(u32, u32),
+    // `local.get b; i32.cmp; br_if` and `i32.const c; i32.cmp; br_if` whose branch
+    // moves no values: the local (or constant), then the target's code index.
+    I32EqLocalBrIf(u32, u32), I32NeLocalBrIf(u32, u32),
+    I32LtSLocalBrIf(u32, u32), I32LtULocalBrIf(u32, u32),
+    I32GtSLocalBrIf(u32, u32), I32GtULocalBrIf(u32, u32),
+    I32LeSLocalBrIf(u32, u32), I32LeULocalBrIf(u32, u32),
+    I32GeSLocalBrIf(u32, u32), I32GeULocalBrIf(u32, u32),
+    I32EqConstBrIf(u32, u32), I32NeConstBrIf(u32, u32),
+    I32LtSConstBrIf(u32, u32), I32LtUConstBrIf(u32, u32),
+    I32GtSConstBrIf(u32, u32), I32GtUConstBrIf(u32, u32),
+    I32LeSConstBrIf(u32, u32), I32LeUConstBrIf(u32, u32),
+    I32GeSConstBrIf(u32, u32), I32GeUConstBrIf(u32, u32),
     I32EqzBrIf(Target), I32EqBrIf(Target), I32NeBrIf(Target),
     I32LtSBrIf(Target), I32LtUBrIf(Target), I32GtSBrIf(Target), I32GtUBrIf(Target),
     I32LeSBrIf(Target), I32LeUBrIf(Target), I32GeSBrIf(Target), I32GeUBrIf(Target),

@@ -20,12 +20,31 @@ pub(crate) fn fuse(code: &mut [Instr]) {
     for i in 0..code.len().saturating_sub(1) {
         // Later instructions are matched as their originals: `code[i + 1]` may have been
         // replaced already, but a replaced instruction starts with the same work.
-        let third = code.get(i + 2).map(|&instr| original(instr));
-        let triple = third.and_then(|third| fuse_triple(code[i], original(code[i + 1]), third));
-        if let Some(fused) = triple.or_else(|| fuse_pair(code[i], original(code[i + 1]))) {
+        let next = |k: usize| code.get(i + k).map(|&instr| original(instr));
+        let (second, third, fourth) = (original(code[i + 1]), next(2), next(3));
+        let fused = third
+            .zip(fourth)
+            .and_then(|(third, fourth)| fuse_quad(code[i], second, third, fourth))
+            .or_else(|| third.and_then(|third| fuse_triple(code[i], second, third)))
+            .or_else(|| fuse_pair(code[i], second));
+        if let Some(fused) = fused {
             code[i] = fused;
         }
     }
+}
+
+fn fuse_quad(first: Instr, second: Instr, third: Instr, fourth: Instr) -> Option<Instr> {
+    use Instr::*;
+    Some(match (original(first), second, third, fourth) {
+        (LocalGet(a), I32Const(c), I32Add, LocalSet(x)) => LocalI32AddConstSet(a, c, x),
+        (LocalGet(a), I32Const(c), I32Add, LocalTee(x)) => LocalI32AddConstTee(a, c, x),
+        _ => return None,
+    })
+}
+
+/// `br_if` to `t` moving no values: its target alone fits beside a local or constant.
+fn plain_jump(t: crate::code::Target) -> Option<u32> {
+    (t.drop == 0).then_some(t.to)
 }
 
 /// The plain instruction whose work a (possibly fused) instruction starts with.
@@ -43,6 +62,18 @@ fn original(instr: Instr) -> Instr {
         | LocalCopy(a, _)
         | LocalI32AddConst(a, _)
         | LocalsI32Add(a, _)
+        | LocalI32AddConstSet(a, _, _)
+        | LocalI32AddConstTee(a, _, _)
+        | I32EqLocalBrIf(a, _)
+        | I32NeLocalBrIf(a, _)
+        | I32LtSLocalBrIf(a, _)
+        | I32LtULocalBrIf(a, _)
+        | I32GtSLocalBrIf(a, _)
+        | I32GtULocalBrIf(a, _)
+        | I32LeSLocalBrIf(a, _)
+        | I32LeULocalBrIf(a, _)
+        | I32GeSLocalBrIf(a, _)
+        | I32GeULocalBrIf(a, _)
         | LocalsI32Sub(a, _)
         | LocalGetI32Store(a, _)
         | LocalI32ShlConst(a, _)
@@ -57,7 +88,17 @@ fn original(instr: Instr) -> Instr {
         LocalSetGet(x, _) => LocalSet(x),
         LocalTeeGet(x, _) => LocalTee(x),
         I32AddI32Load(_) | I32AddF64Load(_) => I32Add,
-        I32LoadSet(o, _) => I32Load(o),
+        I32LoadSet(o, _) | I32LoadTee(o, _) => I32Load(o),
+        I32EqConstBrIf(c, _)
+        | I32NeConstBrIf(c, _)
+        | I32LtSConstBrIf(c, _)
+        | I32LtUConstBrIf(c, _)
+        | I32GtSConstBrIf(c, _)
+        | I32GtUConstBrIf(c, _)
+        | I32LeSConstBrIf(c, _)
+        | I32LeUConstBrIf(c, _)
+        | I32GeSConstBrIf(c, _)
+        | I32GeUConstBrIf(c, _) => I32Const(c),
         I32RotlConst(c) | I32XorConst(c) => I32Const(c),
         I64AddConst(c) | I64AndConst(c) | I64ShlConst(c) | I64ShrUConst(c) => I64Const(c),
         I32AddConstSet(c, _) => I32Const(c),
@@ -87,12 +128,48 @@ fn fuse_triple(first: Instr, second: Instr, third: Instr) -> Option<Instr> {
         (LocalGet(a), I32Const(c), I32Add) => LocalI32AddConst(a, c),
         (LocalGet(a), LocalGet(b), I32Add) => LocalsI32Add(a, b),
         (LocalGet(a), LocalGet(b), I32Sub) => LocalsI32Sub(a, b),
+        (LocalGet(b), cmp, BrIf(t)) => return cmp_local_br_if(cmp, b, plain_jump(t)?),
+        (I32Const(c), cmp, BrIf(t)) => return cmp_const_br_if(cmp, c, plain_jump(t)?),
         (LocalGet(a), I32Const(c), I32Shl) => LocalI32ShlConst(a, c),
         (LocalGet(a), LocalGet(b), I64Add) => LocalsI64Add(a, b),
         (LocalGet(a), LocalGet(b), F64Add) => LocalsF64Add(a, b),
         (LocalGet(a), LocalGet(b), F64Sub) => LocalsF64Sub(a, b),
         (LocalGet(a), LocalGet(b), F64Mul) => LocalsF64Mul(a, b),
         (I32Const(c), I32Add, LocalSet(x)) => I32AddConstSet(c, x),
+        _ => return None,
+    })
+}
+
+fn cmp_local_br_if(cmp: Instr, b: u32, to: u32) -> Option<Instr> {
+    use Instr::*;
+    Some(match cmp {
+        I32Eq => I32EqLocalBrIf(b, to),
+        I32Ne => I32NeLocalBrIf(b, to),
+        I32LtS => I32LtSLocalBrIf(b, to),
+        I32LtU => I32LtULocalBrIf(b, to),
+        I32GtS => I32GtSLocalBrIf(b, to),
+        I32GtU => I32GtULocalBrIf(b, to),
+        I32LeS => I32LeSLocalBrIf(b, to),
+        I32LeU => I32LeULocalBrIf(b, to),
+        I32GeS => I32GeSLocalBrIf(b, to),
+        I32GeU => I32GeULocalBrIf(b, to),
+        _ => return None,
+    })
+}
+
+fn cmp_const_br_if(cmp: Instr, c: u32, to: u32) -> Option<Instr> {
+    use Instr::*;
+    Some(match cmp {
+        I32Eq => I32EqConstBrIf(c, to),
+        I32Ne => I32NeConstBrIf(c, to),
+        I32LtS => I32LtSConstBrIf(c, to),
+        I32LtU => I32LtUConstBrIf(c, to),
+        I32GtS => I32GtSConstBrIf(c, to),
+        I32GtU => I32GtUConstBrIf(c, to),
+        I32LeS => I32LeSConstBrIf(c, to),
+        I32LeU => I32LeUConstBrIf(c, to),
+        I32GeS => I32GeSConstBrIf(c, to),
+        I32GeU => I32GeUConstBrIf(c, to),
         _ => return None,
     })
 }
@@ -114,6 +191,7 @@ fn fuse_pair(first: Instr, second: Instr) -> Option<Instr> {
         (I32Add, I32Load(o)) => I32AddI32Load(o),
         (LocalGet(v), I32Store(o)) => LocalGetI32Store(v, o),
         (I32Load(o), LocalSet(x)) => I32LoadSet(o, x),
+        (I32Load(o), LocalTee(x)) => I32LoadTee(o, x),
         (I32Const(c), I32Rotl) => I32RotlConst(c),
         (I32Const(c), I32Xor) => I32XorConst(c),
         (I32Add, F64Load(o)) => I32AddF64Load(o),
@@ -228,5 +306,45 @@ mod tests {
         ] {
             assert!(code.contains(&expected), "{expected:?} in {code:?}");
         }
+    }
+
+    #[test]
+    fn quadruples_and_compare_branches_keep_first_instructions() {
+        use Instr::*;
+        let jump = |drop| Target {
+            to: 0,
+            drop,
+            keep: 0,
+        };
+        let plain = vec![
+            LocalGet(0),
+            I32Const(1),
+            I32Add,
+            LocalSet(0), // LocalI32AddConstSet
+            LocalGet(1),
+            LocalGet(2),
+            I32LtS,
+            BrIf(jump(0)), // I32LtSLocalBrIf
+            I32Const(9),
+            I32Ne,
+            BrIf(jump(0)), // I32NeConstBrIf
+            I32Const(9),
+            I32Ne,
+            BrIf(jump(1)), // moves values: only the pair fuses
+        ];
+        let mut code = plain.clone();
+        fuse(&mut code);
+        for (fused, plain) in code.iter().zip(&plain) {
+            assert_eq!(original(*fused), *plain);
+        }
+        assert_eq!(code[0], LocalI32AddConstSet(0, 1, 0));
+        assert_eq!(code[5], I32LtSLocalBrIf(2, 0));
+        assert_eq!(code[8], I32NeConstBrIf(9, 0));
+        assert_eq!(
+            code[11],
+            I32Const(9),
+            "no fusion may drop a branch's moved values"
+        );
+        assert_eq!(code[12], I32NeBrIf(jump(1)));
     }
 }

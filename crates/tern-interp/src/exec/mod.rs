@@ -537,6 +537,51 @@ impl Store {
                 }
             }};
         }
+        // A fused quadruple: like `fused!`, skipping three instructions.
+        macro_rules! fused4 {
+            ($first:expr, $all:expr) => {{
+                if COUNT {
+                    $first
+                } else {
+                    pc += 3;
+                    $all
+                }
+            }};
+        }
+        // `local.get b; i32.cmp; br_if` (or `i32.const b; ...`) with a branch that moves
+        // no values; a pause leaves the plain `br_if`'s state like `cmp_br_if!`.
+        macro_rules! cmp_operand_br_if {
+            ($first:expr, $b:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {{
+                if COUNT {
+                    $first
+                } else {
+                    pc += 2;
+                    let $y: u32 = $b;
+                    let $x = as_u32(top!());
+                    let t = Target {
+                        to: $to,
+                        drop: 0,
+                        keep: 0,
+                    };
+                    br_if_taken!($cmp, t);
+                }
+            }};
+        }
+        macro_rules! cmp_local_br_if {
+            ($b:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {
+                cmp_operand_br_if!(
+                    get_local!($b),
+                    as_u32(*fp.add($b as usize)),
+                    $to,
+                    |$x, $y| $cmp
+                )
+            };
+        }
+        macro_rules! cmp_const_br_if {
+            ($c:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {
+                cmp_operand_br_if!(push!(from_u32($c)), $c, $to, |$x, $y| $cmp)
+            };
+        }
         // The fused `cmp; br_if`. With `taken` computed and the top slot still holding an
         // operand, it replaces that slot with the condition (so a pause leaves exactly
         // the plain `br_if`'s state: pc on the `br_if`, condition on the stack) and
@@ -941,6 +986,57 @@ impl Store {
                         let taken = as_u32(top!()) == 0;
                         br_if_taken!(taken, t);
                     }),
+                    Instr::LocalI32AddConstSet(a, c, x) => fused4!(get_local!(a), {
+                        let v = as_u32(*fp.add(a as usize)).wrapping_add(c);
+                        PutSlot::put(from_u32(v), fp.add(x as usize));
+                    }),
+                    Instr::LocalI32AddConstTee(a, c, x) => fused4!(get_local!(a), {
+                        let v = from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c));
+                        PutSlot::put(v, fp.add(x as usize));
+                        push!(v);
+                    }),
+                    Instr::I32LoadTee(o, x) => {
+                        fused!(load!(o, 4, |b| from_u32(u32::from_le_bytes(b))), {
+                            load!(o, 4, |b| from_u32(u32::from_le_bytes(b)));
+                            copy_lo!(fp.add(x as usize), sp.sub(1));
+                        })
+                    }
+                    Instr::I32EqLocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x == y),
+                    Instr::I32NeLocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x != y),
+                    Instr::I32LtSLocalBrIf(b, to) => {
+                        cmp_local_br_if!(b, to, |x, y| (x as i32) < (y as i32))
+                    }
+                    Instr::I32LtULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x < y),
+                    Instr::I32GtSLocalBrIf(b, to) => {
+                        cmp_local_br_if!(b, to, |x, y| (x as i32) > (y as i32))
+                    }
+                    Instr::I32GtULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x > y),
+                    Instr::I32LeSLocalBrIf(b, to) => {
+                        cmp_local_br_if!(b, to, |x, y| (x as i32) <= (y as i32))
+                    }
+                    Instr::I32LeULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x <= y),
+                    Instr::I32GeSLocalBrIf(b, to) => {
+                        cmp_local_br_if!(b, to, |x, y| (x as i32) >= (y as i32))
+                    }
+                    Instr::I32GeULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x >= y),
+                    Instr::I32EqConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x == y),
+                    Instr::I32NeConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x != y),
+                    Instr::I32LtSConstBrIf(c, to) => {
+                        cmp_const_br_if!(c, to, |x, y| (x as i32) < (y as i32))
+                    }
+                    Instr::I32LtUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x < y),
+                    Instr::I32GtSConstBrIf(c, to) => {
+                        cmp_const_br_if!(c, to, |x, y| (x as i32) > (y as i32))
+                    }
+                    Instr::I32GtUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x > y),
+                    Instr::I32LeSConstBrIf(c, to) => {
+                        cmp_const_br_if!(c, to, |x, y| (x as i32) <= (y as i32))
+                    }
+                    Instr::I32LeUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x <= y),
+                    Instr::I32GeSConstBrIf(c, to) => {
+                        cmp_const_br_if!(c, to, |x, y| (x as i32) >= (y as i32))
+                    }
+                    Instr::I32GeUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x >= y),
                     Instr::I32EqBrIf(t) => cmp_br_if!(t, |a, b| a == b),
                     Instr::I32NeBrIf(t) => cmp_br_if!(t, |a, b| a != b),
                     Instr::I32LtSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) < (b as i32)),
