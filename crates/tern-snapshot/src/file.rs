@@ -1,10 +1,11 @@
 //! Snapshot files on disk, written atomically: a reader (or a crash) sees either the old
 //! file or the complete new one, never a partial write.
 
+use crate::encode::{Output, write_snapshot};
 use crate::error::SnapshotError;
-use crate::snapshot::{Snapshot, decode_snapshot, encode_snapshot};
+use crate::snapshot::{Snapshot, decode_snapshot};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -27,7 +28,28 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn write_snapshot_file(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
-    write_snapshot_bytes(path, &encode_snapshot(snapshot))
+    write_atomic(path, |file| {
+        write_snapshot(&mut FileOutput::new(file), snapshot, None)
+    })
+}
+
+/// Writes a snapshot whose memory contents are borrowed whole from the engine (see
+/// [`encode_snapshot_with_memories`](crate::encode_snapshot_with_memories)) to `path`
+/// atomically, as [`write_snapshot_bytes`] does. Pages are compressed on every core and
+/// written as they are ready: nothing proportional to the memory is allocated.
+///
+/// # Panics
+///
+/// If `memories` does not hold one slice per memory of the state, of the size the state
+/// gives it, or the state holds pages.
+pub fn write_snapshot_file_with_memories(
+    path: &Path,
+    snapshot: &Snapshot,
+    memories: &[&[u8]],
+) -> Result<(), SnapshotError> {
+    write_atomic(path, |file| {
+        write_snapshot(&mut FileOutput::new(file), snapshot, Some(memories))
+    })
 }
 
 /// Writes already-encoded snapshot bytes to `path` atomically: into a temporary file in
@@ -43,8 +65,41 @@ pub fn write_snapshot_bytes(path: &Path, bytes: &[u8]) -> Result<(), SnapshotErr
 
 /// Reads and decodes the snapshot file at `path`.
 pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, SnapshotError> {
-    let bytes = fs::read(path).map_err(io_error("read", path))?;
-    decode_snapshot(&bytes)
+    decode_snapshot(&read_snapshot_bytes(path)?)
+}
+
+/// Reads the snapshot file at `path` without decoding it, for
+/// [`SnapshotView::parse`](crate::SnapshotView::parse).
+pub fn read_snapshot_bytes(path: &Path) -> Result<Vec<u8>, SnapshotError> {
+    fs::read(path).map_err(io_error("read", path))
+}
+
+/// A file being written front to back, with the writer's occasional patch of bytes
+/// already written.
+struct FileOutput<'a> {
+    file: &'a mut File,
+    len: u64,
+}
+
+impl<'a> FileOutput<'a> {
+    fn new(file: &'a mut File) -> Self {
+        FileOutput { file, len: 0 }
+    }
+}
+
+impl Output for FileOutput<'_> {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn patch(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(at))?;
+        self.file.write_all(bytes)?;
+        self.file.seek(SeekFrom::Start(self.len))?;
+        Ok(())
+    }
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SnapshotError {
