@@ -76,6 +76,10 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         instructions_before: snapshot.trigger.instructions,
         print_results: true,
     };
+    // The file's bytes are not needed any more: give their memory back before the
+    // program runs on.
+    drop(snapshot);
+    drop(bytes);
     drive(session, &args.checkpoint, &args.from, |store| {
         store.resume()
     })
