@@ -117,16 +117,21 @@ pub fn write_memories(memories: &[MemorySource<'_>], emit: &mut Emit<'_>) -> io:
         let mut buf = Vec::new();
         for (m, range) in &batches {
             counts_up_to(m + 1, emit)?;
-            buf.clear();
-            for &(index, page) in &stored[*m][range.clone()] {
-                encoder.encode(index, page, &mut buf);
-            }
+            encode_batch(&mut encoder, &mut buf, &stored[*m][range.clone()]);
             emit(&buf)?;
         }
     } else {
         in_parallel(threads, &stored, &batches, &mut counts_up_to, emit)?;
     }
     counts_up_to(stored.len(), emit)
+}
+
+/// Replaces `buf`'s content with the stored-page records of `pages`.
+fn encode_batch(encoder: &mut PageEncoder, buf: &mut Vec<u8>, pages: &[(u32, &[u8])]) {
+    buf.clear();
+    for &(index, page) in pages {
+        encoder.encode(index, page, buf);
+    }
 }
 
 /// Thread `t` of `threads` encodes batches `t`, `t + threads`, … and sends each through
@@ -142,10 +147,7 @@ fn in_parallel(
 ) -> io::Result<()> {
     let encode = |encoder: &mut PageEncoder, buf: &mut Vec<u8>, b: usize| {
         let (m, range) = &batches[b];
-        buf.clear();
-        for &(index, page) in &stored[*m][range.clone()] {
-            encoder.encode(index, page, buf);
-        }
+        encode_batch(encoder, buf, &stored[*m][range.clone()]);
     };
     std::thread::scope(|scope| {
         let mut workers = Vec::with_capacity(threads);
