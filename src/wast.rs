@@ -1,17 +1,20 @@
 //! Runs `.wast` scripts (the format of the official spec tests) on the interpreter.
 //!
 //! In checkpoint mode every invocation is paused every `n` instructions; at each pause
-//! the store's whole state is captured, encoded as a snapshot file's bytes, decoded,
-//! and restored into a blank copy of the store, which then carries on. A script passes in checkpoint mode
+//! the store's whole state is captured and written as a real snapshot file (the atomic
+//! writer of `tern run`), read back with the reader of `tern restore` and restored into a
+//! blank copy of the store, which then carries on. A script passes in checkpoint mode
 //! only if every result is what the uninterrupted semantics require.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tern_interp::{
     Config, Extern, FuncType, GlobalType, InstanceId, InstantiateError, Limits, Linker, MemoryType,
     Module, Outcome, RunError, Store, TableType, TrapKind, ValType, Value, WasmFeatures,
 };
-use tern_snapshot::{ModuleIdentity, Snapshot, TriggerInfo, trigger_kind};
+use tern_snapshot::{ModuleIdentity, Snapshot, SnapshotView, TriggerInfo, trigger_kind};
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::parser::{self, ParseBuffer};
 use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
@@ -82,9 +85,49 @@ struct Runner {
     named: HashMap<String, InstanceId>,
     definitions: HashMap<String, Module>,
     checkpoints: u64,
+    /// Where this thread's checkpoints go (created on the first one).
+    snapshot_path: PathBuf,
 }
 
 type Result<T> = std::result::Result<T, String>;
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        // Best effort: a leftover file is only a few KiB on a temporary file system.
+        let _ = std::fs::remove_file(&self.snapshot_path);
+    }
+}
+
+/// The snapshot file of the calling thread: one name per thread, reused for every
+/// checkpoint, in a RAM-backed directory so that hundreds of thousands of snapshots
+/// (the spec suite's checkpoint modes) cost system calls but no disk writes.
+fn snapshot_path() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    thread_local! {
+        static PATH: PathBuf = snapshot_dir().join(format!(
+            "tern-wast-{}-{}.tern",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+    }
+    PATH.with(PathBuf::clone)
+}
+
+/// `/dev/shm` if it is there and writable (a tmpfs on Linux), else the system's
+/// temporary directory.
+fn snapshot_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let shm = Path::new("/dev/shm");
+        let probe = shm.join(format!("tern-wast-probe-{}", std::process::id()));
+        if std::fs::write(&probe, b"").is_ok() {
+            let _ = std::fs::remove_file(&probe);
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        }
+    })
+}
 
 impl Runner {
     fn new(options: &WastOptions) -> Self {
@@ -100,6 +143,7 @@ impl Runner {
             named: HashMap::new(),
             definitions: HashMap::new(),
             checkpoints: 0,
+            snapshot_path: snapshot_path(),
         }
     }
 
@@ -284,19 +328,28 @@ impl Runner {
         }
     }
 
-    /// Moves the paused store through the bytes of a snapshot file (the whole format:
-    /// sections, compressed pages, checksum) into a blank copy of itself.
+    /// Moves the paused store through a snapshot file (the whole format: sections,
+    /// compressed pages, checksum; the atomic write and the reading of `tern run` and
+    /// `tern restore`) into a blank copy of itself.
     fn checkpoint(&mut self) -> Result<()> {
+        let path = &self.snapshot_path;
+        let (state, memories) = self.store.capture_borrowed();
         let snapshot = Snapshot {
             module: ModuleIdentity::of(b""),
             trigger: TriggerInfo::now(trigger_kind::INSTRUCTIONS, ""),
-            state: self.store.capture(),
+            state,
             wasi: None,
         };
-        let bytes = tern_snapshot::encode_snapshot(&snapshot);
-        let snapshot = tern_snapshot::decode_snapshot(&bytes).map_err(|e| e.to_string())?;
+        tern_snapshot::write_snapshot_file_with_memories(path, &snapshot, &memories)
+            .map_err(|e| e.to_string())?;
+        let bytes = tern_snapshot::read_snapshot_bytes(path).map_err(|e| e.to_string())?;
+        let view = SnapshotView::parse(&bytes).map_err(|e| e.to_string())?;
         let mut fresh = self.store.blank_copy();
-        fresh.restore(&snapshot.state).map_err(|e| e.to_string())?;
+        fresh
+            .restore_with(&view.state, |i, memory| {
+                view.fill_memory(i, memory).map_err(|e| e.to_string())
+            })
+            .map_err(|e| e.to_string())?;
         self.store = fresh;
         self.checkpoints += 1;
         Ok(())

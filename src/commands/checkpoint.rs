@@ -93,6 +93,12 @@ pub struct Session {
     pub store: Store,
     pub instance: InstanceId,
     pub module: Module,
+    /// The module's identity, hashed once when it is loaded (not at every checkpoint).
+    pub identity: ModuleIdentity,
+    /// Instructions the program had executed before this run started: 0 for `tern run`,
+    /// the snapshot's count for `tern restore` (`None` when the snapshot has none, so
+    /// later snapshots record no total either).
+    pub instructions_before: Option<u64>,
     pub wasi: Arc<Mutex<WasiCtx>>,
     /// Result of `--invoke`: print the function's results when it returns.
     pub print_results: bool,
@@ -210,7 +216,7 @@ pub fn drive(
                 return Ok(ExitCode::SUCCESS);
             }
             Ok(Outcome::Paused(reason)) => {
-                let trigger = trigger_info(reason, &armed, &session.store);
+                let trigger = trigger_info(reason, &armed, &session);
                 let path = snapshots.next();
                 write_snapshot(&session, trigger, &path)?;
                 eprintln!("tern: checkpoint written to {}", path.display());
@@ -241,7 +247,7 @@ fn print_results(results: &[Value]) -> anyhow::Result<()> {
     super::print_stdout(&text)
 }
 
-fn trigger_info(reason: PauseReason, armed: &Armed, store: &Store) -> TriggerInfo {
+fn trigger_info(reason: PauseReason, armed: &Armed, session: &Session) -> TriggerInfo {
     let take = |flag: &AtomicBool| flag.swap(false, Ordering::Relaxed);
     let mut info = if reason == PauseReason::BudgetExhausted {
         let n = armed.instructions.unwrap_or_default();
@@ -258,8 +264,12 @@ fn trigger_info(reason: PauseReason, armed: &Armed, store: &Store) -> TriggerInf
     } else {
         TriggerInfo::now(trigger_kind::MANUAL, "")
     };
+    // The store counts from the start of this run (while a budget is armed, which it is
+    // all along with an instruction trigger); the snapshot records the program's total.
     if armed.instructions.is_some() {
-        info.instructions = Some(store.counted_instructions());
+        info.instructions = session
+            .instructions_before
+            .map(|before| before + session.store.counted_instructions());
     }
     info
 }
@@ -267,7 +277,8 @@ fn trigger_info(reason: PauseReason, armed: &Armed, store: &Store) -> TriggerInf
 /// Captures the paused program (Wasm and WASI state) into the snapshot file `path`.
 /// The WASI state comes first: when it cannot be captured (a file the program holds was
 /// unlinked, so no restore could reopen it) nothing is written, and the error ends the run
-/// like any other failed checkpoint.
+/// like any other failed checkpoint. Memories are not copied: their pages are compressed
+/// where they lie.
 fn write_snapshot(session: &Session, trigger: TriggerInfo, path: &Path) -> anyhow::Result<()> {
     let wasi_state = session
         .wasi
@@ -275,13 +286,14 @@ fn write_snapshot(session: &Session, trigger: TriggerInfo, path: &Path) -> anyho
         .expect("WASI context lock")
         .state()
         .map_err(|e| anyhow::anyhow!("checkpoint failed, no snapshot written: {e}"))?;
+    let (state, memories) = session.store.capture_borrowed();
     let snapshot = Snapshot {
-        module: ModuleIdentity::of(session.module.bytes()),
+        module: session.identity,
         trigger,
-        state: session.store.capture(),
+        state,
         wasi: Some(serde_json::to_vec(&wasi_state).context("encoding the WASI state")?),
     };
-    tern_snapshot::write_snapshot_file(path, &snapshot)
+    tern_snapshot::write_snapshot_file_with_memories(path, &snapshot, &memories)
         .with_context(|| format!("writing snapshot {}", path.display()))
 }
 

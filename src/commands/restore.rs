@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use tern_interp::{Config, Linker, Store};
+use tern_snapshot::SnapshotView;
 use tern_wasi::{WasiCtxBuilder, WasiState, add_to_linker};
 
 /// Continue a checkpointed program from its snapshot.
@@ -28,8 +29,11 @@ pub struct RestoreArgs {
 
 pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let shown = args.from.display();
-    let snapshot = tern_snapshot::read_snapshot_file(&args.from)
-        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    let bytes =
+        tern_snapshot::read_snapshot_bytes(&args.from).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Everything is decoded and checked here except the pages, which are decompressed
+    // straight into the restored memories below.
+    let snapshot = SnapshotView::parse(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
     let config = Config::default();
     let module = load_module(&config, &args.module)?;
     snapshot.module.verify(module.bytes()).map_err(|e| {
@@ -42,7 +46,7 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         .inherit_stdio()
         .interrupt_flag(store.interrupt_handle());
     super::preopen_dirs(&mut builder, &args.dirs);
-    let wasi_bytes = snapshot.wasi.as_deref().unwrap_or(b"null");
+    let wasi_bytes = snapshot.wasi.unwrap_or(b"null");
     let wasi = match serde_json::from_slice::<Option<WasiState>>(wasi_bytes)
         .with_context(|| format!("{shown}: the WASI state does not decode"))?
     {
@@ -58,16 +62,24 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         .instantiate_for_restore(&mut store, &module)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.module.display()))?;
     store
-        .restore(&snapshot.state)
+        .restore_with(&snapshot.state, |i, memory| {
+            snapshot.fill_memory(i, memory).map_err(|e| e.to_string())
+        })
         .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
 
     let session = Session {
         store,
         instance,
         module,
+        identity: snapshot.module,
         wasi,
+        instructions_before: snapshot.trigger.instructions,
         print_results: true,
     };
+    // The file's bytes are not needed any more: give their memory back before the
+    // program runs on.
+    drop(snapshot);
+    drop(bytes);
     drive(session, &args.checkpoint, &args.from, |store| {
         store.resume()
     })

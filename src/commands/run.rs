@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use tern_interp::{Config, Linker, Module, Store, Value};
+use tern_snapshot::ModuleIdentity;
 use tern_wasi::{WasiCtxBuilder, add_to_linker};
 
 /// Run a WebAssembly module: a WASI command, or one exported function.
@@ -89,8 +90,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let session = Session {
         store,
         instance,
+        identity: ModuleIdentity::of(module.bytes()),
         module,
         wasi,
+        instructions_before: Some(0),
         print_results: args.invoke.is_some(),
     };
     drive(session, &args.checkpoint, &default_snapshot, |store| {

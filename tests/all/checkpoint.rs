@@ -253,3 +253,52 @@ fn call_trigger_pauses_in_front_of_the_nth_call_and_can_repeat() {
     let written = std::fs::read_dir(&snaps.0).unwrap().count();
     assert_eq!(written, (21891 - 1000) / 5000, "fib(20) makes 21891 calls");
 }
+
+#[test]
+fn instruction_counts_continue_across_a_restore() {
+    let dir = TempDir::new("ckpt-count");
+    let first = dir.0.join("first.tern").display().to_string();
+    let second = dir.0.join("second.tern").display().to_string();
+    let counted = |snap: &str| {
+        let json: serde_json::Value =
+            serde_json::from_str(&stdout(&tern(&["inspect", "--json", snap]))).unwrap();
+        json["trigger"]["instructions"].as_u64()
+    };
+    let out = tern(&[
+        "run",
+        "--checkpoint-on",
+        "instructions:1000",
+        "--snapshot",
+        &first,
+        PRIMES,
+        "20000",
+    ]);
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    assert_eq!(counted(&first), Some(1000));
+    // On a restored run N counts the instructions of that run; the snapshot records the
+    // total since the program started.
+    let out = tern(&[
+        "restore",
+        &first,
+        "--module",
+        PRIMES,
+        "--checkpoint-on",
+        "instructions:2500",
+        "--snapshot",
+        &second,
+    ]);
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    assert_eq!(counted(&second), Some(3500));
+    let out = tern(&[
+        "restore",
+        &second,
+        "--module",
+        PRIMES,
+        "--checkpoint-on",
+        "instructions:500",
+        "--snapshot",
+        &first,
+    ]);
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    assert_eq!(counted(&first), Some(4000));
+}

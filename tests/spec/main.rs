@@ -4,9 +4,10 @@
 //! Every file of `wasm-v2` plus the SIMD, tail-call, extended-const and multi-memory
 //! proposal files runs once straight through, once pausing at every point where an
 //! interrupt request is honoured, and once per checkpoint interval, where every
-//! invocation is paused every N instructions; each pause is snapshotted to bytes,
-//! restored into a fresh store and resumed. The set of failing directives must equal [`EXPECTED_FAILURES`]
-//! in every mode.
+//! invocation is paused every N instructions; each pause is written as a snapshot file
+//! (one reused file per worker thread, in `/dev/shm` when it is writable), read back,
+//! restored into a fresh store and resumed. The set of failing directives must equal
+//! [`EXPECTED_FAILURES`] in every mode.
 //!
 //! `cargo test --test spec -- FILTER` runs only files whose `suite/name` contains FILTER;
 //! `TERN_SPEC_INTERVALS=1,5` overrides the checkpoint intervals.

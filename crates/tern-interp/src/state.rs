@@ -121,10 +121,28 @@ impl Store {
     /// The store's whole state. While an invocation is paused its frames are included;
     /// otherwise `frames` is empty.
     pub fn capture(&self) -> ExecState {
+        let (mut state, memories) = self.capture_borrowed();
+        for (image, bytes) in state.memories.iter_mut().zip(memories) {
+            image.nonzero_pages = (bytes.chunks(WASM_PAGE).enumerate())
+                .filter(|(_, page)| !is_zero(page))
+                .map(|(i, page)| (i as u32, page.to_vec()))
+                .collect();
+        }
+        state
+    }
+
+    /// The store's whole state without a copy of its memories: the memory images hold
+    /// only sizes, and every memory's content is returned borrowed, whole, in store order
+    /// (for `tern_snapshot::write_snapshot_file_with_memories`, which compresses it where
+    /// it lies).
+    pub fn capture_borrowed(&self) -> (ExecState, Vec<&[u8]>) {
         let memories = self
             .memories
             .iter()
-            .map(|m| capture_memory(&m.bytes))
+            .map(|m| MemoryImage {
+                pages: m.pages(),
+                nonzero_pages: Vec::new(),
+            })
             .collect();
         let tables = self
             .tables
@@ -151,13 +169,14 @@ impl Store {
             })
             .collect();
         let frames = self.capture_frames();
-        ExecState {
+        let state = ExecState {
             memories,
             tables,
             globals,
             instances,
             frames,
-        }
+        };
+        (state, self.memories.iter().map(|m| &m.bytes[..]).collect())
     }
 
     fn capture_frames(&self) -> Vec<Frame> {
@@ -215,6 +234,29 @@ impl Store {
     /// store with the same instances (for example the one [`Store::blank_copy`] copied).
     /// Everything is checked before anything changes.
     pub fn restore(&mut self, state: &ExecState) -> Result<(), RestoreError> {
+        self.restore_with(state, |i, bytes| {
+            for (index, page) in &state.memories[i].nonzero_pages {
+                let start = *index as usize * WASM_PAGE;
+                let dst = bytes
+                    .get_mut(start..start + WASM_PAGE)
+                    .filter(|_| page.len() == WASM_PAGE);
+                dst.ok_or_else(|| format!("memory {i}: bad page {index}"))?
+                    .copy_from_slice(page);
+            }
+            Ok(())
+        })
+    }
+
+    /// [`Store::restore`] with memory contents written by `fill(i, memory)` into each
+    /// freshly allocated, zeroed memory `i` of `state.memories[i].pages` pages (the images'
+    /// own pages are ignored) — e.g. by `tern_snapshot::SnapshotView::fill_memory`, which
+    /// decompresses a snapshot's pages straight into place. The cheap checks run first;
+    /// an error from `fill` is the restore's error, and leaves the store unchanged.
+    pub fn restore_with(
+        &mut self,
+        state: &ExecState,
+        mut fill: impl FnMut(usize, &mut [u8]) -> Result<(), String>,
+    ) -> Result<(), RestoreError> {
         let err = |m: String| RestoreError(m);
         if state.memories.len() != self.memories.len()
             || state.tables.len() != self.tables.len()
@@ -225,7 +267,6 @@ impl Store {
                 "the state has a different number of memories, tables, globals or instances".into(),
             ));
         }
-        let mut memories = Vec::with_capacity(state.memories.len());
         for (i, (image, memory)) in state.memories.iter().zip(&self.memories).enumerate() {
             let limits = memory.ty.limits;
             let pages = u64::from(image.pages);
@@ -234,17 +275,6 @@ impl Store {
                     "memory {i}: {pages} pages is outside its limits"
                 )));
             }
-            let mut bytes = zeroed_pages(image.pages)
-                .ok_or_else(|| err(format!("memory {i}: cannot allocate {} pages", image.pages)))?;
-            for (index, page) in &image.nonzero_pages {
-                let start = *index as usize * WASM_PAGE;
-                let dst = bytes
-                    .get_mut(start..start + WASM_PAGE)
-                    .filter(|_| page.len() == WASM_PAGE);
-                dst.ok_or_else(|| err(format!("memory {i}: bad page {index}")))?
-                    .copy_from_slice(page);
-            }
-            memories.push(bytes);
         }
         let mut tables = Vec::with_capacity(state.tables.len());
         for (i, (image, table)) in state.tables.iter().zip(&self.tables).enumerate() {
@@ -276,6 +306,14 @@ impl Store {
             dropped.push((data, elems));
         }
         let (stack, frames, sp) = self.check_frames(&state.frames).map_err(err)?;
+        // Last, as the most expensive step: a large memory is written page by page.
+        let mut memories = Vec::with_capacity(state.memories.len());
+        for (i, image) in state.memories.iter().enumerate() {
+            let mut bytes = zeroed_pages(image.pages)
+                .ok_or_else(|| err(format!("memory {i}: cannot allocate {} pages", image.pages)))?;
+            fill(i, &mut bytes).map_err(err)?;
+            memories.push(bytes);
+        }
 
         for (memory, bytes) in self.memories.iter_mut().zip(memories) {
             memory.bytes = bytes;
@@ -470,19 +508,6 @@ fn is_zero(bytes: &[u8]) -> bool {
     let mut words = bytes.chunks_exact(8);
     words.all(|w| u64::from_ne_bytes(w.try_into().expect("8 bytes")) == 0)
         && words.remainder().iter().all(|&b| b == 0)
-}
-
-fn capture_memory(bytes: &[u8]) -> MemoryImage {
-    let nonzero_pages = bytes
-        .chunks(WASM_PAGE)
-        .enumerate()
-        .filter(|(_, page)| !is_zero(page))
-        .map(|(i, page)| (i as u32, page.to_vec()))
-        .collect();
-    MemoryImage {
-        pages: (bytes.len() / WASM_PAGE) as u32,
-        nonzero_pages,
-    }
 }
 
 fn flagged(flags: &[bool]) -> Vec<u32> {

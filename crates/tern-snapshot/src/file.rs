@@ -1,12 +1,15 @@
 //! Snapshot files on disk, written atomically: a reader (or a crash) sees either the old
 //! file or the complete new one, never a partial write.
 
+use crate::encode::{Output, write_snapshot};
 use crate::error::SnapshotError;
-use crate::snapshot::{Snapshot, decode_snapshot, encode_snapshot};
+use crate::snapshot::{Snapshot, decode_snapshot};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 /// Encodes `snapshot` and writes it to `path` atomically (see [`write_snapshot_bytes`]).
 ///
@@ -27,7 +30,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn write_snapshot_file(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
-    write_snapshot_bytes(path, &encode_snapshot(snapshot))
+    write_atomic(path, |file| write_to_file(file, snapshot, None))
+}
+
+/// Writes a snapshot whose memory contents are borrowed whole from the engine (see
+/// [`encode_snapshot_with_memories`](crate::encode_snapshot_with_memories)) to `path`
+/// atomically, as [`write_snapshot_bytes`] does. Pages are compressed on every core and
+/// written as they are ready: nothing proportional to the memory is allocated.
+///
+/// # Panics
+///
+/// If `memories` does not hold one slice per memory of the state, of the size the state
+/// gives it, or the state holds pages.
+pub fn write_snapshot_file_with_memories(
+    path: &Path,
+    snapshot: &Snapshot,
+    memories: &[&[u8]],
+) -> Result<(), SnapshotError> {
+    write_atomic(path, |file| write_to_file(file, snapshot, Some(memories)))
 }
 
 /// Writes already-encoded snapshot bytes to `path` atomically: into a temporary file in
@@ -43,8 +63,115 @@ pub fn write_snapshot_bytes(path: &Path, bytes: &[u8]) -> Result<(), SnapshotErr
 
 /// Reads and decodes the snapshot file at `path`.
 pub fn read_snapshot_file(path: &Path) -> Result<Snapshot, SnapshotError> {
-    let bytes = fs::read(path).map_err(io_error("read", path))?;
-    decode_snapshot(&bytes)
+    decode_snapshot(&read_snapshot_bytes(path)?)
+}
+
+/// Reads the snapshot file at `path` without decoding it, for
+/// [`SnapshotView::parse`](crate::SnapshotView::parse).
+pub fn read_snapshot_bytes(path: &Path) -> Result<Vec<u8>, SnapshotError> {
+    fs::read(path).map_err(io_error("read", path))
+}
+
+/// A file being written front to back, with the writer's occasional patch of bytes
+/// already written.
+///
+/// A large file is flushed to disk while it is written: each time another
+/// [`FLUSH_EVERY`] bytes are appended, a helper thread flushes what is there
+/// (`fdatasync`), so the disk works while later pages are being compressed and the final
+/// `fsync` has only the tail left to do.
+struct FileOutput<'a> {
+    file: &'a mut File,
+    len: u64,
+    flushed_up_to: u64,
+    flusher: Option<Flusher>,
+}
+
+/// Bytes appended between two background flushes.
+const FLUSH_EVERY: u64 = 32 << 20;
+
+/// The helper thread and the request channel of a [`FileOutput`]; a request made while
+/// a flush runs is merged into the next one.
+struct Flusher {
+    request: mpsc::SyncSender<()>,
+    thread: JoinHandle<io::Result<()>>,
+}
+
+impl<'a> FileOutput<'a> {
+    fn new(file: &'a mut File) -> Self {
+        FileOutput {
+            file,
+            len: 0,
+            flushed_up_to: 0,
+            flusher: None,
+        }
+    }
+
+    fn request_flush(&mut self) {
+        if self.flusher.is_none() {
+            // Without a second handle or a thread (e.g. on WASI) the final fsync does it all.
+            let Ok(file) = self.file.try_clone() else {
+                return;
+            };
+            let (request, requests) = mpsc::sync_channel::<()>(1);
+            let thread = std::thread::Builder::new().spawn(move || {
+                while requests.recv().is_ok() {
+                    file.sync_data()?;
+                }
+                Ok(())
+            });
+            let Ok(thread) = thread else {
+                return;
+            };
+            self.flusher = Some(Flusher { request, thread });
+        }
+        if let Some(flusher) = &self.flusher {
+            let _ = flusher.request.try_send(());
+        }
+    }
+
+    /// Waits for the helper, and reports its error: the handles share one open file, so
+    /// an error the helper's flush saw may not be reported again by the final `fsync`.
+    fn finish(self) -> io::Result<()> {
+        match self.flusher {
+            None => Ok(()),
+            Some(Flusher { request, thread }) => {
+                drop(request);
+                thread.join().expect("the flushing thread panicked")
+            }
+        }
+    }
+}
+
+impl Output for FileOutput<'_> {
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        if self.len - self.flushed_up_to >= FLUSH_EVERY {
+            self.flushed_up_to = self.len;
+            self.request_flush();
+        }
+        Ok(())
+    }
+
+    fn patch(&mut self, at: u64, bytes: &[u8]) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(at))?;
+        self.file.write_all(bytes)?;
+        self.file.seek(SeekFrom::Start(self.len))?;
+        Ok(())
+    }
+}
+
+/// Writes the encoding of `snapshot` into `file` (see [`FileOutput`]).
+fn write_to_file(
+    file: &mut File,
+    snapshot: &Snapshot,
+    memories: Option<&[&[u8]]>,
+) -> io::Result<()> {
+    let mut out = FileOutput::new(file);
+    let written = write_snapshot(&mut out, snapshot, memories);
+    // The helper is waited for even after an error, so it never outlives the file.
+    let flushed = out.finish();
+    written.and(flushed)
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> SnapshotError {
@@ -176,6 +303,30 @@ mod tests {
         write_snapshot_file(&path, &small()).unwrap();
         assert_eq!(read_snapshot_file(&path).unwrap(), small());
         assert_eq!(dir.entries(), ["a.snap"], "no temporary file is left");
+    }
+
+    #[test]
+    fn a_file_larger_than_a_flush_interval_is_written_whole() {
+        // Incompressible pages, so the file passes FLUSH_EVERY and the helper flushes.
+        let pages = (FLUSH_EVERY as usize).div_ceil(crate::WASM_PAGE) + 8;
+        let memory: Vec<u8> = (0..pages as u64)
+            .flat_map(crate::testutil::noise_page)
+            .collect();
+        let mut snapshot = small();
+        snapshot.state.memories[0] = crate::MemoryImage {
+            pages: pages as u32,
+            nonzero_pages: vec![],
+        };
+        let dir = TempDir::new("large");
+        let path = dir.0.join("a.snap");
+        write_snapshot_file_with_memories(&path, &snapshot, &[&memory]).unwrap();
+        let bytes = read_snapshot_bytes(&path).unwrap();
+        assert!(bytes.len() as u64 > FLUSH_EVERY);
+        assert_eq!(
+            bytes,
+            crate::encode_snapshot_with_memories(&snapshot, &[&memory])
+        );
+        assert_eq!(dir.entries(), ["a.snap"]);
     }
 
     #[test]

@@ -19,23 +19,34 @@
 mod bytes;
 mod codec;
 mod compress;
+mod encode;
 mod error;
 mod file;
 mod format;
 mod identity;
 mod layout;
+mod memory_read;
+mod memory_write;
 mod snapshot;
 mod state;
 #[cfg(test)]
 mod testutil;
+mod threads;
 mod trigger;
+mod view;
+#[cfg(test)]
+mod view_tests;
 
 pub use codec::{DecodeError, decode_state, encode_state};
 pub use error::SnapshotError;
-pub use file::{read_snapshot_file, write_snapshot_bytes, write_snapshot_file};
+pub use file::{
+    read_snapshot_bytes, read_snapshot_file, write_snapshot_bytes, write_snapshot_file,
+    write_snapshot_file_with_memories,
+};
 pub use format::{FormatVersion, MAGIC};
 pub use identity::ModuleIdentity;
 pub use layout::{SnapshotSizes, section_sizes};
-pub use snapshot::{Snapshot, decode_snapshot, encode_snapshot};
+pub use snapshot::{Snapshot, decode_snapshot, encode_snapshot, encode_snapshot_with_memories};
 pub use state::{ExecState, Frame, InstanceImage, MemoryImage, TableImage, Value, WASM_PAGE};
 pub use trigger::{TriggerInfo, trigger_kind};
+pub use view::SnapshotView;

@@ -4,15 +4,15 @@
 //! of which is `end` holding a CRC-32 of everything before it. `docs/snapshot-format.md`
 //! is the byte-exact specification.
 
-use crate::bytes::Reader;
-use crate::codec::{decode_state, encode_state};
-use crate::compress::{decode_memories, encode_memories};
+use crate::encode::write_snapshot;
 use crate::error::SnapshotError;
-use crate::format::{CHECKSUM_LEN, FormatVersion, MAGIC, section};
 use crate::identity::ModuleIdentity;
-use crate::layout::{self, Section};
-use crate::state::{ExecState, MemoryImage};
+use crate::memory_read::decode_stored;
+use crate::state::{ExecState, WASM_PAGE};
 use crate::trigger::TriggerInfo;
+use crate::view::SnapshotView;
+#[cfg(doc)]
+use crate::{format::FormatVersion, state::MemoryImage};
 
 /// Everything needed to resume a program, plus how it came to be taken.
 ///
@@ -54,117 +54,76 @@ pub struct Snapshot {
 /// If a memory page is not exactly `WASM_PAGE` bytes long (see [`MemoryImage`]).
 pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FormatVersion::CURRENT.major.to_le_bytes());
-    out.extend_from_slice(&FormatVersion::CURRENT.minor.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes()); // flags: none defined yet
-    // Small sections first, so a reader that wants only metadata finds it early.
-    write_section(&mut out, section::MODULE, |out| {
-        out.extend_from_slice(&snapshot.module.sha256);
-        out.extend_from_slice(&snapshot.module.len.to_le_bytes());
-    });
-    write_section(&mut out, section::TRIGGER, |out| {
-        snapshot.trigger.encode(out);
-    });
-    write_section(&mut out, section::STATE, |out| {
-        out.extend_from_slice(&encode_state(&without_pages(&snapshot.state)));
-    });
-    if let Some(wasi) = &snapshot.wasi {
-        write_section(&mut out, section::WASI, |out| out.extend_from_slice(wasi));
-    }
-    write_section(&mut out, section::MEMORY, |out| {
-        encode_memories(&snapshot.state.memories, out);
-    });
-    out.push(section::END);
-    out.extend_from_slice(&(CHECKSUM_LEN as u64).to_le_bytes());
-    let checksum = crc32fast::hash(&out);
-    out.extend_from_slice(&checksum.to_le_bytes());
+    write_snapshot(&mut out, snapshot, None).expect("a Vec takes every byte");
     out
 }
 
-/// Appends a section whose payload `fill` writes, then patches in its length.
-fn write_section(out: &mut Vec<u8>, id: u8, fill: impl FnOnce(&mut Vec<u8>)) {
-    out.push(id);
-    let len_at = out.len();
-    out.extend_from_slice(&[0; 8]);
-    fill(out);
-    let len = (out.len() - len_at - 8) as u64;
-    out[len_at..len_at + 8].copy_from_slice(&len.to_le_bytes());
-}
-
-/// The state with memory sizes but no page data: pages go, compressed, in the `memory`
-/// section, so the `state` section reuses the plain state encoding unchanged.
-fn without_pages(state: &ExecState) -> ExecState {
-    ExecState {
-        memories: state
-            .memories
-            .iter()
-            .map(|m| MemoryImage {
-                pages: m.pages,
-                nonzero_pages: Vec::new(),
-            })
-            .collect(),
-        tables: state.tables.clone(),
-        globals: state.globals.clone(),
-        instances: state.instances.clone(),
-        frames: state.frames.clone(),
-    }
+/// Encodes a snapshot whose memory contents are not in its state but borrowed whole from
+/// the engine, one slice per memory (`state.memories` give the sizes and hold no pages):
+/// all-zero pages are skipped and the others compressed where they lie, with no copy.
+/// The bytes are those [`encode_snapshot`] gives for the same content.
+///
+/// ```
+/// use tern_snapshot::{ExecState, MemoryImage, ModuleIdentity, Snapshot, TriggerInfo, WASM_PAGE};
+///
+/// let mut memory = vec![0u8; 3 * WASM_PAGE];
+/// memory[WASM_PAGE] = 9;
+/// let mut snapshot = Snapshot {
+///     module: ModuleIdentity::of(b""),
+///     trigger: TriggerInfo::now("manual", ""),
+///     state: ExecState {
+///         memories: vec![MemoryImage { pages: 3, nonzero_pages: vec![] }],
+///         ..ExecState::default()
+///     },
+///     wasi: None,
+/// };
+/// let bytes = tern_snapshot::encode_snapshot_with_memories(&snapshot, &[&memory]);
+/// snapshot.state.memories[0].nonzero_pages = vec![(1, memory[WASM_PAGE..2 * WASM_PAGE].to_vec())];
+/// assert_eq!(bytes, tern_snapshot::encode_snapshot(&snapshot));
+/// ```
+///
+/// # Panics
+///
+/// If `memories` does not hold one slice per memory of the state, of the size the state
+/// gives it, or the state holds pages.
+pub fn encode_snapshot_with_memories(snapshot: &Snapshot, memories: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_snapshot(&mut out, snapshot, Some(memories)).expect("a Vec takes every byte");
+    out
 }
 
 /// Decodes and fully validates an encoded snapshot of any `1.x` format version.
 ///
 /// Never panics, and allocates in proportion to the input: every count and length is
 /// checked against the bytes that remain before anything is allocated for it, and a
-/// page never decompresses to more than 64 KiB.
+/// page never decompresses to more than 64 KiB. ([`SnapshotView`] decodes the same
+/// without decompressing the pages into images.)
 pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
-    let layout = layout::parse(bytes)?;
-    let module = decode_module(layout.module)?;
-    let trigger = TriggerInfo::decode(reader(layout.trigger, "trigger"))?;
-    let base = layout.state.payload_offset();
-    let mut state = decode_state(layout.state.payload).map_err(|e| SnapshotError::Malformed {
-        section: "state",
-        offset: base + e.offset,
-        message: e.message,
-    })?;
-    if let Some(m) = state
-        .memories
-        .iter()
-        .position(|m| !m.nonzero_pages.is_empty())
-    {
-        return Err(SnapshotError::Malformed {
-            section: "state",
-            offset: base,
-            message: format!(
-                "memory {m} has page data in the state section (pages belong in the memory section)"
-            ),
-        });
+    let view = SnapshotView::parse(bytes)?;
+    let mut state = view.state.clone();
+    for (m, image) in state.memories.iter_mut().enumerate() {
+        image.nonzero_pages = view
+            .stored(m)
+            .iter()
+            .map(|stored| {
+                let mut page = vec![0u8; WASM_PAGE];
+                decode_stored(m, stored, &mut page).map(|()| (stored.index, page))
+            })
+            .collect::<Result<_, _>>()?;
     }
-    decode_memories(reader(layout.memory, "memory"), &mut state.memories)?;
     Ok(Snapshot {
-        module,
-        trigger,
+        module: view.module,
+        trigger: view.trigger,
         state,
-        wasi: layout.wasi.map(|s| s.payload.to_vec()),
+        wasi: view.wasi.map(<[u8]>::to_vec),
     })
-}
-
-fn reader<'a>(s: Section<'a>, name: &'static str) -> Reader<'a> {
-    Reader::new(s.payload, s.payload_offset(), name)
-}
-
-fn decode_module(s: Section<'_>) -> Result<ModuleIdentity, SnapshotError> {
-    let mut r = reader(s, "module");
-    let sha256 = r.take(32)?.try_into().expect("took 32 bytes");
-    let len = r.u64()?;
-    r.finish()?;
-    Ok(ModuleIdentity { sha256, len })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::HEADER_LEN;
-    use crate::state::WASM_PAGE;
+    use crate::format::{HEADER_LEN, section};
+    use crate::state::MemoryImage;
     use crate::testutil::{assemble, lz4, noise_page, reseal, rich, small, split, uleb};
 
     fn decode_err(bytes: &[u8]) -> SnapshotError {

@@ -28,7 +28,8 @@ pub struct TriggerInfo {
     pub kind: String,
     /// Free text, e.g. `SIGUSR1`, the trigger file's path or `fib:3`.
     pub detail: String,
-    /// Instructions executed since the program started, if the engine counts them.
+    /// Instructions executed since the program first started, if the engine counts them
+    /// (a restored run continues the count of the snapshot it was restored from).
     pub instructions: Option<u64>,
     /// Wall-clock time of capture, in nanoseconds since the Unix epoch.
     pub unix_nanos: u64,
