@@ -41,6 +41,7 @@
 //! ```
 
 mod abi;
+pub mod clone;
 mod collect;
 mod error;
 mod liveness;
@@ -53,6 +54,7 @@ mod types;
 pub use abi::{
     ADDED_FUNCS, FLAGS_MEMORY, FRAME, MODULE, REQUEST_OFFSET, UNWINDING_OFFSET, ValKind,
 };
+pub use clone::{Continuations, continuations, export_for_clones};
 pub use collect::{CollectError, FrameCollector};
 pub use error::Error;
 pub use map::{FuncInfo, InstrumentMap, Site, SiteKind};
