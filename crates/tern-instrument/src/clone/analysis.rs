@@ -81,8 +81,12 @@ impl<'a> Original<'a> {
                 if pcs.is_empty() {
                     continue;
                 }
+                let params = this
+                    .func_sig(func)
+                    .map(|s| s.params().to_vec())
+                    .unwrap_or_default();
                 let validator = to_validate.into_validator(Default::default());
-                let body = read_body(validator, &body, &pcs)?;
+                let body = read_body(validator, &body, params, &pcs)?;
                 this.bodies.insert(func, body);
             }
         }
@@ -169,9 +173,10 @@ impl<'a> Original<'a> {
 fn read_body<'a>(
     mut validator: wasmparser::FuncValidator<wasmparser::ValidatorResources>,
     body: &wasmparser::FunctionBody<'a>,
+    params: Vec<ValType>,
     pcs: &[(u32, bool)],
 ) -> Result<Body<'a>, Error> {
-    let mut locals = Vec::new();
+    let mut locals = params;
     let mut reader = body.get_locals_reader()?;
     for _ in 0..reader.get_count() {
         let offset = reader.original_position();

@@ -299,8 +299,10 @@ fn reencode<'a>(op: &Operator<'a>, offset: u64) -> Result<Instruction<'a>, Error
         .map_err(|e| Error::new(offset, format!("cannot re-encode: {e}")))
 }
 
+/// Whether `ty` is a function reference (nullable or not, abstract or concrete: the
+/// fast tier holds them all as `funcref`).
 pub(crate) fn is_funcref(ty: ValType) -> bool {
-    matches!(ty, ValType::Ref(r) if r.is_func_ref())
+    crate::abi::ValKind::from_wasm(ty) == Some(crate::abi::ValKind::FuncRef)
 }
 
 /// Parameters and results of the construct opened by `op`.

@@ -2,6 +2,7 @@
 //! interpreter, checkpointed through the cold path, restored from the reported frames on
 //! the original module.
 
+mod clones;
 mod harness;
 mod real;
 mod wat_cases;
