@@ -248,3 +248,231 @@ fn workloads_sampled() {
         sampled(name, arg, 12);
     }
 }
+
+/// Shapes that matter to clones in particular: `else` arms and `if`s without one,
+/// loops inside loops with parameters and branches to outer loops, `br_table` to
+/// targets at several depths, block parameters, dead code after the pc, `return` and
+/// tail calls from deep inside, multi-value `call_indirect` with a funcref beneath.
+const CLONE_CASES: &[(&str, &str, i32)] = &[
+    (
+        "else_arms",
+        r#"(module
+             (func $g (param i32) (result i32) (i32.add (local.get 0) (i32.const 7)))
+             (func (export "f") (param i32) (result i32) (local i32)
+               (loop $l
+                 (if (i32.and (local.get 0) (i32.const 1))
+                   (then (local.set 1 (i32.add (local.get 1) (call $g (local.get 0)))))
+                   (else
+                     (i32.const 3)
+                     (loop (param i32) (result i32)
+                       (i32.add (call $g (local.get 1)))
+                       (local.tee 1)
+                       (br_if 0 (i32.and (i32.const 0) (local.get 1))))
+                     (local.set 1)))
+                 (if (i32.gt_u (local.get 1) (i32.const 1000))
+                   (then (local.set 1 (i32.shr_u (local.get 1) (i32.const 2)))))
+                 (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+               (local.get 1)))"#,
+        9,
+    ),
+    (
+        "nested_loops",
+        r#"(module
+             (type $two (func (param i32 i64) (result i64)))
+             (func $h (param i64) (result i64) (i64.mul (local.get 0) (i64.const 3)))
+             (func (export "f") (param i32) (result i64) (local i32 i64)
+               (i64.const 5)
+               (local.get 0) (i64.const 1)
+               (loop $outer (type $two)
+                 (local.set 1 (i32.const 3))
+                 (loop $inner (param i64) (result i64)
+                   (call $h)
+                   (local.set 1 (i32.sub (local.get 1) (i32.const 1)))
+                   (if (param i64) (result i64) (local.get 1)
+                     (then (i64.add (i64.const 1)) (br $inner))
+                     (else)))
+                 (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+                 (i64.rem_u (i64.const 1000003))
+                 (br_if $outer (local.get 0))
+                 (local.set 2)
+                 (i64.extend_i32_u)
+                 (i64.add (local.get 2)))
+               (i64.add)))"#,
+        4,
+    ),
+    (
+        "br_table_depths",
+        r#"(module
+             (func $k (param i32) (result i32) (i32.xor (local.get 0) (i32.const 5)))
+             (func (export "f") (param i32) (result i32) (local i32)
+               (block $done (result i32)
+                 (loop $a
+                   (i32.const 1000)
+                   (block $x (param i32) (result i32)
+                     (loop $b (param i32) (result i32)
+                       (block $y (param i32) (result i32)
+                         (local.set 1 (i32.add (local.get 1) (call $k (local.get 0))))
+                         (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+                         (i32.add (local.get 1))
+                         (local.get 1)
+                         (br_table $y $x $done 2
+                           (select (i32.const 2) (i32.rem_u (local.get 0) (i32.const 2))
+                                   (i32.eqz (local.get 0)))))
+                       (drop (i32.const 1))
+                       (br_if $b (i32.and (local.get 0) (i32.const 4))))
+                     (i32.const 0) (drop))
+                   (drop)
+                   (br_if $a (local.get 0)))
+                 (local.get 1))))"#,
+        13,
+    ),
+    (
+        "block_params_and_dead_code",
+        r#"(module
+             (func $m (param i32 i32) (result i32) (i32.sub (local.get 0) (local.get 1)))
+             (func (export "f") (param i32) (result i32) (local i32)
+               (loop
+                 (i32.const 40)
+                 (local.get 0)
+                 (block (param i32 i32) (result i32)
+                   (call $m)
+                   (i32.const 2)
+                   (block (param i32 i32) (result i32)
+                     (i32.mul)
+                     (br 1)
+                     (call $m (i32.const 1) (i32.const 2))
+                     (unreachable))
+                   (drop)
+                   (i32.const 9))
+                 (local.set 1 (i32.add (local.get 1)))
+                 (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+               (local.get 1)))"#,
+        6,
+    ),
+    (
+        "return_and_tail_calls_deep",
+        r#"(module
+             (type $pair (func (param i32) (result i32 i64)))
+             (table 2 funcref) (elem (i32.const 0) $p $q)
+             (func $p (type $pair) (local.get 0) (i64.extend_i32_u (local.get 0)))
+             (func $q (type $pair)
+               (loop (local.set 0 (i32.add (local.get 0) (i32.const 1)))
+                     (br_if 0 (i32.and (local.get 0) (i32.const 3))))
+               (return_call_indirect (type $pair) (local.get 0) (i32.const 0)))
+             (func $r (param i32) (result i32 i64) (local i64)
+               (ref.func $q)
+               (block (result i32 i64)
+                 (loop $l
+                   (call_indirect (type $pair)
+                     (local.get 0) (i32.and (local.get 0) (i32.const 1)))
+                   (local.set 1)
+                   (if (i32.gt_u (local.tee 0) (i32.const 20))
+                     (then (return (local.get 0) (local.get 1))))
+                   (local.set 0 (i32.add (local.get 0) (i32.const 3)))
+                   (br $l))
+                 (unreachable))
+               (return_call $p (i32.const 1))
+               (drop) (drop) (drop))
+             (func (export "f") (param i32) (result i32)
+               (call $r (local.get 0))
+               (i32.wrap_i64)
+               (i32.add)))"#,
+        2,
+    ),
+];
+
+#[test]
+fn clone_shapes_at_every_point() {
+    for (name, wat, arg) in CLONE_CASES {
+        let bytes = wat::parse_str(wat).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let p = Program::new(
+            name,
+            bytes,
+            "f",
+            vec![Value::I32(*arg as u32)],
+            crate::harness::no_env,
+        );
+        let reference = p.reference();
+        let fast = fast_to_fast(&p, &reference, 1..p.instrumented_length());
+        let interp = interp_to_fast(&p, &reference, 1..original_length(&p));
+        assert!(fast > 0 && interp > 0, "{name}: nothing restored");
+        eprintln!("{name}: {fast} cold-path checkpoints, {interp} interpreter pauses restored");
+    }
+}
+
+#[test]
+fn forged_frames_are_errors() {
+    use tern_snapshot::Frame;
+    let wasm = wat::parse_str(
+        r#"(module
+             (func $g (param i32) (result i32) (local.get 0))
+             (func (export "f") (param i32) (result i32)
+               (block (br 0) (drop (call $g (i32.const 1))))
+               (call $g (local.get 0))))"#,
+    )
+    .unwrap();
+    // Offsets of the operators of function 1, from the binary.
+    let mut offsets = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(&wasm) {
+        if let wasmparser::Payload::CodeSectionEntry(body) = payload.unwrap() {
+            let mut reader = body.get_operators_reader().unwrap();
+            let mut ops = Vec::new();
+            while !reader.eof() {
+                ops.push(reader.read_with_offset().unwrap());
+            }
+            offsets.push(ops.iter().map(|(_, o)| *o as u32).collect::<Vec<_>>());
+        }
+    }
+    let f = &offsets[1];
+    // block, br 0, i32.const 1, call $g, drop, end, local.get 0, call $g, end
+    let frame = |func: u32, pc: u32, locals: Vec<Value>, stack: Vec<Value>| Frame {
+        instance: 0,
+        func,
+        pc,
+        locals,
+        stack,
+    };
+    let top = frame(0, offsets[0][0], vec![Value::I32(1)], vec![]);
+    let good = [frame(1, f[7], vec![Value::I32(1)], vec![]), top.clone()];
+    tern_instrument::continuations(&wasm, &good).expect("a good stack");
+    let cases: Vec<(&str, Vec<Frame>)> = vec![
+        ("no frames", vec![]),
+        ("unknown function", vec![frame(9, f[0], vec![], vec![])]),
+        (
+            "not a boundary",
+            vec![frame(1, f[0] + 1, vec![Value::I32(1)], vec![])],
+        ),
+        (
+            "dead code",
+            vec![frame(1, f[2], vec![Value::I32(1)], vec![])],
+        ),
+        (
+            "wrong local type",
+            vec![frame(1, f[0], vec![Value::I64(1)], vec![])],
+        ),
+        (
+            "missing operand",
+            vec![frame(1, f[7], vec![Value::I32(1)], vec![])],
+        ),
+        (
+            "below the top, not at a call",
+            vec![frame(1, f[6], vec![Value::I32(1)], vec![]), top.clone()],
+        ),
+        (
+            "funcref to no function",
+            vec![frame(1, f[0], vec![Value::I32(1)], vec![]), {
+                let mut t = top.clone();
+                t.locals = vec![Value::FuncRef(Some(99))];
+                t
+            }],
+        ),
+        (
+            "past the end",
+            vec![frame(1, f[8] + 1, vec![Value::I32(1)], vec![])],
+        ),
+    ];
+    for (what, frames) in cases {
+        let err = tern_instrument::continuations(&wasm, &frames);
+        assert!(err.is_err(), "{what}: accepted");
+    }
+}
