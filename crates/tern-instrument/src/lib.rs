@@ -54,7 +54,7 @@ mod types;
 pub use abi::{
     ADDED_FUNCS, FLAGS_MEMORY, FRAME, MODULE, REQUEST_OFFSET, UNWINDING_OFFSET, ValKind,
 };
-pub use clone::{Continuations, continuations, export_for_clones};
+pub use clone::{Continuations, continuations, export_for_clones, instrumented_continuations};
 pub use collect::{CollectError, FrameCollector};
 pub use error::Error;
 pub use map::{FuncInfo, InstrumentMap, Site, SiteKind};

@@ -7,9 +7,11 @@ use super::analysis::Original;
 use super::emit::{Params, Start, emit_clone, is_funcref};
 use super::exports::{MAIN_MODULE, func_export, global_export, memory_export, table_export};
 use super::types::{AddedTypes, encode_all};
-use super::{CloneKey, clone_export};
+use super::{CloneInfo, CloneKey, clone_export};
+use crate::abi::ValKind;
 use crate::error::Error;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
 use wasm_encoder::{
     CodeSection, ConstExpr, ElementSection, Elements, EntityType, ExportKind, ExportSection,
@@ -18,18 +20,20 @@ use wasm_encoder::{
 };
 use wasmparser::{Operator, ValType};
 
-/// Builds the clones module for the `clones` (already checked against `orig`).
+/// Builds the clones module for the `clones` (already checked against `orig`), and
+/// what the instrumented variant needs to know about each clone.
 pub(crate) fn clones_module(
-    _bytes: &[u8],
     orig: &Original<'_>,
     clones: &[CloneKey],
     refs: &[u32],
-) -> Result<Vec<u8>, Error> {
+) -> Result<(Vec<u8>, Vec<CloneInfo>), Error> {
     let refs_table = orig.tables.len() as u32;
     let mut added = AddedTypes::new(orig.types.len() as u32);
     let mut bodies = Vec::with_capacity(clones.len());
     let mut clone_types = Vec::with_capacity(clones.len());
     let mut declared = BTreeSet::new();
+    let mut infos = Vec::with_capacity(clones.len());
+    let mut copied_from = Vec::with_capacity(clones.len());
     for key in clones {
         let pc = u64::from(key.pc);
         let body = orig
@@ -72,6 +76,18 @@ pub(crate) fn clones_module(
             .func_sig(key.func)
             .ok_or_else(|| Error::new(pc, "internal error: no signature"))?;
         clone_types.push(added.func(&param_types, sig.results()));
+        let kinds = |tys: &[ValType]| -> Vec<ValKind> {
+            tys.iter().filter_map(|t| ValKind::from_wasm(*t)).collect()
+        };
+        infos.push(CloneInfo {
+            func: key.func,
+            entry_pc: body.ops[index].1 as u32,
+            locals: kinds(&params.locals),
+            stack: kinds(&params.stack),
+            callee_results: kinds(&results),
+            pcs: HashMap::new(),
+        });
+        copied_from.push(code.iter().map(|(_, o)| *o).collect::<Vec<_>>());
         let mut function = Function::new_with_locals_types(encode_all(&body.locals, pc)?);
         for (instr, _) in &code {
             if let Instruction::RefFunc(f) = instr {
@@ -167,5 +183,23 @@ pub(crate) fn clones_module(
         code.function(body);
     }
     module.section(&code);
-    Ok(module.finish())
+    let bytes = module.finish();
+    // Where each copied operator landed in the clones module.
+    let mut clone = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
+        if let wasmparser::Payload::CodeSectionEntry(body) = payload? {
+            let mut reader = body.get_operators_reader()?;
+            let (Some(info), Some(from)) = (infos.get_mut(clone), copied_from.get(clone)) else {
+                return Err(Error::new(0, "internal error: clone count"));
+            };
+            for original in from {
+                let (_, offset) = reader.read_with_offset()?;
+                if let Some(original) = original {
+                    info.pcs.insert(offset as u32, *original as u32);
+                }
+            }
+            clone += 1;
+        }
+    }
+    Ok((bytes, infos))
 }

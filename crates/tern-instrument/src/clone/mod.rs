@@ -24,6 +24,7 @@ mod assemble;
 mod drive;
 mod emit;
 mod exports;
+mod instrumented;
 mod types;
 
 pub use drive::{CloneOutcome, CloneRunner, Resumed};
@@ -31,6 +32,7 @@ pub use exports::{
     MAIN_MODULE, MainLayout, export_for_clones, func_export, global_export, memory_export,
     table_export,
 };
+pub use instrumented::{CLONE_FRAME, CloneMap, ResumeCollector};
 
 use crate::abi::ValKind;
 use crate::error::Error;
@@ -50,6 +52,28 @@ pub struct Continuations {
     pub calls: Vec<CloneCall>,
     /// Original function index of funcref slot `k + 1`.
     pub refs: Vec<u32>,
+    /// For an instrumented clones module ([`instrumented_continuations`]): how to turn
+    /// the frames its cold path reports into canonical frames.
+    pub map: Option<CloneMap>,
+}
+
+/// What the host needs to know about one clone to read the frames it reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloneInfo {
+    /// The original function the clone continues.
+    pub func: u32,
+    /// Canonical pc of the clone's entry: the frame's pc, or for a frame waiting on a
+    /// call the instruction after the call.
+    pub entry_pc: u32,
+    /// Kinds of the original function's locals (the clone's first parameters).
+    pub locals: Vec<ValKind>,
+    /// Kinds of the frame's operand stack (the next parameters).
+    pub stack: Vec<ValKind>,
+    /// Kinds of the callee's results (the last parameters).
+    pub callee_results: Vec<ValKind>,
+    /// Byte offset in the clones module → byte offset in the original module, for
+    /// every operator copied from the original.
+    pub pcs: HashMap<u32, u32>,
 }
 
 /// How to resume one frame.
@@ -77,6 +101,27 @@ pub(crate) struct CloneKey {
 /// above produces, locals and operand stack of the right types — so a forged frame is
 /// an error, never an invalid module.
 pub fn continuations(original: &[u8], frames: &[Frame]) -> Result<Continuations, Error> {
+    generate(original, frames).map(|(c, _)| c)
+}
+
+/// [`continuations`], with the clones module instrumented like the main module (polls
+/// and post-call checks whose cold path reports *original* pcs), so a restored program
+/// can be checkpointed again before it leaves the clones. Its frames are reported
+/// through `tern.clone_frame` instead of `tern.frame` (same signature; the `save_*`
+/// imports and the flag memory are shared with the main module);
+/// [`ResumeCollector`] reads both.
+pub fn instrumented_continuations(
+    original: &[u8],
+    frames: &[Frame],
+) -> Result<Continuations, Error> {
+    let (mut c, infos) = generate(original, frames)?;
+    let out = crate::instrument(&c.module)?;
+    c.map = Some(CloneMap::new(out.map, infos, c.refs.clone())?);
+    c.module = instrumented::rename_frame_import(&out.module)?;
+    Ok(c)
+}
+
+fn generate(original: &[u8], frames: &[Frame]) -> Result<(Continuations, Vec<CloneInfo>), Error> {
     let top = frames
         .len()
         .checked_sub(1)
@@ -130,12 +175,16 @@ pub fn continuations(original: &[u8], frames: &[Frame]) -> Result<Continuations,
             args,
         });
     }
-    let module = assemble::clones_module(original, &orig, &distinct, &refs)?;
-    Ok(Continuations {
-        module,
-        calls,
-        refs,
-    })
+    let (module, infos) = assemble::clones_module(&orig, &distinct, &refs)?;
+    Ok((
+        Continuations {
+            module,
+            calls,
+            refs,
+            map: None,
+        },
+        infos,
+    ))
 }
 
 /// Export name of clone `index` in the clones module.

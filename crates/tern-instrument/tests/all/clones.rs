@@ -42,7 +42,12 @@ fn shift_ref(value: Value, by: u32) -> Value {
 
 /// Resumes `state` (original numbering, frames included) through clones, with the main
 /// module in `layout`, and runs to the end.
-fn restore_via_clones(p: &Program, state: &ExecState, layout: MainLayout, what: &str) -> Outcome2 {
+pub fn restore_via_clones(
+    p: &Program,
+    state: &ExecState,
+    layout: MainLayout,
+    what: &str,
+) -> Outcome2 {
     let conts: Continuations = tern_instrument::continuations(&p.original, &state.frames)
         .unwrap_or_else(|e| panic!("{}: {what}: clones: {e}\n{:#?}", p.name, state.frames));
     wasmparser::Validator::new_with_features(tern_instrument::supported_features())
@@ -156,7 +161,7 @@ fn fast_to_fast(p: &Program, reference: &Outcome2, points: impl IntoIterator<Ite
 }
 
 /// Instructions of an uninterrupted interpreter run of the original module.
-fn original_length(p: &Program) -> u64 {
+pub fn original_length(p: &Program) -> u64 {
     let (mut store, instance) = original_store(p);
     store.set_instruction_budget(Some(u64::MAX));
     match store.invoke(instance, &p.export, &p.args) {
@@ -253,7 +258,7 @@ fn workloads_sampled() {
 /// loops inside loops with parameters and branches to outer loops, `br_table` to
 /// targets at several depths, block parameters, dead code after the pc, `return` and
 /// tail calls from deep inside, multi-value `call_indirect` with a funcref beneath.
-const CLONE_CASES: &[(&str, &str, i32)] = &[
+pub const CLONE_CASES: &[(&str, &str, i32)] = &[
     (
         "else_arms",
         r#"(module

@@ -212,7 +212,7 @@ impl Program {
         (self.restore_and_finish(&state, n), Some((top_site, depth)))
     }
 
-    fn restore_and_finish(&self, state: &ExecState, n: u64) -> Outcome2 {
+    pub fn restore_and_finish(&self, state: &ExecState, n: u64) -> Outcome2 {
         let config = Config::default();
         let module = Module::new(&config, &self.original).expect("original compiles");
         let mut store = Store::new(&config);

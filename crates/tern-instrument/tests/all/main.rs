@@ -5,4 +5,5 @@
 mod clones;
 mod harness;
 mod real;
+mod reclone;
 mod wat_cases;
