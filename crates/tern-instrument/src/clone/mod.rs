@@ -18,6 +18,27 @@
 //! references), and each clone turns its slot parameters into references with
 //! `table.get`. The host therefore never handles an engine reference; the callee
 //! results it passes from one clone to the next are the engine's own values.
+//!
+//! ```
+//! use tern_snapshot::{Frame, Value};
+//! let wasm = wat::parse_str(r#"
+//!     (module (func (export "count") (param i32) (result i32)
+//!       (loop (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+//!       (local.get 0)))
+//! "#).unwrap();
+//! // The frame paused in front of the `i32.const 1` inside the loop (byte offset 0x28).
+//! let frame = Frame {
+//!     instance: 0,
+//!     func: 0,
+//!     pc: 0x28,
+//!     locals: vec![Value::I32(7)],
+//!     stack: vec![Value::I32(7)],
+//! };
+//! let conts = tern_instrument::continuations(&wasm, &[frame]).unwrap();
+//! wasmparser::validate(&conts.module).unwrap();
+//! assert_eq!(conts.calls[0].export, "clone0");
+//! assert_eq!(conts.calls[0].args, [Value::I32(7), Value::I32(7)]);
+//! ```
 
 mod analysis;
 mod assemble;
