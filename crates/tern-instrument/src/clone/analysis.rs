@@ -19,6 +19,8 @@ pub(crate) struct Level {
     pub height: usize,
     /// Whether the code at the point is unreachable at this level.
     pub unreachable: bool,
+    /// The construct's type (the function's type for the outermost level).
+    pub block_type: wasmparser::BlockType,
 }
 
 /// The validator's view right before operator `index` of a body.
@@ -26,9 +28,9 @@ pub(crate) struct Level {
 pub(crate) struct Point {
     /// Every open control frame, outermost (the function body) first.
     pub levels: Vec<Level>,
-    /// Types of the whole operand stack, bottom first; `None` if some operand has no
-    /// type (unreachable code).
-    pub stack: Option<Vec<ValType>>,
+    /// Types of the whole operand stack, bottom first; `None` for an operand of no
+    /// particular type (unreachable code).
+    pub stack: Vec<Option<ValType>>,
 }
 
 /// One defined function of the original module.
@@ -155,6 +157,44 @@ impl<'a> Original<'a> {
         self.types.get(ty as usize)?.as_ref()
     }
 
+    /// The operand stack a frame must have right before operator `index` of `body`.
+    ///
+    /// In reachable code that is the validator's. The one point in unreachable code a
+    /// frame can be at is the `end` of a `block`, `if` or the function right after
+    /// an unconditional branch: the end is reached by branches to the construct's
+    /// label, which leave the values below the construct and its results.
+    pub(crate) fn stack_at(&self, body: &Body<'_>, index: usize) -> Result<Vec<ValType>, Error> {
+        let offset = body.ops.get(index).map_or(0, |(_, o)| *o);
+        let dead = || Error::new(offset, "the frame's pc is in unreachable code");
+        let point = body
+            .points
+            .get(&index)
+            .ok_or_else(|| Error::new(offset, "the frame's pc is past the end of its function"))?;
+        let Some((inner, outer)) = point.levels.split_last() else {
+            return Err(dead());
+        };
+        if outer.iter().any(|l| l.unreachable) {
+            return Err(dead());
+        }
+        if !inner.unreachable {
+            return point.stack.iter().map(|t| t.ok_or_else(dead)).collect();
+        }
+        let at_end = matches!(body.ops.get(index), Some((Operator::End, _)));
+        if !at_end || inner.kind == FrameKind::Loop {
+            return Err(dead());
+        }
+        let below = point.stack.get(..inner.height).ok_or_else(dead)?;
+        let mut stack: Vec<ValType> = below
+            .iter()
+            .map(|t| t.ok_or_else(dead))
+            .collect::<Result<_, _>>()?;
+        let (_, results) = self
+            .block(inner.block_type)
+            .ok_or_else(|| Error::new(offset, "unknown block type"))?;
+        stack.extend(results);
+        Ok(stack)
+    }
+
     /// Parameters and results of a block type.
     pub(crate) fn block(&self, ty: wasmparser::BlockType) -> Option<(Vec<ValType>, Vec<ValType>)> {
         Some(match ty {
@@ -223,11 +263,12 @@ fn view(validator: &wasmparser::FuncValidator<wasmparser::ValidatorResources>) -
             kind: f.kind,
             height: f.height,
             unreachable: f.unreachable,
+            block_type: f.block_type,
         })
         .collect();
     let height = validator.operand_stack_height() as usize;
     let stack = (0..height)
         .map(|pos| validator.get_operand_type(height - 1 - pos).flatten())
-        .collect::<Option<Vec<_>>>();
+        .collect();
     Point { levels, stack }
 }

@@ -43,7 +43,7 @@ pub(crate) fn clones_module(
         let at = body.index_of[&pc];
         let index = at + usize::from(key.after_call);
         let point = &body.points[&index];
-        let stack = point.stack.clone().unwrap_or_default();
+        let stack = orig.stack_at(body, index)?;
         let results = match (&body.ops[at].0, key.after_call) {
             (Operator::Call { function_index }, true) => orig.func_sig(*function_index),
             (Operator::CallIndirect { type_index, .. }, true) => orig.signature(*type_index),
@@ -60,6 +60,7 @@ pub(crate) fn clones_module(
         let start = Start {
             index,
             point,
+            stack_len: stack.len(),
             callee_results: results.len(),
         };
         let code = emit_clone(orig, body, &start, &params, &mut added)?;

@@ -24,6 +24,8 @@ pub(crate) struct Start<'p> {
     pub index: usize,
     /// The validator's view right before it.
     pub point: &'p Point,
+    /// Height of the frame's operand stack there, callee results included.
+    pub stack_len: usize,
     /// Number of values on top of the operand stack that come from the callee (a frame
     /// waiting on a call resumes after it with the results pushed).
     pub callee_results: usize,
@@ -77,7 +79,10 @@ pub(crate) fn emit_clone<'a>(
     let offset = body.ops.get(start.index).map_or(0, |(_, o)| *o);
     let opens = enclosing(&body.ops, start.index, offset)?;
     let levels = &start.point.levels;
-    if levels.len() != opens.len() + 1 || levels.iter().any(|l| l.unreachable) {
+    // Only the innermost level may be unreachable, at an `end` reached by branches
+    // (see `Original::stack_at`, which the caller checked).
+    let outer_dead = levels.iter().rev().skip(1).any(|l| l.unreachable);
+    if levels.len() != opens.len() + 1 || outer_dead {
         return Err(Error::new(offset, "the frame's pc is in unreachable code"));
     }
     for (level, open) in levels[1..].iter().zip(&opens) {
@@ -103,7 +108,7 @@ pub(crate) fn emit_clone<'a>(
         out: Vec::new(),
     };
     e.prologue(params);
-    let stack_len = start.point.stack.as_ref().map_or(0, Vec::len);
+    let stack_len = start.stack_len;
     let height = |j: usize| levels.get(j).map_or(stack_len, |l| l.height);
     e.push_segment(params, start, 0, height(1))?;
     for (j, open) in opens.iter().enumerate() {

@@ -234,18 +234,7 @@ fn check_frame(
             ),
         )
     })?;
-    let mut expected_stack = match body.points.get(&(index + usize::from(key.after_call))) {
-        Some(point) => point
-            .stack
-            .clone()
-            .ok_or_else(|| Error::new(pc, "the frame's pc is in unreachable code"))?,
-        None => {
-            return Err(Error::new(
-                pc,
-                "the frame's pc is past the end of its function",
-            ));
-        }
-    };
+    let mut expected_stack = orig.stack_at(body, index + usize::from(key.after_call))?;
     if let Some(callee) = callee {
         let results = match &body.ops[index].0 {
             Operator::Call { function_index } => orig.func_sig(*function_index),

@@ -28,6 +28,7 @@ impl CloneRunner for Interp<'_> {
     fn call_clone(&mut self, export: &str, args: Vec<Value>) -> Result<CloneOutcome, String> {
         match self.store.invoke(self.clones, export, &args) {
             Ok(Outcome::Finished(results)) => Ok(CloneOutcome::Returned(results)),
+            Err(tern_interp::RunError::Trap(trap)) => Err(trap_name(&trap)),
             other => Err(format!("{export}: {other:?}")),
         }
     }
@@ -40,6 +41,11 @@ fn shift_ref(value: Value, by: u32) -> Value {
     }
 }
 
+/// How a trap is compared across engines and modules: its kind only.
+pub fn trap_name(trap: &tern_interp::Trap) -> String {
+    format!("trap: {:?}", trap.kind)
+}
+
 /// Resumes `state` (original numbering, frames included) through clones, with the main
 /// module in `layout`, and runs to the end.
 pub fn restore_via_clones(
@@ -48,6 +54,18 @@ pub fn restore_via_clones(
     layout: MainLayout,
     what: &str,
 ) -> Outcome2 {
+    let (results, state) = run_via_clones(p, state, layout, what);
+    let results = results.unwrap_or_else(|e| panic!("{}: {what}: {e}", p.name));
+    Outcome2 { results, state }
+}
+
+/// [`restore_via_clones`], which may end in a trap (see [`trap_name`]).
+pub fn run_via_clones(
+    p: &Program,
+    state: &ExecState,
+    layout: MainLayout,
+    what: &str,
+) -> (Result<Vec<Value>, String>, ExecState) {
     let conts: Continuations = tern_instrument::continuations(&p.original, &state.frames)
         .unwrap_or_else(|e| panic!("{}: {what}: clones: {e}\n{:#?}", p.name, state.frames));
     wasmparser::Validator::new_with_features(tern_instrument::supported_features())
@@ -112,14 +130,14 @@ pub fn restore_via_clones(
     let clones = clone_linker
         .instantiate(&mut store, &clones_module)
         .expect("clones instantiate");
-    let resumed = conts
-        .resume(&mut Interp {
-            store: &mut store,
-            clones,
-        })
-        .unwrap_or_else(|e| panic!("{}: {what}: {e}", p.name));
-    let Resumed::Finished(mut results) = resumed else {
-        panic!("{}: {what}: unwound without a request", p.name)
+    let resumed = conts.resume(&mut Interp {
+        store: &mut store,
+        clones,
+    });
+    let mut results = match resumed {
+        Ok(Resumed::Finished(results)) => Ok(results),
+        Ok(Resumed::Unwound { .. }) => panic!("{}: {what}: unwound without a request", p.name),
+        Err(e) => Err(e),
     };
     let mut after = store.capture();
     after.tables.truncate(main_state.tables.len());
@@ -134,14 +152,13 @@ pub fn restore_via_clones(
         for g in &mut after.globals {
             *g = to_original(*g);
         }
-        for r in &mut results {
-            *r = to_original(*r);
+        if let Ok(results) = &mut results {
+            for r in results {
+                *r = to_original(*r);
+            }
         }
     }
-    Outcome2 {
-        results,
-        state: after,
-    }
+    (results, after)
 }
 
 /// Checkpoints through the cold path after each of `points` instrumented instructions

@@ -3,6 +3,7 @@
 //! the original module.
 
 mod clones;
+mod clones_smith;
 mod harness;
 mod real;
 mod reclone;
