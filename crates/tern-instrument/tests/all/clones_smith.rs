@@ -5,6 +5,7 @@
 
 use crate::clones::{run_via_clones, trap_name};
 use crate::harness::{Program, no_env, sample};
+use crate::reclone::{Again, resume_with_request};
 use arbitrary::Unstructured;
 use tern_instrument::clone::MainLayout;
 use tern_interp::{Config, ExportKind, Linker, Module, Outcome, RunError, Store, ValType, Value};
@@ -139,10 +140,52 @@ fn check_seed(seed: u64) -> usize {
                 assert_eq!(results, reference, "{name}: {what}: results");
                 assert_eq!(state, ref_state, "{name}: {what}: state");
             }
+            // Checkpointed again inside the clone run, at a few points.
+            for m in [1, 4, 16, 64, 256] {
+                match resume_with_request(&p, &paused, m) {
+                    Again::Finished(results, mut state) => {
+                        state.frames.clear();
+                        assert_eq!(results, reference, "{name}: request at {m}: results");
+                        assert_eq!(*state, ref_state, "{name}: request at {m}: state");
+                        break;
+                    }
+                    Again::Checkpointed(again) => {
+                        let what = format!("paused after {n}, checkpoint {m} into clones");
+                        let (results, mut state) = interp_finish(&p, &again);
+                        state.frames.clear();
+                        assert_eq!(results, reference, "{name}: {what}: interpreter");
+                        assert_eq!(state, ref_state, "{name}: {what}: interpreter state");
+                        let layout = MainLayout::Instrumented;
+                        let (results, mut state) = run_via_clones(&p, &again, layout, &what);
+                        state.frames.clear();
+                        assert_eq!(results, reference, "{name}: {what}: clones");
+                        assert_eq!(state, ref_state, "{name}: {what}: clones state");
+                    }
+                }
+            }
             restored += 1;
         }
     }
     restored
+}
+
+/// Restores `state` on the interpreter with the original module and runs to the end.
+fn interp_finish(p: &Program, state: &ExecState) -> (Result<Vec<Value>, String>, ExecState) {
+    let config = Config::default();
+    let module = Module::new(&config, &p.original).expect("compiles");
+    let mut store = Store::new(&config);
+    Linker::new()
+        .instantiate_for_restore(&mut store, &module)
+        .expect("instantiates");
+    store
+        .restore(state)
+        .unwrap_or_else(|e| panic!("{}: restore: {e:?}\n{:#?}", p.name, state.frames));
+    let results = match store.resume() {
+        Ok(Outcome::Finished(r)) => Ok(r),
+        Err(RunError::Trap(trap)) => Err(trap_name(&trap)),
+        other => panic!("{}: {other:?}", p.name),
+    };
+    (results, store.capture())
 }
 
 #[test]

@@ -41,6 +41,9 @@ impl CloneRunner for Runner<'_> {
         match outcome {
             Ok(Outcome::Finished(_)) if unwinding => Ok(CloneOutcome::Unwound),
             Ok(Outcome::Finished(r)) => Ok(CloneOutcome::Returned(r)),
+            Err(tern_interp::RunError::Trap(trap)) => {
+                Ok(CloneOutcome::Returned(vec![])).and(Err(crate::clones::trap_name(&trap)))
+            }
             other => Err(format!("{export}: {other:?}")),
         }
     }
@@ -54,12 +57,14 @@ fn shift_ref(value: Value) -> Value {
 }
 
 /// What a resumed run with a checkpoint request after `m` instructions gives.
-enum Again {
-    Finished(Box<Outcome2>),
+pub enum Again {
+    /// Results (or the trap, see `trap_name`) and the state without frames.
+    Finished(Result<Vec<Value>, String>, Box<ExecState>),
+    /// The canonical state of the new checkpoint.
     Checkpointed(Box<ExecState>),
 }
 
-fn resume_with_request(p: &Program, state: &ExecState, m: u64) -> Again {
+pub fn resume_with_request(p: &Program, state: &ExecState, m: u64) -> Again {
     let conts: Continuations =
         tern_instrument::instrumented_continuations(&p.original, &state.frames)
             .unwrap_or_else(|e| panic!("{}: instrumented clones: {e}", p.name));
@@ -148,13 +153,11 @@ fn resume_with_request(p: &Program, state: &ExecState, m: u64) -> Again {
         .instantiate(&mut store, &clones_module)
         .expect("clones instantiate");
     store.set_instruction_budget(Some(m));
-    let resumed = conts
-        .resume(&mut Runner {
-            store: &mut store,
-            clones,
-            flags,
-        })
-        .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+    let resumed = conts.resume(&mut Runner {
+        store: &mut store,
+        clones,
+        flags,
+    });
     let mut after = store.capture();
     after.memories.remove(0);
     after.tables.truncate(main_state.tables.len());
@@ -168,18 +171,17 @@ fn resume_with_request(p: &Program, state: &ExecState, m: u64) -> Again {
         *g = to_original(*g);
     }
     match resumed {
-        Resumed::Finished(results) => {
+        Err(trap) => Again::Finished(Err(trap), Box::new(after)),
+        Ok(Resumed::Finished(results)) => {
             assert!(
                 collector.lock().unwrap().is_empty(),
                 "{}: frames reported",
                 p.name
             );
-            Again::Finished(Box::new(Outcome2 {
-                results: results.into_iter().map(to_original).collect(),
-                state: after,
-            }))
+            let results = results.into_iter().map(to_original).collect();
+            Again::Finished(Ok(results), Box::new(after))
         }
-        Resumed::Unwound { running } => {
+        Ok(Resumed::Unwound { running }) => {
             let collector = std::mem::take(&mut *collector.lock().unwrap());
             let reported = collector
                 .finish(&p.instrumented.map, clone_map, 0)
@@ -193,7 +195,8 @@ fn resume_with_request(p: &Program, state: &ExecState, m: u64) -> Again {
 }
 
 /// For each state, requests a checkpoint after `m = 1, 2, 3, …` instructions (densely,
-/// or doubling) until the resumed run finishes before the request; checks both endings. Returns the checkpoints taken.
+/// or doubling) until the resumed run finishes before the request; checks both endings.
+/// Returns the checkpoints taken.
 fn checkpoint_again(
     p: &Program,
     reference: &Outcome2,
@@ -205,9 +208,13 @@ fn checkpoint_again(
         let mut m = 1;
         loop {
             match resume_with_request(p, state, m) {
-                Again::Finished(outcome) => {
+                Again::Finished(results, state) => {
+                    let outcome = Outcome2 {
+                        results: results.unwrap_or_else(|e| panic!("{}: {e}", p.name)),
+                        state: *state,
+                    };
                     assert_eq!(
-                        &*outcome, reference,
+                        &outcome, reference,
                         "{}: finished after request at {m}",
                         p.name
                     );
