@@ -6,6 +6,7 @@
 use super::analysis::Original;
 use super::emit::{Params, Start, emit_clone, is_funcref};
 use super::exports::{MAIN_MODULE, func_export, global_export, memory_export, table_export};
+use super::segments::Helpers;
 use super::types::{AddedTypes, encode_all};
 use super::{CloneInfo, CloneKey, clone_export};
 use crate::abi::ValKind;
@@ -33,6 +34,10 @@ pub(crate) fn clones_module(
     let mut clone_types = Vec::with_capacity(clones.len());
     let mut declared = BTreeSet::new();
     let mut infos = Vec::with_capacity(clones.len());
+    let mut helpers = Helpers {
+        base: orig.func_types.len() as u32,
+        list: Vec::new(),
+    };
     let mut copied_from = Vec::with_capacity(clones.len());
     for key in clones {
         let pc = u64::from(key.pc);
@@ -63,7 +68,7 @@ pub(crate) fn clones_module(
             stack_len: stack.len(),
             callee_results: results.len(),
         };
-        let code = emit_clone(orig, body, &start, &params, &mut added)?;
+        let code = emit_clone(orig, body, &start, &params, &mut added, &mut helpers)?;
         // The clone's type: slots for funcrefs, then the callee's results as they are.
         let slot = |t: &ValType| if is_funcref(*t) { ValType::I32 } else { *t };
         let mut param_types: Vec<ValType> = params
@@ -99,6 +104,7 @@ pub(crate) fn clones_module(
         bodies.push(function);
     }
 
+    let helper_types = (added.func(&[ValType::I32; 3], &[]), added.func(&[], &[]));
     let mut module = wasm_encoder::Module::new();
     let mut types = TypeSection::new();
     for ty in &orig.types {
@@ -124,6 +130,14 @@ pub(crate) fn clones_module(
             &func_export(i as u32),
             EntityType::Function(*ty),
         );
+    }
+    for op in &helpers.list {
+        let ty = if op.takes_operands() {
+            helper_types.0
+        } else {
+            helper_types.1
+        };
+        imports.import(MAIN_MODULE, &op.export_name(), EntityType::Function(ty));
     }
     for (i, t) in orig.tables.iter().enumerate() {
         let t = RoundtripReencoder.table_type(*t).map_err(err)?;
@@ -157,7 +171,7 @@ pub(crate) fn clones_module(
     module.section(&tables);
 
     let mut exports = ExportSection::new();
-    let first = orig.func_types.len() as u32;
+    let first = helpers.base + helpers.list.len() as u32;
     for i in 0..clones.len() {
         exports.export(&clone_export(i), ExportKind::Func, first + i as u32);
     }

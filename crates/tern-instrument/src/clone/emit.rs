@@ -11,6 +11,7 @@
 //! label that stands for enclosing level `j` (0 = the function).
 
 use super::analysis::{Body, Original, Point};
+use super::segments::{Helpers, SegmentOp};
 use super::types::AddedTypes;
 use crate::error::Error;
 use std::borrow::Cow;
@@ -75,6 +76,7 @@ pub(crate) fn emit_clone<'a>(
     start: &Start<'_>,
     params: &Params,
     types: &mut AddedTypes,
+    helpers: &mut Helpers,
 ) -> Result<Vec<(Instruction<'a>, Option<u64>)>, Error> {
     let offset = body.ops.get(start.index).map_or(0, |(_, o)| *o);
     let opens = enclosing(&body.ops, start.index, offset)?;
@@ -102,6 +104,7 @@ pub(crate) fn emit_clone<'a>(
     }
     let mut e = Emitter {
         ops: &body.ops,
+        helpers,
         local_base: params.count() + start.callee_results as u32,
         level_label: vec![0],
         depth: 1,
@@ -165,6 +168,7 @@ pub(crate) fn emit_clone<'a>(
 
 struct Emitter<'o, 'a> {
     ops: &'o [(Operator<'a>, u64)],
+    helpers: &'o mut Helpers,
     /// The original function's local `i` is the clone's local `local_base + i`.
     local_base: u32,
     level_label: Vec<u32>,
@@ -281,11 +285,9 @@ impl<'a> Emitter<'_, 'a> {
                 | Operator::DataDrop { .. }
                 | Operator::TableInit { .. }
                 | Operator::ElemDrop { .. } => {
-                    return Err(Error::new(
-                        offset,
-                        "segment instructions (memory.init, data.drop, table.init, elem.drop) \
-                         cannot run in a continuation clone yet",
-                    ));
+                    let seg = SegmentOp::of(op, 0)
+                        .ok_or_else(|| Error::new(offset, "internal error: segment op"))?;
+                    Instruction::Call(self.helpers.index(seg))
                 }
                 _ => reencode(op, offset)?,
             };

@@ -3,6 +3,7 @@
 //! named by its original index (`tern:f3` is original function 3, whatever its index in
 //! the instrumented module).
 
+use super::segments::SegmentOp;
 use crate::abi::ADDED_FUNCS;
 use crate::error::Error;
 use wasm_encoder::reencode::{Error as ReencodeError, Reencode, RoundtripReencoder, utils};
@@ -43,9 +44,11 @@ pub fn global_export(index: u32) -> String {
 }
 
 /// Adds to `module` an export of every function, memory, table and global, named by its
-/// index in the original module ([`func_export`] …). Code is untouched, so this costs
-/// nothing at run time; existing exports keep their names. A module that already has an
-/// export named `tern:…` is refused.
+/// index in the original module ([`func_export`] …), plus, after every function, one
+/// small exported helper per distinct segment instruction (`memory.init`, `data.drop`,
+/// `table.init`, `elem.drop`) of its code, which clones call in its place. Existing code
+/// is untouched, so this costs nothing at run time; existing exports keep their names.
+/// A module that already has an export named `tern:…` is refused.
 pub fn export_for_clones(module: &[u8], layout: MainLayout) -> Result<Vec<u8>, Error> {
     let mut counts = [0u32; 4];
     for payload in Parser::new(0).parse_all(module) {
@@ -100,9 +103,17 @@ pub fn export_for_clones(module: &[u8], layout: MainLayout) -> Result<Vec<u8>, E
             .ok_or_else(|| Error::new(0, "the module is not instrumented"))?;
         exports.extend((0..original).map(|i| (name(i), kind, i + shift)));
     }
+    let (helpers, type_base) = super::segments::scan(module, memory_shift)?;
+    let helpers: Vec<SegmentOp> = helpers.into_iter().collect();
+    for (i, op) in helpers.iter().enumerate() {
+        exports.push((op.export_name(), ExportKind::Func, counts[0] + i as u32));
+    }
     let mut adder = Adder {
         exports,
         written: false,
+        helpers,
+        type_base,
+        memory_shift,
     };
     let mut out = wasm_encoder::Module::new();
     adder.parse_core_module(&mut out, Parser::new(0), module)?;
@@ -112,6 +123,11 @@ pub fn export_for_clones(module: &[u8], layout: MainLayout) -> Result<Vec<u8>, E
 struct Adder {
     exports: Vec<(String, ExportKind, u32)>,
     written: bool,
+    /// Segment-instruction helpers appended after every function (see `segments`).
+    helpers: Vec<SegmentOp>,
+    /// Number of types in the module: the helpers' two types come after them.
+    type_base: u32,
+    memory_shift: u32,
 }
 
 impl Adder {
@@ -125,6 +141,46 @@ impl Adder {
 
 impl Reencode for Adder {
     type Error = Error;
+
+    // A module whose code has segment instructions has types, functions and code, so the
+    // helpers are appended to existing sections.
+    fn parse_type_section(
+        &mut self,
+        types: &mut wasm_encoder::TypeSection,
+        section: wasmparser::TypeSectionReader<'_>,
+    ) -> Result<(), ReencodeError<Error>> {
+        utils::parse_type_section(self, types, section)?;
+        if !self.helpers.is_empty() {
+            types.ty().function([wasm_encoder::ValType::I32; 3], []);
+            types.ty().function([], []);
+        }
+        Ok(())
+    }
+
+    fn parse_function_section(
+        &mut self,
+        functions: &mut wasm_encoder::FunctionSection,
+        section: wasmparser::FunctionSectionReader<'_>,
+    ) -> Result<(), ReencodeError<Error>> {
+        utils::parse_function_section(self, functions, section)?;
+        for op in &self.helpers {
+            let ty = self.type_base + u32::from(!op.takes_operands());
+            functions.function(ty);
+        }
+        Ok(())
+    }
+
+    fn parse_code_section(
+        &mut self,
+        code: &mut wasm_encoder::CodeSection,
+        section: wasmparser::CodeSectionReader<'_>,
+    ) -> Result<(), ReencodeError<Error>> {
+        utils::parse_code_section(self, code, section)?;
+        for op in &self.helpers {
+            code.function(&op.helper(self.memory_shift));
+        }
+        Ok(())
+    }
 
     fn parse_export_section(
         &mut self,

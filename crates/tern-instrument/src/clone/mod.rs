@@ -46,6 +46,7 @@ mod drive;
 mod emit;
 mod exports;
 mod instrumented;
+mod segments;
 mod types;
 
 pub use drive::{CloneOutcome, CloneRunner, Resumed};

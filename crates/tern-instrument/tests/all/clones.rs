@@ -274,7 +274,8 @@ fn workloads_sampled() {
 /// Shapes that matter to clones in particular: `else` arms and `if`s without one,
 /// loops inside loops with parameters and branches to outer loops, `br_table` to
 /// targets at several depths, block parameters, dead code after the pc, `return` and
-/// tail calls from deep inside, multi-value `call_indirect` with a funcref beneath.
+/// tail calls from deep inside, multi-value `call_indirect` with a funcref beneath,
+/// segment instructions (through the main module's helpers).
 pub const CLONE_CASES: &[(&str, &str, i32)] = &[
     (
         "else_arms",
@@ -370,6 +371,29 @@ pub const CLONE_CASES: &[(&str, &str, i32)] = &[
                  (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
                (local.get 1)))"#,
         6,
+    ),
+    (
+        "segment_instructions",
+        r#"(module
+             (memory 1)
+             (table 4 funcref)
+             (elem (i32.const 0) $a $b $a $b)
+             (data $d "\01\02\03\04\05\06\07\08")
+             (elem $e func $b $a)
+             (func $a (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+             (func $b (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+             (func (export "f") (param i32) (result i32) (local i32)
+               (loop
+                 (memory.init $d (i32.mul (local.get 0) (i32.const 4)) (i32.const 0) (i32.const 8))
+                 (table.init $e (i32.and (local.get 0) (i32.const 2)) (i32.const 0) (i32.const 2))
+                 (local.set 1 (i32.add (local.get 1)
+                   (call_indirect (param i32) (result i32)
+                     (i32.load (local.get 0)) (i32.and (local.get 0) (i32.const 3)))))
+                 (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+               (data.drop $d)
+               (elem.drop $e)
+               (local.get 1)))"#,
+        7,
     ),
     (
         "return_and_tail_calls_deep",

@@ -34,7 +34,7 @@ fn smith_config() -> wasm_smith::Config {
         memory64_enabled: false,
         custom_page_sizes_enabled: false,
         compact_imports_enabled: false,
-        bulk_memory_enabled: false,
+        bulk_memory_enabled: true,
         reference_types_enabled: true,
         simd_enabled: true,
         tail_call_enabled: true,
@@ -196,7 +196,7 @@ fn smith_modules_restore_through_clones() {
         Some(a.parse().ok()?..b.parse().ok()?)
     });
     let mut restored = 0;
-    for seed in range.unwrap_or(0..400) {
+    for seed in range.unwrap_or(0..250) {
         restored += check_seed(seed);
     }
     eprintln!("{restored} states restored");
