@@ -6,7 +6,7 @@
 use super::analysis::Original;
 use super::emit::{Params, Start, emit_clone, is_funcref};
 use super::exports::{MAIN_MODULE, func_export, global_export, memory_export, table_export};
-use super::segments::Helpers;
+use super::segments::{FuncImport, FuncImports};
 use super::types::{AddedTypes, encode_all};
 use super::{CloneInfo, CloneKey, clone_export};
 use crate::abi::ValKind;
@@ -34,10 +34,12 @@ pub(crate) fn clones_module(
     let mut clone_types = Vec::with_capacity(clones.len());
     let mut declared = BTreeSet::new();
     let mut infos = Vec::with_capacity(clones.len());
-    let mut helpers = Helpers {
-        base: orig.func_types.len() as u32,
-        list: Vec::new(),
-    };
+    let mut imports = FuncImports::default();
+    // The slot table's functions first, so their indices are known for its segment.
+    let ref_funcs: Vec<u32> = refs
+        .iter()
+        .map(|f| imports.index(FuncImport::Func(*f)))
+        .collect();
     let mut copied_from = Vec::with_capacity(clones.len());
     for key in clones {
         let pc = u64::from(key.pc);
@@ -68,7 +70,7 @@ pub(crate) fn clones_module(
             stack_len: stack.len(),
             callee_results: results.len(),
         };
-        let code = emit_clone(orig, body, &start, &params, &mut added, &mut helpers)?;
+        let code = emit_clone(orig, body, &start, &params, &mut added, &mut imports)?;
         // The clone's type: slots for funcrefs, then the callee's results as they are.
         let slot = |t: &ValType| if is_funcref(*t) { ValType::I32 } else { *t };
         let mut param_types: Vec<ValType> = params
@@ -122,23 +124,22 @@ pub(crate) fn clones_module(
     }
     module.section(&types);
 
-    let mut imports = ImportSection::new();
+    let mut section = ImportSection::new();
     let err = |e: wasm_encoder::reencode::Error| Error::new(0, e.to_string());
-    for (i, ty) in orig.func_types.iter().enumerate() {
-        imports.import(
-            MAIN_MODULE,
-            &func_export(i as u32),
-            EntityType::Function(*ty),
-        );
-    }
-    for op in &helpers.list {
-        let ty = if op.takes_operands() {
-            helper_types.0
-        } else {
-            helper_types.1
+    for import in &imports.list {
+        let (name, ty) = match *import {
+            FuncImport::Func(f) => {
+                let ty = orig.func_types.get(f as usize).copied();
+                let ty = ty.ok_or_else(|| Error::new(0, format!("unknown function {f}")))?;
+                (func_export(f), ty)
+            }
+            FuncImport::Segment(op) if op.takes_operands() => (op.export_name(), helper_types.0),
+            FuncImport::Segment(op) => (op.export_name(), helper_types.1),
         };
-        imports.import(MAIN_MODULE, &op.export_name(), EntityType::Function(ty));
+        section.import(MAIN_MODULE, &name, EntityType::Function(ty));
     }
+    let first = imports.list.len() as u32;
+    let imports = &mut section;
     for (i, t) in orig.tables.iter().enumerate() {
         let t = RoundtripReencoder.table_type(*t).map_err(err)?;
         imports.import(MAIN_MODULE, &table_export(i as u32), EntityType::Table(t));
@@ -151,7 +152,7 @@ pub(crate) fn clones_module(
         let g = RoundtripReencoder.global_type(*g).map_err(err)?;
         imports.import(MAIN_MODULE, &global_export(i as u32), EntityType::Global(g));
     }
-    module.section(&imports);
+    module.section(imports);
 
     let mut functions = FunctionSection::new();
     for ty in &clone_types {
@@ -171,7 +172,6 @@ pub(crate) fn clones_module(
     module.section(&tables);
 
     let mut exports = ExportSection::new();
-    let first = helpers.base + helpers.list.len() as u32;
     for i in 0..clones.len() {
         exports.export(&clone_export(i), ExportKind::Func, first + i as u32);
     }
@@ -182,7 +182,7 @@ pub(crate) fn clones_module(
         elements.active(
             Some(refs_table),
             &ConstExpr::i32_const(1),
-            Elements::Functions(refs.into()),
+            Elements::Functions(ref_funcs.into()),
         );
     }
     if !declared.is_empty() {

@@ -11,12 +11,12 @@
 //! label that stands for enclosing level `j` (0 = the function).
 
 use super::analysis::{Body, Original, Point};
-use super::segments::{Helpers, SegmentOp};
+use super::segments::{FuncImport, FuncImports, SegmentOp};
 use super::types::AddedTypes;
 use crate::error::Error;
 use std::borrow::Cow;
 use wasm_encoder::Instruction;
-use wasm_encoder::reencode::{Reencode, RoundtripReencoder};
+use wasm_encoder::reencode::{Error as ReencodeError, Reencode};
 use wasmparser::{FrameKind, Operator, ValType};
 
 /// How a continuation starts.
@@ -76,7 +76,7 @@ pub(crate) fn emit_clone<'a>(
     start: &Start<'_>,
     params: &Params,
     types: &mut AddedTypes,
-    helpers: &mut Helpers,
+    imports: &mut FuncImports,
 ) -> Result<Vec<(Instruction<'a>, Option<u64>)>, Error> {
     let offset = body.ops.get(start.index).map_or(0, |(_, o)| *o);
     let opens = enclosing(&body.ops, start.index, offset)?;
@@ -104,7 +104,7 @@ pub(crate) fn emit_clone<'a>(
     }
     let mut e = Emitter {
         ops: &body.ops,
-        helpers,
+        imports,
         local_base: params.count() + start.callee_results as u32,
         level_label: vec![0],
         depth: 1,
@@ -168,7 +168,7 @@ pub(crate) fn emit_clone<'a>(
 
 struct Emitter<'o, 'a> {
     ops: &'o [(Operator<'a>, u64)],
-    helpers: &'o mut Helpers,
+    imports: &'o mut FuncImports,
     /// The original function's local `i` is the clone's local `local_base + i`.
     local_base: u32,
     level_label: Vec<u32>,
@@ -249,7 +249,7 @@ impl<'a> Emitter<'_, 'a> {
                 Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
                     nested += 1;
                     self.depth += 1;
-                    reencode(op, offset)?
+                    reencode(self.imports, op, offset)?
                 }
                 Operator::End => {
                     nested = nested
@@ -287,9 +287,9 @@ impl<'a> Emitter<'_, 'a> {
                 | Operator::ElemDrop { .. } => {
                     let seg = SegmentOp::of(op, 0)
                         .ok_or_else(|| Error::new(offset, "internal error: segment op"))?;
-                    Instruction::Call(self.helpers.index(seg))
+                    Instruction::Call(self.imports.index(FuncImport::Segment(seg)))
                 }
-                _ => reencode(op, offset)?,
+                _ => reencode(self.imports, op, offset)?,
             };
             self.out.push((instr, Some(offset)));
         }
@@ -300,8 +300,13 @@ impl<'a> Emitter<'_, 'a> {
     }
 }
 
-fn reencode<'a>(op: &Operator<'a>, offset: u64) -> Result<Instruction<'a>, Error> {
-    RoundtripReencoder
+/// Copies an operator; function indices become the clones module's imports.
+fn reencode<'a>(
+    imports: &mut FuncImports,
+    op: &Operator<'a>,
+    offset: u64,
+) -> Result<Instruction<'a>, Error> {
+    Remap(imports)
         .instruction(op.clone())
         .map_err(|e| Error::new(offset, format!("cannot re-encode: {e}")))
 }
@@ -381,4 +386,15 @@ fn matching(ops: &[(Operator<'_>, u64)], at: usize) -> Option<(Option<usize>, us
         }
     }
     None
+}
+
+/// Renumbers function indices into the clones module's imports; nothing else moves.
+struct Remap<'i>(&'i mut FuncImports);
+
+impl Reencode for Remap<'_> {
+    type Error = Error;
+
+    fn function_index(&mut self, func: u32) -> Result<u32, ReencodeError<Error>> {
+        Ok(self.0.index(FuncImport::Func(func)))
+    }
 }

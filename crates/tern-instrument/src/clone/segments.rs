@@ -107,24 +107,31 @@ pub(crate) fn scan(module: &[u8], memory_shift: u32) -> Result<(BTreeSet<Segment
     Ok((found, types))
 }
 
-/// The helpers a clones module imports, right after the original functions.
-#[derive(Debug, Default)]
-pub(crate) struct Helpers {
-    /// Function index of the first helper import.
-    pub base: u32,
-    pub list: Vec<SegmentOp>,
+/// A function the clones module imports from the main instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum FuncImport {
+    /// Original function `f` (export [`func_export`](super::func_export)).
+    Func(u32),
+    /// The helper for a segment instruction.
+    Segment(SegmentOp),
 }
 
-impl Helpers {
-    /// The clones module's function index of the helper for `op`.
-    pub(crate) fn index(&mut self, op: SegmentOp) -> u32 {
-        let position = match self.list.iter().position(|o| *o == op) {
-            Some(p) => p,
-            None => {
-                self.list.push(op);
-                self.list.len() - 1
-            }
-        };
-        self.base + position as u32
+/// The clones module's function imports, numbered in order of first use: only what the
+/// clones call or reference is imported, so a restore of a program with thousands of
+/// functions links a handful.
+#[derive(Debug, Default)]
+pub(crate) struct FuncImports {
+    pub list: Vec<FuncImport>,
+    index: std::collections::HashMap<FuncImport, u32>,
+}
+
+impl FuncImports {
+    /// The clones module's function index of `import`.
+    pub(crate) fn index(&mut self, import: FuncImport) -> u32 {
+        let next = self.list.len() as u32;
+        *self.index.entry(import).or_insert_with(|| {
+            self.list.push(import);
+            next
+        })
     }
 }
