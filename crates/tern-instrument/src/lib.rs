@@ -27,6 +27,11 @@
 //! The [`InstrumentMap`] says, per site id, the original pc and the types, and
 //! [`FrameCollector`] turns the reports into frames.
 //!
+//! Restore goes the other way without any rewind code in the normal path: [`clone`]
+//! generates, for saved frames, *continuation clones* — functions of a small second
+//! module that start exactly at each frame's pc ([`continuations`],
+//! [`instrumented_continuations`]) — and drives them top frame first.
+//!
 //! ```
 //! let wasm = wat::parse_str(r#"
 //!     (module (func (export "count") (param i32) (result i32)

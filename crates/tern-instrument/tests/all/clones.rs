@@ -267,7 +267,7 @@ fn workloads_sampled() {
         } else {
             2
         };
-        sampled(name, arg, 12);
+        sampled(name, arg, 40);
     }
 }
 

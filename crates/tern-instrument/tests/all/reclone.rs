@@ -300,7 +300,7 @@ fn workloads_checkpoint_again() {
         let p = crate::real::workload(name, Value::I32(arg));
         let reference = p.reference();
         let len = original_length(&p);
-        let states = interp_states(&p, sample(len - 1, 4, 0xa9a1 ^ len));
+        let states = interp_states(&p, sample(len - 1, 8, 0xa9a1 ^ len));
         let taken = checkpoint_again(&p, &reference, &states, false);
         assert!(taken > 0, "{name}: no checkpoint taken in a clone run");
     }
