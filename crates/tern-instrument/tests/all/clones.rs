@@ -522,3 +522,32 @@ fn forged_frames_are_errors() {
         assert!(err.is_err(), "{what}: accepted");
     }
 }
+
+#[test]
+fn exports_for_clones_in_any_module_shape() {
+    let shapes = [
+        "(module)",
+        "(module (memory 1) (global (mut i32) (i32.const 0)))",
+        "(module (func $s) (start $s) (table 1 funcref) (elem (i32.const 0) $s))",
+        "(module (func (export \"x\")) (data \"a\"))",
+    ];
+    for wat in shapes {
+        let wasm = wat::parse_str(wat).unwrap();
+        for (module, layout) in [
+            (wasm.clone(), MainLayout::Original),
+            (
+                tern_instrument::instrument(&wasm).unwrap().module,
+                MainLayout::Instrumented,
+            ),
+        ] {
+            let out = export_for_clones(&module, layout).unwrap_or_else(|e| panic!("{wat}: {e}"));
+            wasmparser::Validator::new_with_features(tern_instrument::supported_features())
+                .validate_all(&out)
+                .unwrap_or_else(|e| panic!("{wat} {layout:?}: {e}"));
+        }
+    }
+    let taken = wat::parse_str("(module (func (export \"tern:f0\")))").unwrap();
+    assert!(export_for_clones(&taken, MainLayout::Original).is_err());
+    let plain = wat::parse_str("(module)").unwrap();
+    assert!(export_for_clones(&plain, MainLayout::Instrumented).is_err());
+}
