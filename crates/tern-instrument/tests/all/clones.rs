@@ -187,7 +187,7 @@ pub fn original_length(p: &Program) -> u64 {
     }
 }
 
-fn original_store(p: &Program) -> (Store, InstanceId) {
+pub fn original_store(p: &Program) -> (Store, InstanceId) {
     let config = Config::default();
     let module = Module::new(&config, &p.original).expect("original compiles");
     let mut store = Store::new(&config);
@@ -550,4 +550,62 @@ fn exports_for_clones_in_any_module_shape() {
     assert!(export_for_clones(&taken, MainLayout::Original).is_err());
     let plain = wat::parse_str("(module)").unwrap();
     assert!(export_for_clones(&plain, MainLayout::Instrumented).is_err());
+}
+
+/// Frames of real pauses, mutated every way a forged snapshot could: never a panic, and
+/// whatever is accepted gives a valid clones module.
+#[test]
+fn mutated_frames_never_panic() {
+    let mut accepted = 0;
+    let mut refused = 0;
+    for (name, wat, arg) in CLONE_CASES {
+        let p = Program::new(
+            name,
+            wat::parse_str(wat).unwrap(),
+            "f",
+            vec![Value::I32(*arg as u32)],
+            crate::harness::no_env,
+        );
+        for n in (1..original_length(&p)).step_by(7) {
+            let (mut store, instance) = original_store(&p);
+            store.set_instruction_budget(Some(n));
+            let Ok(Outcome::Paused(_)) = store.invoke(instance, &p.export, &p.args) else {
+                continue;
+            };
+            let frames = store.capture().frames;
+            for i in 0..frames.len() {
+                for mutation in 0..9 {
+                    let mut forged = frames.clone();
+                    let f = &mut forged[i];
+                    match mutation {
+                        0 => f.pc += 1,
+                        1 => f.pc = f.pc.wrapping_sub(2),
+                        2 => f.func += 1,
+                        3 => f.func = f.func.wrapping_sub(1),
+                        4 => drop(f.locals.pop()),
+                        5 => f.stack.push(Value::I32(3)),
+                        6 => drop(f.stack.pop()),
+                        7 => f.locals.iter_mut().for_each(|v| *v = Value::F64(0)),
+                        _ => f
+                            .stack
+                            .iter_mut()
+                            .for_each(|v| *v = Value::FuncRef(Some(1 << 30))),
+                    }
+                    match tern_instrument::instrumented_continuations(&p.original, &forged) {
+                        Ok(c) => {
+                            wasmparser::Validator::new_with_features(
+                                tern_instrument::supported_features(),
+                            )
+                            .validate_all(&c.module)
+                            .unwrap_or_else(|e| panic!("{name}: accepted forged frames: {e}"));
+                            accepted += 1;
+                        }
+                        Err(_) => refused += 1,
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{accepted} forged stacks accepted (still well-typed), {refused} refused");
+    assert!(refused > 0);
 }
