@@ -57,54 +57,69 @@ impl FrameCollector {
     pub fn finish(self, map: &InstrumentMap, instance: u32) -> Result<Vec<Frame>, CollectError> {
         let count = self.reported.len();
         let mut frames = Vec::with_capacity(count);
-        for (depth, (func, site_id, mut values)) in self.reported.into_iter().enumerate() {
-            let site = map
-                .site(site_id)
-                .ok_or_else(|| CollectError(format!("unknown site {site_id}")))?;
-            if site.func != func {
-                return Err(CollectError(format!(
-                    "site {site_id} belongs to function {}, not {func}",
-                    site.func
-                )));
-            }
-            // Only the first reported frame (the top one) may be at a safepoint; every
-            // frame below it waits on a call.
-            let is_top = depth == 0;
-            if is_top == (site.kind == SiteKind::Call) {
-                return Err(CollectError(format!(
-                    "site {site_id} ({:?}) at depth {depth} from the top",
-                    site.kind
-                )));
-            }
-            let info = map
-                .func(func)
-                .ok_or_else(|| CollectError(format!("function {func} is not defined")))?;
-            let want = info.locals.len() + site.stack.len();
-            if values.len() != want {
-                return Err(CollectError(format!(
-                    "site {site_id}: {} values reported, expected {want}",
-                    values.len()
-                )));
-            }
-            values.reverse();
-            let stack = values.split_off(info.locals.len());
-            let types = info.locals.iter().chain(&site.stack);
-            for (value, kind) in values.iter().chain(&stack).zip(types) {
-                if ValKind::of(value) != *kind {
-                    return Err(CollectError(format!(
-                        "site {site_id}: a {kind:?} was expected, {value:?} reported"
-                    )));
-                }
-            }
-            frames.push(Frame {
-                instance,
-                func,
-                pc: site.pc,
-                locals: values,
-                stack,
-            });
+        for (depth, (func, site_id, values)) in self.reported.into_iter().enumerate() {
+            frames.push(canonical_frame(
+                map, func, site_id, values, depth, instance,
+            )?);
         }
         frames.reverse();
         Ok(frames)
     }
+}
+
+/// One reported frame as a canonical frame: `values` in reverse canonical order as the
+/// cold path hands them over, `depth` counted from the top frame (0).
+pub(crate) fn canonical_frame(
+    map: &InstrumentMap,
+    func: u32,
+    site_id: u32,
+    mut values: Vec<Value>,
+    depth: usize,
+    instance: u32,
+) -> Result<Frame, CollectError> {
+    let site = map
+        .site(site_id)
+        .ok_or_else(|| CollectError(format!("unknown site {site_id}")))?;
+    if site.func != func {
+        return Err(CollectError(format!(
+            "site {site_id} belongs to function {}, not {func}",
+            site.func
+        )));
+    }
+    // Only the first reported frame (the top one) may be at a safepoint; every
+    // frame below it waits on a call.
+    let is_top = depth == 0;
+    if is_top == (site.kind == SiteKind::Call) {
+        return Err(CollectError(format!(
+            "site {site_id} ({:?}) at depth {depth} from the top",
+            site.kind
+        )));
+    }
+    let info = map
+        .func(func)
+        .ok_or_else(|| CollectError(format!("function {func} is not defined")))?;
+    let want = info.locals.len() + site.stack.len();
+    if values.len() != want {
+        return Err(CollectError(format!(
+            "site {site_id}: {} values reported, expected {want}",
+            values.len()
+        )));
+    }
+    values.reverse();
+    let stack = values.split_off(info.locals.len());
+    let types = info.locals.iter().chain(&site.stack);
+    for (value, kind) in values.iter().chain(&stack).zip(types) {
+        if ValKind::of(value) != *kind {
+            return Err(CollectError(format!(
+                "site {site_id}: a {kind:?} was expected, {value:?} reported"
+            )));
+        }
+    }
+    Ok(Frame {
+        instance,
+        func,
+        pc: site.pc,
+        locals: values,
+        stack,
+    })
 }

@@ -27,6 +27,11 @@
 //! The [`InstrumentMap`] says, per site id, the original pc and the types, and
 //! [`FrameCollector`] turns the reports into frames.
 //!
+//! Restore goes the other way without any rewind code in the normal path: [`clone`]
+//! generates, for saved frames, *continuation clones* — functions of a small second
+//! module that start exactly at each frame's pc ([`continuations`],
+//! [`instrumented_continuations`]) — and drives them top frame first.
+//!
 //! ```
 //! let wasm = wat::parse_str(r#"
 //!     (module (func (export "count") (param i32) (result i32)
@@ -41,6 +46,7 @@
 //! ```
 
 mod abi;
+pub mod clone;
 mod collect;
 mod error;
 mod liveness;
@@ -53,6 +59,7 @@ mod types;
 pub use abi::{
     ADDED_FUNCS, FLAGS_MEMORY, FRAME, MODULE, REQUEST_OFFSET, UNWINDING_OFFSET, ValKind,
 };
+pub use clone::{Continuations, continuations, export_for_clones, instrumented_continuations};
 pub use collect::{CollectError, FrameCollector};
 pub use error::Error;
 pub use map::{FuncInfo, InstrumentMap, Site, SiteKind};

@@ -70,7 +70,7 @@ impl Program {
         }
     }
 
-    fn instrumented_store(
+    pub fn instrumented_store(
         &self,
     ) -> (
         Store,
@@ -156,10 +156,10 @@ impl Program {
         }
     }
 
-    /// Requests a checkpoint after `n` instrumented instructions, unwinds, restores the
-    /// frames on the original module, runs to the end. Returns the outcome and the site
-    /// of the top frame (`None` if the program ended before reaching a safepoint).
-    pub fn checkpoint_at(&self, n: u64) -> (Outcome2, Option<(u32, usize)>) {
+    /// Requests a checkpoint after `n` instrumented instructions and unwinds. Returns
+    /// the canonical state (original numbering) with the collected frames, or the
+    /// finished outcome if the program ended before reaching a safepoint.
+    pub fn capture_at(&self, n: u64) -> Result<ExecState, Box<Outcome2>> {
         let (mut store, instance, flags, collector) = self.instrumented_store();
         store.set_instruction_budget(Some(n));
         match store.invoke(instance, &self.export, &self.args) {
@@ -180,12 +180,25 @@ impl Program {
         if !unwinding {
             assert!(collector.is_empty());
             let state = to_original_state(store.capture());
-            return (Outcome2 { results, state }, None);
+            return Err(Box::new(Outcome2 { results, state }));
         }
         let frames = collector
             .finish(&self.instrumented.map, 0)
             .unwrap_or_else(|e| panic!("{}: at {n}: {e}", self.name));
-        let top = frames.last().expect("a frame");
+        let mut state = to_original_state(store.capture());
+        state.frames = frames;
+        Ok(state)
+    }
+
+    /// Requests a checkpoint after `n` instrumented instructions, unwinds, restores the
+    /// frames on the original module, runs to the end. Returns the outcome and the site
+    /// of the top frame (`None` if the program ended before reaching a safepoint).
+    pub fn checkpoint_at(&self, n: u64) -> (Outcome2, Option<(u32, usize)>) {
+        let state = match self.capture_at(n) {
+            Ok(state) => state,
+            Err(finished) => return (*finished, None),
+        };
+        let top = state.frames.last().expect("a frame");
         let top_site = self
             .instrumented
             .map
@@ -195,13 +208,11 @@ impl Program {
                 s.func == top.func && s.pc == top.pc && s.kind != tern_instrument::SiteKind::Call
             })
             .expect("top site") as u32;
-        let depth = frames.len();
-        let mut state = to_original_state(store.capture());
-        state.frames = frames;
+        let depth = state.frames.len();
         (self.restore_and_finish(&state, n), Some((top_site, depth)))
     }
 
-    fn restore_and_finish(&self, state: &ExecState, n: u64) -> Outcome2 {
+    pub fn restore_and_finish(&self, state: &ExecState, n: u64) -> Outcome2 {
         let config = Config::default();
         let module = Module::new(&config, &self.original).expect("original compiles");
         let mut store = Store::new(&config);
@@ -254,7 +265,7 @@ impl Program {
 /// A value from the instrumented store in the original module's numbering: the store
 /// numbers functions like the module (host functions are instantiated per import), and
 /// the pass's imports come first.
-fn to_original(value: Value) -> Value {
+pub fn to_original(value: Value) -> Value {
     match value {
         Value::FuncRef(Some(f)) => Value::FuncRef(Some(f - ADDED_FUNCS)),
         other => other,

@@ -2,6 +2,9 @@
 //! interpreter, checkpointed through the cold path, restored from the reported frames on
 //! the original module.
 
+mod clones;
+mod clones_smith;
 mod harness;
 mod real;
+mod reclone;
 mod wat_cases;

@@ -3,7 +3,7 @@
 use crate::harness::{Program, no_env, sample};
 use tern_interp::Value;
 
-fn workload(name: &str, arg: Value) -> Program {
+pub fn workload(name: &str, arg: Value) -> Program {
     let path = format!(
         "{}/../../bench/workloads/{name}.wasm",
         env!("CARGO_MANIFEST_DIR")

@@ -1,39 +1,15 @@
 //! Hand-written modules, each exercising one shape the pass must handle; every
 //! instruction of their runs is tried as a checkpoint point.
 
-use crate::harness::{Program, no_env};
+use crate::harness::{Env, Program, no_env};
 use tern_interp::Value;
 
-fn every_point(name: &str, wat: &str, export: &str, args: Vec<Value>) {
-    let p = Program::new(name, wat::parse_str(wat).unwrap(), export, args, no_env);
-    let len = p.instrumented_length();
-    let (sites, deepest) = p.check(1..len);
-    assert!(!sites.is_empty(), "{name}: no checkpoint taken");
-    eprintln!(
-        "{name}: {len} points, {} top sites, deepest {deepest}",
-        sites.len()
-    );
-}
-
-#[test]
-fn loop_sum() {
-    every_point(
-        "loop_sum",
-        r#"(module (func (export "f") (param i32) (result i32) (local i32)
+pub const LOOP_SUM: &str = r#"(module (func (export "f") (param i32) (result i32) (local i32)
              (loop (local.set 1 (i32.add (local.get 1) (local.get 0)))
                    (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
-             (local.get 1)))"#,
-        "f",
-        vec![Value::I32(10)],
-    );
-}
+             (local.get 1)))"#;
 
-#[test]
-fn loop_params_and_multi_value() {
-    // The loop carries two values as parameters; a multi-value block returns a pair.
-    every_point(
-        "loop_params",
-        r#"(module
+pub const LOOP_PARAMS: &str = r#"(module
              (type $pair (func (param i32 i64) (result i32 i64)))
              (func $swapadd (param i32 i64) (result i64 i32)
                (i64.add (local.get 1) (i64.extend_i32_u (local.get 0))) (local.get 0))
@@ -49,19 +25,9 @@ fn loop_params_and_multi_value() {
                    (local.get 2)
                    (br_if 0 (i32.eqz (local.get 0))))
                  (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
-                 (br_if $l (i32.ne (local.get 0) (i32.const 0))))))"#,
-        "f",
-        vec![Value::I32(6)],
-    );
-}
+                 (br_if $l (i32.ne (local.get 0) (i32.const 0))))))"#;
 
-#[test]
-fn values_beneath_blocks() {
-    // Operands of enclosing blocks lie below nested blocks, loops and `if`s that
-    // contain safepoints and calls: the cold path reads them from scratch locals.
-    every_point(
-        "beneath",
-        r#"(module
+pub const BENEATH: &str = r#"(module
              (func $id (param i64) (result i64) (local.get 0))
              (func (export "f") (param i32) (result i64) (local i64)
                (i64.const 100)
@@ -81,17 +47,9 @@ fn values_beneath_blocks() {
                (i64.add (i64.trunc_f32_s (f32.const 2.5)))
                (local.set 1)
                (drop)
-               (i64.add (local.get 1))))"#,
-        "f",
-        vec![Value::I32(4)],
-    );
-}
+               (i64.add (local.get 1))))"#;
 
-#[test]
-fn br_table_dispatch() {
-    every_point(
-        "br_table",
-        r#"(module
+pub const BR_TABLE: &str = r#"(module
              (func $g (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
              (func (export "f") (param i32) (result i32) (local i32)
                (loop $top
@@ -101,18 +59,9 @@ fn br_table_dispatch() {
                    (br $c))
                    (local.set 1 (i32.sub (local.get 1) (i32.const 1))))
                  (br_if $top (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
-               (local.get 1)))"#,
-        "f",
-        vec![Value::I32(9)],
-    );
-}
+               (local.get 1)))"#;
 
-#[test]
-fn call_indirect_and_funcrefs() {
-    // A funcref lies on the operand stack below a call; the table holds funcrefs.
-    every_point(
-        "call_indirect",
-        r#"(module
+pub const CALL_INDIRECT: &str = r#"(module
              (type $un (func (param i32) (result i32)))
              (table $t 4 funcref)
              (elem (table $t) (i32.const 0) func $inc $dbl $rec)
@@ -133,34 +82,18 @@ fn call_indirect_and_funcrefs() {
                  (global.set $last)
                  (table.set $t (i32.const 3) (global.get $last))
                  (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
-               (local.get 1)))"#,
-        "f",
-        vec![Value::I32(7)],
-    );
-}
+               (local.get 1)))"#;
 
-#[test]
-fn nested_recursive_calls() {
-    every_point(
-        "fib",
-        r#"(module
+pub const FIB: &str = r#"(module
              (func $fib (param i32) (result i64)
                (if (result i64) (i32.lt_u (local.get 0) (i32.const 2))
                  (then (i64.extend_i32_u (local.get 0)))
                  (else (i64.add
                    (call $fib (i32.sub (local.get 0) (i32.const 1)))
                    (call $fib (i32.sub (local.get 0) (i32.const 2)))))))
-             (func (export "f") (param i32) (result i64) (call $fib (local.get 0))))"#,
-        "f",
-        vec![Value::I32(7)],
-    );
-}
+             (func (export "f") (param i32) (result i64) (call $fib (local.get 0))))"#;
 
-#[test]
-fn simd_on_the_stack() {
-    every_point(
-        "simd",
-        r#"(module
+pub const SIMD: &str = r#"(module
              (func $splat (param i32) (result v128) (i32x4.splat (local.get 0)))
              (func (export "f") (param i32) (result v128) (local v128)
                (v128.const i32x4 1 2 3 4)
@@ -170,17 +103,9 @@ fn simd_on_the_stack() {
                  (local.set 1 (v128.xor (local.get 1) (v128.const i64x2 -1 7)))
                  (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))
                  (br_if 0))
-               (v128.xor (local.get 1))))"#,
-        "f",
-        vec![Value::I32(5)],
-    );
-}
+               (v128.xor (local.get 1))))"#;
 
-#[test]
-fn multi_memory() {
-    every_point(
-        "multi_memory",
-        r#"(module
+pub const MULTI_MEMORY: &str = r#"(module
              (memory $a 1)
              (memory $b 2)
              (export "a" (memory $a))
@@ -195,29 +120,9 @@ fn multi_memory() {
                  (i32.store8 $a (local.get 0) (local.get 0))
                  (memory.copy $b $a (i32.const 16) (i32.const 0) (i32.const 8))
                  (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
-               (i32.add (i32.load $b (i32.const 65540)) (memory.size $b))))"#,
-        "f",
-        vec![Value::I32(6)],
-    );
-}
+               (i32.add (i32.load $b (i32.const 65540)) (memory.size $b))))"#;
 
-#[test]
-fn host_imports_and_globals() {
-    fn env(linker: &mut tern_interp::Linker) {
-        use tern_interp::{FuncType, ValType};
-        linker.func(
-            "env",
-            "mix",
-            FuncType::new([ValType::I64], [ValType::I64]),
-            |_, args| {
-                let Value::I64(x) = args[0] else {
-                    unreachable!()
-                };
-                Ok(vec![Value::I64(x.rotate_left(5) ^ 0x9e37)])
-            },
-        );
-    }
-    let wat = r#"(module
+pub const HOST: &str = r#"(module
          (import "env" "mix" (func $mix (param i64) (result i64)))
          (global $acc (mut i64) (i64.const 1))
          (func (export "f") (param i32) (result i64)
@@ -225,12 +130,139 @@ fn host_imports_and_globals() {
              (global.set $acc (call $mix (global.get $acc)))
              (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
            (global.get $acc)))"#;
+
+pub const TAIL: &str = r#"(module
+             (func $count (param i32 i64) (result i64)
+               (if (result i64) (i32.eqz (local.get 0))
+                 (then (local.get 1))
+                 (else (return_call $count (i32.sub (local.get 0) (i32.const 1))
+                                           (i64.add (local.get 1) (i64.const 3))))))
+             (func (export "f") (param i32) (result i64)
+               (i64.add (i64.const 1000) (call $count (local.get 0) (i64.const 0)))))"#;
+
+pub const TAIL_OTHER: &str = r#"(module
+             (type $t (func (param i32) (result i32)))
+             (table 1 funcref) (elem (i32.const 0) $leaf)
+             (func $leaf (param i32) (result i32) (local i32)
+               (loop (local.set 1 (i32.add (local.get 1) (local.get 0)))
+                     (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
+               (local.get 1))
+             (func $hop (param i32) (result i32)
+               (if (result i32) (i32.and (local.get 0) (i32.const 1))
+                 (then (return_call $leaf (local.get 0)))
+                 (else (return_call_indirect (type $t) (local.get 0) (i32.const 0)))))
+             (func (export "f") (param i32) (result i32)
+               (i32.add (call $hop (local.get 0)) (call $hop (i32.add (local.get 0) (i32.const 1))))))"#;
+
+/// Every case: name, WAT, export, arguments, host imports.
+pub fn cases() -> Vec<(&'static str, &'static str, &'static str, Vec<Value>, Env)> {
+    vec![
+        ("loop_sum", LOOP_SUM, "f", vec![Value::I32(10)], no_env),
+        ("loop_params", LOOP_PARAMS, "f", vec![Value::I32(6)], no_env),
+        ("beneath", BENEATH, "f", vec![Value::I32(4)], no_env),
+        ("br_table", BR_TABLE, "f", vec![Value::I32(9)], no_env),
+        (
+            "call_indirect",
+            CALL_INDIRECT,
+            "f",
+            vec![Value::I32(7)],
+            no_env,
+        ),
+        ("fib", FIB, "f", vec![Value::I32(7)], no_env),
+        ("simd", SIMD, "f", vec![Value::I32(5)], no_env),
+        (
+            "multi_memory",
+            MULTI_MEMORY,
+            "f",
+            vec![Value::I32(6)],
+            no_env,
+        ),
+        ("host", HOST, "f", vec![Value::I32(8)], host_env),
+        ("tail", TAIL, "f", vec![Value::I32(6)], no_env),
+        ("tail_other", TAIL_OTHER, "f", vec![Value::I32(5)], no_env),
+    ]
+}
+
+fn every_point(name: &str, wat: &str, export: &str, args: Vec<Value>) {
+    let p = Program::new(name, wat::parse_str(wat).unwrap(), export, args, no_env);
+    let len = p.instrumented_length();
+    let (sites, deepest) = p.check(1..len);
+    assert!(!sites.is_empty(), "{name}: no checkpoint taken");
+    eprintln!(
+        "{name}: {len} points, {} top sites, deepest {deepest}",
+        sites.len()
+    );
+}
+
+#[test]
+fn loop_sum() {
+    every_point("loop_sum", LOOP_SUM, "f", vec![Value::I32(10)]);
+}
+
+#[test]
+fn loop_params_and_multi_value() {
+    // The loop carries two values as parameters; a multi-value block returns a pair.
+    every_point("loop_params", LOOP_PARAMS, "f", vec![Value::I32(6)]);
+}
+
+#[test]
+fn values_beneath_blocks() {
+    // Operands of enclosing blocks lie below nested blocks, loops and `if`s that
+    // contain safepoints and calls: the cold path reads them from scratch locals.
+    every_point("beneath", BENEATH, "f", vec![Value::I32(4)]);
+}
+
+#[test]
+fn br_table_dispatch() {
+    every_point("br_table", BR_TABLE, "f", vec![Value::I32(9)]);
+}
+
+#[test]
+fn call_indirect_and_funcrefs() {
+    // A funcref lies on the operand stack below a call; the table holds funcrefs.
+    every_point("call_indirect", CALL_INDIRECT, "f", vec![Value::I32(7)]);
+}
+
+#[test]
+fn nested_recursive_calls() {
+    every_point("fib", FIB, "f", vec![Value::I32(7)]);
+}
+
+#[test]
+fn simd_on_the_stack() {
+    every_point("simd", SIMD, "f", vec![Value::I32(5)]);
+}
+
+#[test]
+fn multi_memory() {
+    every_point("multi_memory", MULTI_MEMORY, "f", vec![Value::I32(6)]);
+}
+
+/// The host import of [`HOST`].
+pub fn host_env(linker: &mut tern_interp::Linker) {
+    use tern_interp::{FuncType, ValType};
+    linker.func(
+        "env",
+        "mix",
+        FuncType::new([ValType::I64], [ValType::I64]),
+        |_, args| {
+            let Value::I64(x) = args[0] else {
+                unreachable!()
+            };
+            Ok(vec![Value::I64(x.rotate_left(5) ^ 0x9e37)])
+        },
+    );
+}
+
+#[test]
+fn host_imports_and_globals() {
+    let wat = HOST;
     let p = Program::new(
         "host",
         wat::parse_str(wat).unwrap(),
         "f",
         vec![Value::I32(8)],
-        env,
+        host_env,
     );
     let len = p.instrumented_length();
     let (sites, _) = p.check(1..len);
@@ -241,19 +273,7 @@ fn host_imports_and_globals() {
 fn tail_calls_leave_no_frame() {
     // `return_call` replaces the frame: no check follows it, and after a checkpoint
     // inside the callee the caller's caller waits on its own call.
-    every_point(
-        "tail",
-        r#"(module
-             (func $count (param i32 i64) (result i64)
-               (if (result i64) (i32.eqz (local.get 0))
-                 (then (local.get 1))
-                 (else (return_call $count (i32.sub (local.get 0) (i32.const 1))
-                                           (i64.add (local.get 1) (i64.const 3))))))
-             (func (export "f") (param i32) (result i64)
-               (i64.add (i64.const 1000) (call $count (local.get 0) (i64.const 0)))))"#,
-        "f",
-        vec![Value::I32(6)],
-    );
+    every_point("tail", TAIL, "f", vec![Value::I32(6)]);
 }
 
 #[test]
@@ -290,22 +310,5 @@ fn malformed_modules_are_errors_with_offsets() {
 fn tail_call_to_another_function() {
     // After `return_call $leaf` the frame below waits on `call $hop` while the frame
     // above it runs `$leaf`.
-    every_point(
-        "tail_other",
-        r#"(module
-             (type $t (func (param i32) (result i32)))
-             (table 1 funcref) (elem (i32.const 0) $leaf)
-             (func $leaf (param i32) (result i32) (local i32)
-               (loop (local.set 1 (i32.add (local.get 1) (local.get 0)))
-                     (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
-               (local.get 1))
-             (func $hop (param i32) (result i32)
-               (if (result i32) (i32.and (local.get 0) (i32.const 1))
-                 (then (return_call $leaf (local.get 0)))
-                 (else (return_call_indirect (type $t) (local.get 0) (i32.const 0)))))
-             (func (export "f") (param i32) (result i32)
-               (i32.add (call $hop (local.get 0)) (call $hop (i32.add (local.get 0) (i32.const 1))))))"#,
-        "f",
-        vec![Value::I32(5)],
-    );
+    every_point("tail_other", TAIL_OTHER, "f", vec![Value::I32(5)]);
 }
