@@ -24,6 +24,9 @@ impl std::error::Error for CollectError {}
 pub struct FrameCollector {
     /// `(func, site, values in reverse canonical order)` of every reported frame.
     reported: Vec<(u32, u32, Vec<Value>)>,
+    /// Arguments of a host call that gave way to the checkpoint (see
+    /// [`FrameCollector::reissue`]).
+    reissue: Option<Vec<Value>>,
 }
 
 impl FrameCollector {
@@ -47,6 +50,15 @@ impl FrameCollector {
         Ok(())
     }
 
+    /// A host import gave way to the checkpoint instead of blocking (DESIGN.md §4, "go
+    /// forward, never back"): the top frame is then reported by its caller's post-call
+    /// check, and becomes a frame that issues the call again — its pc stays on the call
+    /// and `args` (the call's arguments, first first) go on top of its operand stack.
+    /// The host must make sure that call really is a `call` of that import.
+    pub fn reissue(&mut self, args: Vec<Value>) {
+        self.reissue = Some(args);
+    }
+
     /// Whether any frame was reported.
     pub fn is_empty(&self) -> bool {
         self.reported.is_empty()
@@ -56,6 +68,7 @@ impl FrameCollector {
     /// value against the map.
     pub fn finish(self, map: &InstrumentMap, instance: u32) -> Result<Vec<Frame>, CollectError> {
         let count = self.reported.len();
+        let mut reissue = self.reissue;
         let mut frames = Vec::with_capacity(count);
         for (depth, (func, site_id, mut values)) in self.reported.into_iter().enumerate() {
             let site = map
@@ -69,7 +82,8 @@ impl FrameCollector {
             }
             // Only the first reported frame (the top one) may be at a safepoint; every
             // frame below it waits on a call.
-            let is_top = depth == 0;
+            // ... unless a host call gave way: then the top frame waits on that call.
+            let is_top = depth == 0 && reissue.is_none();
             if is_top == (site.kind == SiteKind::Call) {
                 return Err(CollectError(format!(
                     "site {site_id} ({:?}) at depth {depth} from the top",
@@ -87,7 +101,7 @@ impl FrameCollector {
                 )));
             }
             values.reverse();
-            let stack = values.split_off(info.locals.len());
+            let mut stack = values.split_off(info.locals.len());
             let types = info.locals.iter().chain(&site.stack);
             for (value, kind) in values.iter().chain(&stack).zip(types) {
                 if ValKind::of(value) != *kind {
@@ -95,6 +109,11 @@ impl FrameCollector {
                         "site {site_id}: a {kind:?} was expected, {value:?} reported"
                     )));
                 }
+            }
+            if depth == 0
+                && let Some(args) = reissue.take()
+            {
+                stack.extend(args);
             }
             frames.push(Frame {
                 instance,
