@@ -4,7 +4,8 @@
 //!
 //! wasmtime shows an embedder only what a module exports, but a snapshot needs every
 //! memory, table and global, and a way to tell which function a `funcref` is. So after
-//! instrumenting, this pass appends exports (and changes nothing else):
+//! instrumenting, this pass appends exports (besides making the request polls atomic,
+//! see `flags.rs`, it changes nothing else):
 //!
 //! ```wat
 //! ;; before (instrumented)                 ;; after
