@@ -1,6 +1,7 @@
 //! [`FastEngine`] and [`FastModule`]: the wasmtime engine and a module ready to run.
 
 use crate::cache::ModuleCache;
+use crate::calls::CallTrigger;
 use crate::error::Error;
 use crate::prepare::{Prepared, prepare};
 use std::sync::Arc;
@@ -71,7 +72,27 @@ impl FastModule {
     /// Instruments and compiles `wasm` (a binary module), going through the engine's
     /// cache when it has one.
     pub fn new(engine: &FastEngine, wasm: &[u8]) -> Result<FastModule, Error> {
-        let prepared = prepare(wasm)?;
+        Self::prepared(engine, prepare(wasm, None)?)
+    }
+
+    /// Like [`FastModule::new`], with the trigger `call:FUNC:N`: a checkpoint is
+    /// requested in front of every `every`-th call of `func` (an index of the original
+    /// module, imports included; it must be a function the module defines). The program
+    /// stops at that call's entry poll: the top frame is `func` at its first
+    /// instruction. The counter is not part of snapshots (it starts again after a
+    /// restore, as on the interpreter). A checkpoint it takes leaves
+    /// [`crate::CheckpointHandle::is_requested`] false, which tells it from one the host
+    /// asked for.
+    pub fn with_call_trigger(
+        engine: &FastEngine,
+        wasm: &[u8],
+        func: u32,
+        every: u64,
+    ) -> Result<FastModule, Error> {
+        Self::prepared(engine, prepare(wasm, Some(CallTrigger { func, every }))?)
+    }
+
+    fn prepared(engine: &FastEngine, prepared: Prepared) -> Result<FastModule, Error> {
         let (module, cache_hit) = match &engine.cache {
             Some(cache) => cache.load_or_compile(&engine.engine, &prepared.module)?,
             None => (

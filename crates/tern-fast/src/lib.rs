@@ -35,6 +35,7 @@
 //! continuation clones of DESIGN.md §4. See `docs/fast-tier.md`.
 
 mod cache;
+mod calls;
 mod capture;
 mod engine;
 mod error;

@@ -23,6 +23,7 @@
 //! escaping anyway, so the extra exports add no compiled code. Exporting a memory, table
 //! or global does not change how the module's own code reaches it.
 
+use crate::calls::CallTrigger;
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
 use std::collections::BTreeSet;
@@ -68,17 +69,51 @@ pub(crate) struct Facts {
     pub original: Vec<u8>,
 }
 
-/// Instruments `original` and adds the reach exports.
-pub(crate) fn prepare(original: &[u8]) -> Result<Prepared, Error> {
+/// Instruments `original` and adds the reach exports (and the counter of `trigger`).
+pub(crate) fn prepare(original: &[u8], trigger: Option<CallTrigger>) -> Result<Prepared, Error> {
     let facts = facts(original)?;
+    if let Some(t) = trigger
+        && (t.every == 0
+            || t.func < facts.func_imports.len() as u32
+            || out_of_range(t.func, original)?)
+    {
+        return Err(unsupported(
+            0,
+            format!(
+                "call trigger on function {} every {} calls: it must be a function the \
+                 module defines, and N > 0",
+                t.func, t.every
+            ),
+        ));
+    }
     let out = tern_instrument::instrument(original)?;
-    let module = add_reach_exports(&out.module, &facts)?;
+    let module = add_reach_exports(&out.module, &facts, trigger)?;
     Ok(Prepared {
         module,
         map: out.map,
         identity: ModuleIdentity::of(original),
         facts,
     })
+}
+
+/// Whether `func` is not a function index of `original` at all.
+fn out_of_range(func: u32, original: &[u8]) -> Result<bool, Error> {
+    let mut count = 0u32;
+    for payload in Parser::new(0).parse_all(original) {
+        match payload? {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    count += u32::from(matches!(
+                        import?.ty,
+                        TypeRef::Func(_) | TypeRef::FuncExact(_)
+                    ));
+                }
+            }
+            Payload::FunctionSection(reader) => count += reader.count(),
+            _ => {}
+        }
+    }
+    Ok(func >= count)
 }
 
 fn unsupported(offset: usize, message: impl Into<String>) -> Error {
@@ -190,13 +225,19 @@ fn reencode_error(e: wasm_encoder::reencode::Error<std::convert::Infallible>) ->
 }
 
 /// Copies every section of `module` unchanged, except: the export section gets the reach
-/// exports appended (or is created in its place), and the import and code sections make
-/// the request polls atomic (`flags.rs`).
-fn add_reach_exports(module: &[u8], facts: &Facts) -> Result<Vec<u8>, Error> {
-    let mut exports = ExportSection::new();
+/// exports appended (or is created in its place), the import and code sections make the
+/// request polls atomic (`flags.rs`), and with a call trigger the global section gets
+/// its counter and the counted function its countdown (`calls.rs`).
+fn add_reach_exports(
+    module: &[u8],
+    facts: &Facts,
+    trigger: Option<CallTrigger>,
+) -> Result<Vec<u8>, Error> {
     let mut out = wasm_encoder::Module::new();
     let mut placed = false;
     let mut code: Option<(wasm_encoder::CodeSection, u32)> = None;
+    let mut entry = 0u32;
+    let imported = facts.func_imports.len() as u32;
     for payload in Parser::new(0).parse_all(module) {
         let payload = payload?;
         match &payload {
@@ -204,14 +245,35 @@ fn add_reach_exports(module: &[u8], facts: &Facts) -> Result<Vec<u8>, Error> {
                 out.section(&shared_flags_imports(reader.clone()).map_err(reencode_error)?);
                 continue;
             }
+            Payload::GlobalSection(reader) => {
+                let mut globals = wasm_encoder::GlobalSection::new();
+                AtomicPolls
+                    .parse_global_section(&mut globals, reader.clone())
+                    .map_err(reencode_error)?;
+                if let Some(trigger) = trigger {
+                    let (ty, init) = trigger.global();
+                    globals.global(ty, &init);
+                }
+                out.section(&globals);
+                continue;
+            }
             Payload::CodeSectionStart { count, .. } => {
                 code = Some((wasm_encoder::CodeSection::new(), *count));
             }
             Payload::CodeSectionEntry(body) => {
                 if let Some((section, left)) = code.as_mut() {
-                    AtomicPolls
-                        .parse_function_body(section, body.clone())
-                        .map_err(reencode_error)?;
+                    match trigger {
+                        Some(t) if t.func == imported + entry => {
+                            let f = t
+                                .counted_body(&mut AtomicPolls, body.clone(), facts.globals)
+                                .map_err(reencode_error)?;
+                            section.function(&f);
+                        }
+                        _ => AtomicPolls
+                            .parse_function_body(section, body.clone())
+                            .map_err(reencode_error)?,
+                    }
+                    entry += 1;
                     *left -= 1;
                     if *left == 0 {
                         out.section(&*section);
@@ -223,12 +285,12 @@ fn add_reach_exports(module: &[u8], facts: &Facts) -> Result<Vec<u8>, Error> {
             _ => {}
         }
         if let Payload::ExportSection(reader) = &payload {
+            let mut exports = ExportSection::new();
             for export in reader.clone() {
                 let export = export?;
                 exports.export(export.name, export_kind(export.kind), export.index);
             }
-            append_reach(&mut exports, facts);
-            out.section(&exports);
+            place_exports(&mut out, exports, facts, trigger);
             placed = true;
             continue;
         }
@@ -236,8 +298,7 @@ fn add_reach_exports(module: &[u8], facts: &Facts) -> Result<Vec<u8>, Error> {
             continue;
         };
         if !placed && after_exports(id) {
-            append_reach(&mut exports, facts);
-            out.section(&exports);
+            place_exports(&mut out, ExportSection::new(), facts, trigger);
             placed = true;
         }
         if id == 10 {
@@ -254,10 +315,30 @@ fn add_reach_exports(module: &[u8], facts: &Facts) -> Result<Vec<u8>, Error> {
         out.section(&RawSection { id, data });
     }
     if !placed {
-        append_reach(&mut exports, facts);
-        out.section(&exports);
+        place_exports(&mut out, ExportSection::new(), facts, trigger);
     }
     Ok(out.finish())
+}
+
+/// Writes the export section with the reach exports, preceded by a global section for
+/// the call trigger's counter if the module has no globals of its own (a module with
+/// globals got the counter in its global section, which comes before the exports).
+fn place_exports(
+    out: &mut wasm_encoder::Module,
+    mut exports: ExportSection,
+    facts: &Facts,
+    trigger: Option<CallTrigger>,
+) {
+    if let Some(trigger) = trigger
+        && facts.globals == 0
+    {
+        let mut globals = wasm_encoder::GlobalSection::new();
+        let (ty, init) = trigger.global();
+        globals.global(ty, &init);
+        out.section(&globals);
+    }
+    append_reach(&mut exports, facts);
+    out.section(&exports);
 }
 
 fn append_reach(exports: &mut ExportSection, facts: &Facts) {
@@ -299,7 +380,7 @@ mod tests {
                  (data (i32.const 0) "x") (data "y"))"#,
         )
         .unwrap();
-        let prepared = prepare(&wasm).unwrap();
+        let prepared = prepare(&wasm, None).unwrap();
         wasmparser::validate(&prepared.module).unwrap();
         assert_eq!(prepared.facts.data_active, [true, false]);
         assert_eq!(prepared.facts.elem_dropped, [true]);
@@ -335,6 +416,9 @@ mod tests {
     #[test]
     fn imported_memories_are_refused() {
         let wasm = wat::parse_str(r#"(module (import "env" "m" (memory 1)))"#).unwrap();
-        assert!(matches!(prepare(&wasm), Err(Error::Unsupported { .. })));
+        assert!(matches!(
+            prepare(&wasm, None),
+            Err(Error::Unsupported { .. })
+        ));
     }
 }

@@ -174,3 +174,72 @@ fn compiled_modules_come_from_the_cache_the_second_time() {
             .cache_hit()
     );
 }
+
+#[test]
+fn call_trigger_stops_in_front_of_every_nth_call() {
+    let wasm = wat::parse_str(FUNCREFS).unwrap();
+    let n = 6;
+    let expected = interp_result(&wasm, n);
+    // Function 4 is $work (after the import and $inc, $dbl, $sq); run calls it n times.
+    for every in 1..=u64::from(n) {
+        let module = tern_fast::FastModule::with_call_trigger(engine(), &wasm, 4, every).unwrap();
+        let mut instance = FastInstance::new(&module, wasi()).unwrap();
+        let handle = instance.checkpoint_handle();
+        let outcome = instance.invoke("run", &[Value::I32(n)]).unwrap();
+        assert_eq!(outcome, Outcome::Unwound, "every {every}");
+        assert!(!handle.is_requested(), "the module asked, not the host");
+        let snapshot = instance
+            .capture(TriggerInfo::now(trigger_kind::CALL, ""))
+            .unwrap();
+        let frames = &snapshot.state.frames;
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1].func, 4, "stopped at the entry of $work");
+        // The countdown is not part of the state: the original module's globals only.
+        assert_eq!(snapshot.state.globals.len(), 3);
+        let scratch = TempDir::new("calls");
+        let resumed = restore_on_interp(&wasm, &snapshot, scratch.path(), WasiCtxBuilder::new());
+        assert_eq!(
+            resumed,
+            Ok(tern_interp::Outcome::Finished(expected.clone()))
+        );
+    }
+    // Only functions the module defines can be counted.
+    assert!(tern_fast::FastModule::with_call_trigger(engine(), &wasm, 0, 1).is_err());
+    assert!(tern_fast::FastModule::with_call_trigger(engine(), &wasm, 99, 1).is_err());
+    assert!(tern_fast::FastModule::with_call_trigger(engine(), &wasm, 4, 0).is_err());
+}
+
+#[test]
+fn call_trigger_in_a_module_without_globals() {
+    let wasm = wat::parse_str(
+        r#"(module
+             (func $leaf (param i32) (result i32) (i32.add (local.get 0) (i32.const 3)))
+             (func (export "run") (param $n i32) (result i32) (local $acc i32)
+               (loop $l
+                 (local.set $acc (call $leaf (local.get $acc)))
+                 (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+               (local.get $acc)))"#,
+    )
+    .unwrap();
+    let module = tern_fast::FastModule::with_call_trigger(engine(), &wasm, 0, 4).unwrap();
+    let mut instance = FastInstance::new(&module, wasi()).unwrap();
+    assert_eq!(
+        instance.invoke("run", &[Value::I32(10)]).unwrap(),
+        Outcome::Unwound
+    );
+    let snapshot = instance
+        .capture(TriggerInfo::now(trigger_kind::CALL, ""))
+        .unwrap();
+    assert_eq!(
+        snapshot.state.frames[1].locals,
+        [Value::I32(9)],
+        "the 4th call gets 9"
+    );
+    assert!(snapshot.state.globals.is_empty());
+    let scratch = TempDir::new("calls");
+    let resumed = restore_on_interp(&wasm, &snapshot, scratch.path(), WasiCtxBuilder::new());
+    assert_eq!(
+        resumed,
+        Ok(tern_interp::Outcome::Finished(vec![Value::I32(30)]))
+    );
+}
