@@ -6,4 +6,5 @@ mod abi;
 mod bench;
 mod checkpoint;
 mod guests;
+mod realworld;
 mod support;
