@@ -24,6 +24,9 @@ impl std::error::Error for CollectError {}
 pub struct FrameCollector {
     /// `(func, site, values in reverse canonical order)` of every reported frame.
     reported: Vec<(u32, u32, Vec<Value>)>,
+    /// Arguments of a host call that gave way to the checkpoint (see
+    /// [`FrameCollector::reissue`]).
+    reissue: Option<Vec<Value>>,
 }
 
 impl FrameCollector {
@@ -47,6 +50,15 @@ impl FrameCollector {
         Ok(())
     }
 
+    /// A host import gave way to the checkpoint instead of blocking (DESIGN.md §4, "go
+    /// forward, never back"): the top frame is then reported by its caller's post-call
+    /// check, and becomes a frame that issues the call again — its pc stays on the call
+    /// and `args` (the call's arguments, first first) go on top of its operand stack.
+    /// The host must make sure that call really is a `call` of that import.
+    pub fn reissue(&mut self, args: Vec<Value>) {
+        self.reissue = Some(args);
+    }
+
     /// Whether any frame was reported.
     pub fn is_empty(&self) -> bool {
         self.reported.is_empty()
@@ -56,11 +68,18 @@ impl FrameCollector {
     /// value against the map.
     pub fn finish(self, map: &InstrumentMap, instance: u32) -> Result<Vec<Frame>, CollectError> {
         let count = self.reported.len();
+        let mut reissue = self.reissue;
         let mut frames = Vec::with_capacity(count);
         for (depth, (func, site_id, values)) in self.reported.into_iter().enumerate() {
-            frames.push(canonical_frame(
-                map, func, site_id, values, depth, instance,
-            )?);
+            // A host call that gave way makes the top frame one waiting on that call.
+            let waits = depth > 0 || reissue.is_some();
+            let mut frame = canonical_frame(map, func, site_id, values, waits, depth, instance)?;
+            if depth == 0
+                && let Some(args) = reissue.take()
+            {
+                frame.stack.extend(args);
+            }
+            frames.push(frame);
         }
         frames.reverse();
         Ok(frames)
@@ -68,12 +87,15 @@ impl FrameCollector {
 }
 
 /// One reported frame as a canonical frame: `values` in reverse canonical order as the
-/// cold path hands them over, `depth` counted from the top frame (0).
+/// cold path hands them over; `waits` says whether the frame waits on a call (every frame
+/// but the top one, and the top one too when a host call gave way), `depth` counts from
+/// the top frame (0) for messages.
 pub(crate) fn canonical_frame(
     map: &InstrumentMap,
     func: u32,
     site_id: u32,
     mut values: Vec<Value>,
+    waits: bool,
     depth: usize,
     instance: u32,
 ) -> Result<Frame, CollectError> {
@@ -86,10 +108,9 @@ pub(crate) fn canonical_frame(
             site.func
         )));
     }
-    // Only the first reported frame (the top one) may be at a safepoint; every
-    // frame below it waits on a call.
-    let is_top = depth == 0;
-    if is_top == (site.kind == SiteKind::Call) {
+    // Only a frame that waits on a call may be at a call site; the others are at a
+    // safepoint.
+    if waits != (site.kind == SiteKind::Call) {
         return Err(CollectError(format!(
             "site {site_id} ({:?}) at depth {depth} from the top",
             site.kind

@@ -5,7 +5,8 @@
 //!   ([`GuestMemory`]); every pointer and length is bounds-checked and a bad one gives
 //!   `EFAULT`, never a panic. An engine registers the imports generically from
 //!   [`signatures`] and forwards each call to [`WasiCtx::call_func`]; tern-interp's
-//!   adapter is `add_to_linker` (feature `interp`).
+//!   adapter is `add_to_linker` (feature `interp`), wasmtime's (tern's fast tier)
+//!   `add_to_wasmtime_linker` (feature `wasmtime`).
 //! - **Sandboxed.** Paths resolve only inside preopened directories (cap-std): `..` above
 //!   a directory, absolute paths and symlinks leading outside fail with `EPERM`, the errno
 //!   wasmtime gives for the same attempts.
@@ -93,6 +94,8 @@ mod sock;
 mod state;
 #[cfg(test)]
 mod testutil;
+#[cfg(feature = "wasmtime")]
+mod wasmtime_link;
 
 pub use builder::{RebuildError, SetupError, WasiCtxBuilder};
 pub use ctx::{OutputSink, StdinSource, WasiCtx, WasiExit};
@@ -107,3 +110,5 @@ pub use state::{
     DescriptorKind, DescriptorState, DirState, FileIdentity, FileState, Location, PendingPoll,
     PreopenState, SocketRole, SocketState, StdioStream, WasiState,
 };
+#[cfg(feature = "wasmtime")]
+pub use wasmtime_link::{WasmtimeHooks, add_to_wasmtime_linker};

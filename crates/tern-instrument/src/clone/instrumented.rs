@@ -77,7 +77,7 @@ impl CloneMap {
         depth: usize,
         instance: u32,
     ) -> Result<Frame, CollectError> {
-        let raw = canonical_frame(&self.inner, func, site, values, depth, instance)?;
+        let raw = canonical_frame(&self.inner, func, site, values, depth > 0, depth, instance)?;
         let info = self
             .clone_of(func)
             .ok_or_else(|| CollectError(format!("clones function {func} is not a clone")))?;
@@ -182,7 +182,7 @@ impl ResumeCollector {
             frames.push(if from_clone {
                 clones.translate(func, site, values, depth, instance)?
             } else {
-                canonical_frame(main, func, site, values, depth, instance)?
+                canonical_frame(main, func, site, values, depth > 0, depth, instance)?
             });
         }
         frames.reverse();

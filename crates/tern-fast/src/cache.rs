@@ -1,0 +1,161 @@
+//! The compiled-module cache: wasmtime's serialized code for an instrumented module, on
+//! disk, so that a second run or a restore of the same module does not compile again.
+//!
+//! Where: `$TERN_CACHE_DIR`, else `$XDG_CACHE_HOME/tern`, else `~/.cache/tern`; under it
+//! `fast-<tern version>/<sha256 of the module wasmtime compiles>.cwasm`. The key is the
+//! hash of the *instrumented* module (with its reach exports), which is a function of the
+//! original module and of the instrumentation pass: a changed pass can never pick up
+//! stale code, even while the tern version number stays the same. wasmtime adds its own
+//! check: code serialized by another wasmtime version or an incompatible engine
+//! configuration fails to deserialize, and is then compiled and written again.
+//!
+//! # Why `Module::deserialize` is sound here
+//!
+//! `deserialize` is `unsafe` because it maps the bytes as executable machine code without
+//! being able to check it. tern only ever deserializes a file that
+//! - lies in tern's own cache directory, under the name of the hash of the module it is
+//!   for, and starts with tern's magic followed by that same hash (so a file renamed or
+//!   copied to another key is refused);
+//! - was written by tern: to a temporary file in the same directory, then renamed into
+//!   place, so a crash or a concurrent tern never leaves a partial file under a final
+//!   name;
+//! - on Unix, is owned by the current user and not writable by group or others, as is
+//!   the directory holding it.
+//!
+//! Whoever can still write such a file is the user themselves (or root), who can equally
+//! replace the `tern` binary: the cache is trusted exactly as much as the program.
+
+use crate::error::Error;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use wasmtime::{Engine, Module};
+
+const MAGIC: &[u8; 8] = b"ternfc\x00\x01";
+const HEADER: usize = MAGIC.len() + 32;
+
+/// A directory of compiled modules.
+#[derive(Debug, Clone)]
+pub struct ModuleCache {
+    dir: PathBuf,
+}
+
+impl ModuleCache {
+    /// The cache at `root` (created on first write).
+    pub fn at(root: impl Into<PathBuf>) -> ModuleCache {
+        let dir = root
+            .into()
+            .join(format!("fast-{}", env!("CARGO_PKG_VERSION")));
+        ModuleCache { dir }
+    }
+
+    /// The default cache (see the module docs), or `None` without a home directory.
+    pub fn from_env() -> Option<ModuleCache> {
+        let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+        let root = var("TERN_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| var("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("tern")))
+            .or_else(|| var("HOME").map(|d| PathBuf::from(d).join(".cache/tern")))?;
+        Some(ModuleCache::at(root))
+    }
+
+    /// The directory files go to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The compiled form of `wasm`: from the cache if a good entry exists, otherwise
+    /// compiled and (best effort) written to the cache. Returns whether it was a hit.
+    pub(crate) fn load_or_compile(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+    ) -> Result<(Module, bool), Error> {
+        let key: [u8; 32] = Sha256::digest(wasm).into();
+        let path = self.dir.join(format!("{}.cwasm", hex(&key)));
+        if let Some(module) = self.load(engine, &path, &key) {
+            return Ok((module, true));
+        }
+        let module = Module::new(engine, wasm)?;
+        // A cache that cannot be written only costs time.
+        let _ = self.store(&module, &path, &key);
+        Ok((module, false))
+    }
+
+    fn load(&self, engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Module> {
+        if !trusted(&self.dir) || !trusted(path) {
+            return None;
+        }
+        let bytes = std::fs::read(path).ok()?;
+        if bytes.len() < HEADER
+            || &bytes[..MAGIC.len()] != MAGIC
+            || bytes[MAGIC.len()..HEADER] != key[..]
+        {
+            return None;
+        }
+        // SAFETY: the file passed every check of the module docs ("Why
+        // `Module::deserialize` is sound here"): it is tern's own output of
+        // `Module::serialize` for this very module, and wasmtime checks that it was
+        // produced by this wasmtime version with a compatible configuration.
+        unsafe { Module::deserialize(engine, &bytes[HEADER..]) }.ok()
+    }
+
+    fn store(&self, module: &Module, path: &Path, key: &[u8; 32]) -> Result<(), Error> {
+        create_private_dir(&self.dir)?;
+        let code = module.serialize()?;
+        let mut bytes = Vec::with_capacity(HEADER + code.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(&code);
+        let tmp = self
+            .dir
+            .join(format!(".{}.{}.tmp", hex(&key[..8]), std::process::id()));
+        write_private(&tmp, &bytes)?;
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(unix)]
+fn trusted(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return false;
+    };
+    meta.uid() == rustix::process::getuid().as_raw() && meta.mode() & 0o022 == 0
+}
+
+#[cfg(not(unix))]
+fn trusted(path: &Path) -> bool {
+    path.exists()
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}

@@ -1,0 +1,181 @@
+//! The host side of the tern-instrument ABI on wasmtime: the store's data, the
+//! `tern.frame` / `tern.save_*` imports feeding a [`FrameCollector`], and the WASI hooks.
+
+use crate::handle::CheckpointHandle;
+use crate::prepare::{Prepared, reach_name};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tern_instrument::{FRAME, FrameCollector, MODULE, UNWINDING_OFFSET, ValKind};
+use tern_snapshot::Value;
+use tern_wasi::{WasiCtx, WasmtimeHooks};
+use wasmtime::{Caller, Extern, ExternRef, Func, Linker, Rooted, SharedMemory, V128};
+
+/// A WASI call that gave way to a checkpoint: issued again after restore.
+#[derive(Debug, Clone)]
+pub(crate) struct GaveWay {
+    pub func: tern_wasi::Func,
+    pub args: Vec<u64>,
+}
+
+/// The store's data.
+pub(crate) struct Host {
+    pub wasi: Arc<Mutex<WasiCtx>>,
+    pub prepared: Arc<Prepared>,
+    pub handle: CheckpointHandle,
+    /// The `tern.flags` memory (set right after the store is made).
+    pub flags: Option<SharedMemory>,
+    pub collector: FrameCollector,
+    pub gave_way: Option<GaveWay>,
+    /// `Func::to_raw` address → original function index, built when first needed.
+    pub func_index: Option<HashMap<usize, u32>>,
+    /// Test hook: request a checkpoint once this many more WASI calls have returned.
+    pub after_calls: Option<u64>,
+}
+
+impl Host {
+    pub fn new(
+        wasi: Arc<Mutex<WasiCtx>>,
+        prepared: Arc<Prepared>,
+        handle: CheckpointHandle,
+    ) -> Host {
+        Host {
+            wasi,
+            prepared,
+            handle,
+            flags: None,
+            collector: FrameCollector::new(),
+            gave_way: None,
+            func_index: None,
+            after_calls: None,
+        }
+    }
+}
+
+/// Builds the funcref → original index table from the reach exports; `raw_of` gives the
+/// `Func::to_raw` address of an export.
+pub(crate) fn func_index(
+    prepared: &Prepared,
+    mut raw_of: impl FnMut(&str) -> Option<usize>,
+) -> HashMap<usize, u32> {
+    let mut index = HashMap::with_capacity(prepared.facts.escaping.len());
+    for &f in &prepared.facts.escaping {
+        if let Some(raw) = raw_of(&reach_name("func", f)) {
+            index.entry(raw).or_insert(f);
+        }
+    }
+    index
+}
+
+/// The original index of `func` (a `funcref` handed to `save_funcref`).
+fn original_func(caller: &mut Caller<'_, Host>, func: &Func) -> wasmtime::Result<u32> {
+    if caller.data().func_index.is_none() {
+        let prepared = caller.data().prepared.clone();
+        let index = func_index(&prepared, |name| match caller.get_export(name) {
+            Some(Extern::Func(f)) => Some(f.to_raw(&mut *caller).addr()),
+            _ => None,
+        });
+        caller.data_mut().func_index = Some(index);
+    }
+    let raw = func.to_raw(&mut *caller).addr();
+    caller
+        .data()
+        .func_index
+        .as_ref()
+        .and_then(|index| index.get(&raw).copied())
+        .ok_or_else(|| {
+            wasmtime::Error::msg("a funcref on the stack is not a function of the module")
+        })
+}
+
+fn save(caller: &mut Caller<'_, Host>, value: Value) -> wasmtime::Result<()> {
+    caller
+        .data_mut()
+        .collector
+        .save(value)
+        .map_err(wasmtime::Error::new)
+}
+
+/// Defines `tern.frame` and the `tern.save_*` imports.
+pub(crate) fn define_abi(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
+    linker.func_wrap(
+        MODULE,
+        FRAME,
+        |mut caller: Caller<'_, Host>, func: i32, site: i32| {
+            caller.data_mut().collector.frame(func as u32, site as u32);
+        },
+    )?;
+    for kind in ValKind::ALL {
+        let name = kind.save_import();
+        match kind {
+            ValKind::I32 => linker.func_wrap(MODULE, name, |mut c: Caller<'_, Host>, v: i32| {
+                save(&mut c, Value::I32(v as u32))
+            })?,
+            ValKind::I64 => linker.func_wrap(MODULE, name, |mut c: Caller<'_, Host>, v: i64| {
+                save(&mut c, Value::I64(v as u64))
+            })?,
+            ValKind::F32 => linker.func_wrap(MODULE, name, |mut c: Caller<'_, Host>, v: f32| {
+                save(&mut c, Value::F32(v.to_bits()))
+            })?,
+            ValKind::F64 => linker.func_wrap(MODULE, name, |mut c: Caller<'_, Host>, v: f64| {
+                save(&mut c, Value::F64(v.to_bits()))
+            })?,
+            ValKind::V128 => {
+                linker.func_wrap(MODULE, name, |mut c: Caller<'_, Host>, v: V128| {
+                    save(&mut c, Value::V128(v.as_u128()))
+                })?
+            }
+            ValKind::FuncRef => {
+                linker.func_wrap(MODULE, name, |mut c: Caller<'_, Host>, v: Option<Func>| {
+                    let value = match v {
+                        None => None,
+                        Some(f) => Some(original_func(&mut c, &f)?),
+                    };
+                    save(&mut c, Value::FuncRef(value))
+                })?
+            }
+            ValKind::ExternRef => linker.func_wrap(
+                MODULE,
+                name,
+                |mut c: Caller<'_, Host>, v: Option<Rooted<ExternRef>>| {
+                    if v.is_some() {
+                        return Err(wasmtime::Error::msg(
+                            "a non-null externref is live: host references have no canonical form",
+                        ));
+                    }
+                    save(&mut c, Value::ExternRef(None))
+                },
+            )?,
+        };
+    }
+    Ok(())
+}
+
+impl WasmtimeHooks for Host {
+    fn gave_way(
+        caller: &mut Caller<'_, Self>,
+        func: tern_wasi::Func,
+        args: &[u64],
+    ) -> wasmtime::Result<()> {
+        let Some(flags) = &caller.data().flags else {
+            return Err(wasmtime::Error::msg("no flag memory"));
+        };
+        crate::instance::flag_word(flags, UNWINDING_OFFSET)
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        caller.data_mut().gave_way = Some(GaveWay {
+            func,
+            args: args.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn returned(caller: &mut Caller<'_, Self>, _func: tern_wasi::Func) {
+        let host = caller.data_mut();
+        if let Some(n) = host.after_calls.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                host.after_calls = None;
+                host.handle.request();
+            }
+        }
+    }
+}

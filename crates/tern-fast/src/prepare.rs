@@ -1,0 +1,424 @@
+//! From the original module to what wasmtime compiles: the instrumented module (by
+//! `tern-instrument`) plus *reach exports*, and the facts about the original module that a
+//! capture needs.
+//!
+//! wasmtime shows an embedder only what a module exports, but a snapshot needs every
+//! memory, table and global, and a way to tell which function a `funcref` is. So after
+//! instrumenting, this pass appends exports (besides making the request polls atomic,
+//! see `flags.rs`, it changes nothing else):
+//!
+//! ```wat
+//! ;; before (instrumented)                 ;; after
+//! (export "memory" (memory 1))             (export "memory" (memory 1))
+//!                                          (export "tern:memory:0" (memory 1))
+//!                                          (export "tern:global:0" (global 0))
+//!                                          (export "tern:table:0" (table 0))
+//!                                          (export "tern:func:3" (func 11))
+//! ```
+//!
+//! Names carry the *original* index (memory `m` is `m + 1` in the instrumented module,
+//! function `f` is `f + 8`). Functions are exported only if they can be a `funcref` value
+//! at all: those named in element segments, global initializers and exports (the
+//! validator's "declared" set; `ref.func` may name no other). wasmtime treats those as
+//! escaping anyway, so the extra exports add no compiled code. Exporting a memory, table
+//! or global does not change how the module's own code reaches it.
+
+use crate::calls::CallTrigger;
+use crate::error::Error;
+use crate::flags::{AtomicPolls, shared_flags_imports};
+use std::collections::BTreeSet;
+use tern_instrument::{ADDED_FUNCS, InstrumentMap};
+use tern_snapshot::ModuleIdentity;
+use wasm_encoder::reencode::Reencode;
+use wasm_encoder::{ExportKind, ExportSection, RawSection};
+use wasmparser::{
+    DataKind, ElementItems, ElementKind, ExternalKind, Operator, Parser, Payload, TypeRef,
+};
+
+/// Export name of original memory `m`, table `t`, global `g`, function `f`.
+pub(crate) fn reach_name(kind: &str, index: u32) -> String {
+    format!("tern:{kind}:{index}")
+}
+
+/// A module ready for wasmtime, with what a capture needs to know about the original.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    /// The instrumented module with its reach exports: what wasmtime compiles.
+    pub module: Vec<u8>,
+    pub map: InstrumentMap,
+    /// Identity of the original module (what a snapshot records).
+    pub identity: ModuleIdentity,
+    pub facts: Facts,
+}
+
+/// Facts about the original module, in its own numbering.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Facts {
+    pub memories: u32,
+    pub tables: u32,
+    pub globals: u32,
+    /// Per data segment: whether it is active (dropped once instantiation is done).
+    pub data_active: Vec<bool>,
+    /// Per element segment: whether it is active or declared (dropped at instantiation).
+    pub elem_dropped: Vec<bool>,
+    /// `(module, name)` of every function import, by function index.
+    pub func_imports: Vec<(String, String)>,
+    /// Functions that can be `funcref` values (see the module docs).
+    pub escaping: BTreeSet<u32>,
+    /// The original module's bytes (a re-issued host call's pc is checked against them).
+    pub original: Vec<u8>,
+}
+
+/// Instruments `original` and adds the reach exports (and the counter of `trigger`).
+pub(crate) fn prepare(original: &[u8], trigger: Option<CallTrigger>) -> Result<Prepared, Error> {
+    let facts = facts(original)?;
+    if let Some(t) = trigger
+        && (t.every == 0
+            || t.func < facts.func_imports.len() as u32
+            || out_of_range(t.func, original)?)
+    {
+        return Err(unsupported(
+            0,
+            format!(
+                "call trigger on function {} every {} calls: it must be a function the \
+                 module defines, and N > 0",
+                t.func, t.every
+            ),
+        ));
+    }
+    let out = tern_instrument::instrument(original)?;
+    let module = add_reach_exports(&out.module, &facts, trigger)?;
+    Ok(Prepared {
+        module,
+        map: out.map,
+        identity: ModuleIdentity::of(original),
+        facts,
+    })
+}
+
+/// Whether `func` is not a function index of `original` at all.
+fn out_of_range(func: u32, original: &[u8]) -> Result<bool, Error> {
+    let mut count = 0u32;
+    for payload in Parser::new(0).parse_all(original) {
+        match payload? {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    count += u32::from(matches!(
+                        import?.ty,
+                        TypeRef::Func(_) | TypeRef::FuncExact(_)
+                    ));
+                }
+            }
+            Payload::FunctionSection(reader) => count += reader.count(),
+            _ => {}
+        }
+    }
+    Ok(func >= count)
+}
+
+fn unsupported(offset: usize, message: impl Into<String>) -> Error {
+    Error::Unsupported {
+        offset: offset as u64,
+        message: message.into(),
+    }
+}
+
+fn facts(original: &[u8]) -> Result<Facts, Error> {
+    let mut facts = Facts {
+        original: original.to_vec(),
+        ..Facts::default()
+    };
+    for payload in Parser::new(0).parse_all(original) {
+        match payload? {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import?;
+                    match import.ty {
+                        TypeRef::Func(_) | TypeRef::FuncExact(_) => facts
+                            .func_imports
+                            .push((import.module.to_string(), import.name.to_string())),
+                        _ => {
+                            return Err(unsupported(
+                                0,
+                                format!(
+                                    "import `{}`.`{}` is not a function: the fast tier links \
+                                     only host functions",
+                                    import.module, import.name
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+            Payload::MemorySection(reader) => facts.memories = reader.count(),
+            Payload::TableSection(reader) => facts.tables = reader.count(),
+            Payload::GlobalSection(reader) => {
+                facts.globals = reader.count();
+                for global in reader {
+                    collect_ref_funcs(&global?.init_expr, &mut facts.escaping)?;
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export?;
+                    if export.kind == ExternalKind::Func {
+                        facts.escaping.insert(export.index);
+                    }
+                }
+            }
+            Payload::ElementSection(reader) => {
+                for elem in reader {
+                    let elem = elem?;
+                    facts
+                        .elem_dropped
+                        .push(!matches!(elem.kind, ElementKind::Passive));
+                    match elem.items {
+                        ElementItems::Functions(funcs) => {
+                            for f in funcs {
+                                facts.escaping.insert(f?);
+                            }
+                        }
+                        ElementItems::Expressions(_, exprs) => {
+                            for expr in exprs {
+                                collect_ref_funcs(&expr?, &mut facts.escaping)?;
+                            }
+                        }
+                    }
+                }
+            }
+            Payload::DataSection(reader) => {
+                for data in reader {
+                    let active = matches!(data?.kind, DataKind::Active { .. });
+                    facts.data_active.push(active);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(facts)
+}
+
+fn collect_ref_funcs(
+    expr: &wasmparser::ConstExpr<'_>,
+    out: &mut BTreeSet<u32>,
+) -> Result<(), Error> {
+    let mut ops = expr.get_operators_reader();
+    while !ops.eof() {
+        if let Operator::RefFunc { function_index } = ops.read()? {
+            out.insert(function_index);
+        }
+    }
+    Ok(())
+}
+
+/// Section ids that come after the export section in a module.
+fn after_exports(id: u8) -> bool {
+    // start, element, code, data, data count
+    matches!(id, 8..=12)
+}
+
+fn reencode_error(e: wasm_encoder::reencode::Error<std::convert::Infallible>) -> Error {
+    Error::Unsupported {
+        offset: 0,
+        message: format!("re-encoding the instrumented module: {e}"),
+    }
+}
+
+/// Copies every section of `module` unchanged, except: the export section gets the reach
+/// exports appended (or is created in its place), the import and code sections make the
+/// request polls atomic (`flags.rs`), and with a call trigger the global section gets
+/// its counter and the counted function its countdown (`calls.rs`).
+fn add_reach_exports(
+    module: &[u8],
+    facts: &Facts,
+    trigger: Option<CallTrigger>,
+) -> Result<Vec<u8>, Error> {
+    let mut out = wasm_encoder::Module::new();
+    let mut placed = false;
+    let mut code: Option<(wasm_encoder::CodeSection, u32)> = None;
+    let mut entry = 0u32;
+    let imported = facts.func_imports.len() as u32;
+    for payload in Parser::new(0).parse_all(module) {
+        let payload = payload?;
+        match &payload {
+            Payload::ImportSection(reader) => {
+                out.section(&shared_flags_imports(reader.clone()).map_err(reencode_error)?);
+                continue;
+            }
+            Payload::GlobalSection(reader) => {
+                let mut globals = wasm_encoder::GlobalSection::new();
+                AtomicPolls
+                    .parse_global_section(&mut globals, reader.clone())
+                    .map_err(reencode_error)?;
+                if let Some(trigger) = trigger {
+                    let (ty, init) = trigger.global();
+                    globals.global(ty, &init);
+                }
+                out.section(&globals);
+                continue;
+            }
+            Payload::CodeSectionStart { count, .. } => {
+                code = Some((wasm_encoder::CodeSection::new(), *count));
+            }
+            Payload::CodeSectionEntry(body) => {
+                if let Some((section, left)) = code.as_mut() {
+                    match trigger {
+                        Some(t) if t.func == imported + entry => {
+                            let f = t
+                                .counted_body(&mut AtomicPolls, body.clone(), facts.globals)
+                                .map_err(reencode_error)?;
+                            section.function(&f);
+                        }
+                        _ => AtomicPolls
+                            .parse_function_body(section, body.clone())
+                            .map_err(reencode_error)?,
+                    }
+                    entry += 1;
+                    *left -= 1;
+                    if *left == 0 {
+                        out.section(&*section);
+                        code = None;
+                    }
+                }
+                continue;
+            }
+            _ => {}
+        }
+        if let Payload::ExportSection(reader) = &payload {
+            let mut exports = ExportSection::new();
+            for export in reader.clone() {
+                let export = export?;
+                exports.export(export.name, export_kind(export.kind), export.index);
+            }
+            place_exports(&mut out, exports, facts, trigger);
+            placed = true;
+            continue;
+        }
+        let Some((id, range)) = payload.as_section() else {
+            continue;
+        };
+        if !placed && after_exports(id) {
+            place_exports(&mut out, ExportSection::new(), facts, trigger);
+            placed = true;
+        }
+        if id == 10 {
+            // The code section: written entry by entry above (an empty one right here).
+            if let Some((section, 0)) = &code {
+                out.section(section);
+                code = None;
+            }
+            continue;
+        }
+        let data = module
+            .get(range.start as usize..range.end as usize)
+            .ok_or_else(|| unsupported(range.start as usize, "section out of bounds"))?;
+        out.section(&RawSection { id, data });
+    }
+    if !placed {
+        place_exports(&mut out, ExportSection::new(), facts, trigger);
+    }
+    Ok(out.finish())
+}
+
+/// Writes the export section with the reach exports, preceded by a global section for
+/// the call trigger's counter if the module has no globals of its own (a module with
+/// globals got the counter in its global section, which comes before the exports).
+fn place_exports(
+    out: &mut wasm_encoder::Module,
+    mut exports: ExportSection,
+    facts: &Facts,
+    trigger: Option<CallTrigger>,
+) {
+    if let Some(trigger) = trigger
+        && facts.globals == 0
+    {
+        let mut globals = wasm_encoder::GlobalSection::new();
+        let (ty, init) = trigger.global();
+        globals.global(ty, &init);
+        out.section(&globals);
+    }
+    append_reach(&mut exports, facts);
+    out.section(&exports);
+}
+
+fn append_reach(exports: &mut ExportSection, facts: &Facts) {
+    for m in 0..facts.memories {
+        exports.export(&reach_name("memory", m), ExportKind::Memory, m + 1);
+    }
+    for t in 0..facts.tables {
+        exports.export(&reach_name("table", t), ExportKind::Table, t);
+    }
+    for g in 0..facts.globals {
+        exports.export(&reach_name("global", g), ExportKind::Global, g);
+    }
+    for &f in &facts.escaping {
+        exports.export(&reach_name("func", f), ExportKind::Func, f + ADDED_FUNCS);
+    }
+}
+
+fn export_kind(kind: ExternalKind) -> ExportKind {
+    match kind {
+        ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func,
+        ExternalKind::Table => ExportKind::Table,
+        ExternalKind::Memory => ExportKind::Memory,
+        ExternalKind::Global => ExportKind::Global,
+        ExternalKind::Tag => ExportKind::Tag,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reach_exports_are_added_and_valid() {
+        let wasm = wat::parse_str(
+            r#"(module
+                 (memory 1) (global (mut i32) (i32.const 0)) (table 2 funcref)
+                 (func $a) (func $b (export "b"))
+                 (elem (i32.const 0) func $a)
+                 (data (i32.const 0) "x") (data "y"))"#,
+        )
+        .unwrap();
+        let prepared = prepare(&wasm, None).unwrap();
+        wasmparser::validate(&prepared.module).unwrap();
+        assert_eq!(prepared.facts.data_active, [true, false]);
+        assert_eq!(prepared.facts.elem_dropped, [true]);
+        assert_eq!(
+            prepared.facts.escaping.iter().copied().collect::<Vec<_>>(),
+            [0, 1]
+        );
+        let names: Vec<String> = Parser::new(0)
+            .parse_all(&prepared.module)
+            .filter_map(|p| match p.unwrap() {
+                Payload::ExportSection(r) => Some(
+                    r.into_iter()
+                        .map(|e| e.unwrap().name.to_string())
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "b",
+                "tern:memory:0",
+                "tern:table:0",
+                "tern:global:0",
+                "tern:func:0",
+                "tern:func:1"
+            ]
+        );
+    }
+
+    #[test]
+    fn imported_memories_are_refused() {
+        let wasm = wat::parse_str(r#"(module (import "env" "m" (memory 1)))"#).unwrap();
+        assert!(matches!(
+            prepare(&wasm, None),
+            Err(Error::Unsupported { .. })
+        ));
+    }
+}

@@ -1,0 +1,10 @@
+//! tern-fast integration tests: the WASI guests and the benchmark workloads on the fast
+//! tier, compared with the interpreter; checkpoints taken on the fast tier and resumed on
+//! the interpreter, compared with uninterrupted runs.
+
+mod abi;
+mod bench;
+mod checkpoint;
+mod guests;
+mod realworld;
+mod support;
