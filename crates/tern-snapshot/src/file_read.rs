@@ -319,7 +319,7 @@ impl Input<'_> {
         self.file
             .seek(SeekFrom::Start(at))
             .map_err(|e| io_error(self.path, e))?;
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(n);
         let got = self
             .file
             .by_ref()

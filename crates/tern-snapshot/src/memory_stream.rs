@@ -311,7 +311,9 @@ fn read_more(
     let read_at = buf_at + buf.len() as u64;
     let more = more.min(usize::try_from(end - read_at).unwrap_or(usize::MAX));
     let old = buf.len();
-    // `read_to_end` reads into the spare capacity without zeroing it first.
+    // Room for all of it up front (the buffer is reused, so this allocates once), and
+    // `read_to_end` reads into that spare capacity without zeroing it first.
+    buf.reserve(more);
     match file.by_ref().take(more as u64).read_to_end(buf) {
         Ok(n) if n == more => {
             crc.update(&buf[old..]);
