@@ -6,9 +6,9 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use tern_interp::{Config, Linker, Store};
-use tern_snapshot::SnapshotView;
-use tern_wasi::{WasiCtxBuilder, WasiState, add_to_linker};
+use tern_interp::{Config, InstanceId, Linker, Module, Store};
+use tern_snapshot::{SnapshotError, SnapshotFile};
+use tern_wasi::{WasiCtx, WasiCtxBuilder, WasiState, add_to_linker};
 
 /// Continue a checkpointed program from its snapshot.
 #[derive(clap::Args)]
@@ -29,11 +29,62 @@ pub struct RestoreArgs {
 
 pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let shown = args.from.display();
-    let bytes =
-        tern_snapshot::read_snapshot_bytes(&args.from).map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Everything is decoded and checked here except the pages, which are decompressed
-    // straight into the restored memories below.
-    let snapshot = SnapshotView::parse(&bytes).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    // Everything is decoded and checked here except the memory section, which is read
+    // in chunks and decompressed straight into the restored memories below; the
+    // checksum is known only after that.
+    let mut snapshot = SnapshotFile::open(&args.from).map_err(|e| match e {
+        SnapshotError::Io { .. } => anyhow::anyhow!("{e}"),
+        e => anyhow::anyhow!("{shown}: {e}"),
+    })?;
+    // A failure before the memories are read is reported only if the file is sound:
+    // damage to the file comes first, as when the whole file was checked up front.
+    let file_first = |snapshot: &SnapshotFile, e: anyhow::Error| match snapshot.check() {
+        Err(file) => anyhow::anyhow!("{shown}: {file}"),
+        Ok(()) => e,
+    };
+    let (store, instance, module, wasi) =
+        prepare(&args, &snapshot).map_err(|e| file_first(&snapshot, e))?;
+    let mut store = store;
+    let mut filled = false;
+    let state = std::mem::take(&mut snapshot.state);
+    let restored = store.restore_with(&state, |i, memory| {
+        filled = true;
+        snapshot.fill_memory(i, memory).map_err(|e| e.to_string())
+    });
+    if let Err(e) = restored {
+        let e = anyhow::anyhow!("{shown}: {e}");
+        // `fill_memory`'s own errors already are the file's.
+        return Err(if filled { e } else { file_first(&snapshot, e) });
+    }
+    let identity = snapshot.module;
+    let instructions_before = snapshot.trigger.instructions;
+    // The program runs only once the whole file is known to be intact; otherwise the
+    // restored memories are dropped with the store.
+    snapshot
+        .finish()
+        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+
+    let session = Session {
+        store,
+        instance,
+        module,
+        identity,
+        wasi,
+        instructions_before,
+        print_results: true,
+    };
+    drive(session, &args.checkpoint, &args.from, |store| {
+        store.resume()
+    })
+}
+
+/// The module, checked against the snapshot, instantiated for the restore with the WASI
+/// state rebuilt: everything but the Wasm state itself.
+fn prepare(
+    args: &RestoreArgs,
+    snapshot: &SnapshotFile,
+) -> anyhow::Result<(Store, InstanceId, Module, Arc<Mutex<WasiCtx>>)> {
+    let shown = args.from.display();
     let config = Config::default();
     let module = load_module(&config, &args.module)?;
     snapshot.module.verify(module.bytes()).map_err(|e| {
@@ -46,7 +97,7 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         .inherit_stdio()
         .interrupt_flag(store.interrupt_handle());
     super::preopen_dirs(&mut builder, &args.dirs);
-    let wasi_bytes = snapshot.wasi.unwrap_or(b"null");
+    let wasi_bytes = snapshot.wasi.as_deref().unwrap_or(b"null");
     let wasi = match serde_json::from_slice::<Option<WasiState>>(wasi_bytes)
         .with_context(|| format!("{shown}: the WASI state does not decode"))?
     {
@@ -61,26 +112,5 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let instance = linker
         .instantiate_for_restore(&mut store, &module)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.module.display()))?;
-    store
-        .restore_with(&snapshot.state, |i, memory| {
-            snapshot.fill_memory(i, memory).map_err(|e| e.to_string())
-        })
-        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-
-    let session = Session {
-        store,
-        instance,
-        module,
-        identity: snapshot.module,
-        wasi,
-        instructions_before: snapshot.trigger.instructions,
-        print_results: true,
-    };
-    // The file's bytes are not needed any more: give their memory back before the
-    // program runs on.
-    drop(snapshot);
-    drop(bytes);
-    drive(session, &args.checkpoint, &args.from, |store| {
-        store.resume()
-    })
+    Ok((store, instance, module, wasi))
 }

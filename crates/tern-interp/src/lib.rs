@@ -34,6 +34,7 @@ mod config;
 mod error;
 mod exec;
 mod fuse;
+mod huge_pages;
 mod linker;
 mod module;
 mod numeric;

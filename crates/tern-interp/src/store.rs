@@ -101,6 +101,8 @@ impl MemoryEntity {
         }
         let extra = delta as usize * WASM_PAGE;
         self.bytes.try_reserve_exact(extra).ok()?;
+        // Before `resize` writes the new pages (a moved allocation is fresh memory).
+        crate::huge_pages::advise(&self.bytes);
         self.bytes.resize(new as usize * WASM_PAGE, 0);
         Some(old)
     }
@@ -122,7 +124,9 @@ pub(crate) fn zeroed_pages(pages: u32) -> Option<Vec<u8>> {
     }
     // SAFETY: `ptr` was allocated by the global allocator with the layout of `len` bytes,
     // all of which are initialized (to zero); length and capacity are both `len`.
-    Some(unsafe { Vec::from_raw_parts(ptr, len, len) })
+    let bytes = unsafe { Vec::from_raw_parts(ptr, len, len) };
+    crate::huge_pages::advise(&bytes);
+    Some(bytes)
 }
 
 #[derive(Debug, Clone)]
@@ -316,6 +320,7 @@ impl Store {
     /// Creates a zeroed memory.
     pub fn new_memory(&mut self, ty: MemoryType) -> u32 {
         let bytes = vec![0; ty.limits.min as usize * WASM_PAGE]; // calloc: lazily zeroed
+        crate::huge_pages::advise(&bytes);
         self.memories.push(MemoryEntity { ty, bytes });
         self.memories.len() as u32 - 1
     }

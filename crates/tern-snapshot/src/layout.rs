@@ -78,7 +78,7 @@ pub fn parse(bytes: &[u8]) -> Result<Layout<'_>, SnapshotError> {
 }
 
 /// Magic and version.
-fn header(bytes: &[u8]) -> Result<FormatVersion, SnapshotError> {
+pub(crate) fn header(bytes: &[u8]) -> Result<FormatVersion, SnapshotError> {
     if bytes.is_empty() {
         return Err(SnapshotError::Truncated {
             offset: 0,

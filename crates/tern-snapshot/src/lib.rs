@@ -22,10 +22,14 @@ mod compress;
 mod encode;
 mod error;
 mod file;
+mod file_read;
+#[cfg(test)]
+mod file_read_tests;
 mod format;
 mod identity;
 mod layout;
 mod memory_read;
+mod memory_stream;
 mod memory_write;
 mod snapshot;
 mod state;
@@ -43,6 +47,7 @@ pub use file::{
     read_snapshot_bytes, read_snapshot_file, write_snapshot_bytes, write_snapshot_file,
     write_snapshot_file_with_memories,
 };
+pub use file_read::SnapshotFile;
 pub use format::{FormatVersion, MAGIC};
 pub use identity::ModuleIdentity;
 pub use layout::{SnapshotSizes, section_sizes};

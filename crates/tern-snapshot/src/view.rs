@@ -60,27 +60,7 @@ impl<'a> SnapshotView<'a> {
     /// Never panics, and allocates in proportion to the input.
     pub fn parse(bytes: &'a [u8]) -> Result<SnapshotView<'a>, SnapshotError> {
         let layout = layout::parse(bytes)?;
-        let module = decode_module(layout.module)?;
-        let trigger = TriggerInfo::decode(reader(layout.trigger, "trigger"))?;
-        let base = layout.state.payload_offset();
-        let state = decode_state(layout.state.payload).map_err(|e| SnapshotError::Malformed {
-            section: "state",
-            offset: base + e.offset,
-            message: e.message,
-        })?;
-        if let Some(m) = state
-            .memories
-            .iter()
-            .position(|m| !m.nonzero_pages.is_empty())
-        {
-            return Err(SnapshotError::Malformed {
-                section: "state",
-                offset: base,
-                message: format!(
-                    "memory {m} has page data in the state section (pages belong in the memory section)"
-                ),
-            });
-        }
+        let (module, trigger, state) = decode_head(layout.module, layout.trigger, layout.state)?;
         let sizes: Vec<u32> = state.memories.iter().map(|m| m.pages).collect();
         let pages = parse_memories(reader(layout.memory, "memory"), &sizes)?;
         Ok(SnapshotView {
@@ -121,6 +101,37 @@ impl<'a> SnapshotView<'a> {
         );
         fill_memory(m, &self.pages[m], memory)
     }
+}
+
+/// Decodes the `module`, `trigger` and `state` sections (the state without page data, as
+/// a file must hold it), shared by [`SnapshotView`] and [`crate::SnapshotFile`].
+pub(crate) fn decode_head(
+    module: Section<'_>,
+    trigger: Section<'_>,
+    state: Section<'_>,
+) -> Result<(ModuleIdentity, TriggerInfo, ExecState), SnapshotError> {
+    let module = decode_module(module)?;
+    let trigger = TriggerInfo::decode(reader(trigger, "trigger"))?;
+    let base = state.payload_offset();
+    let state = decode_state(state.payload).map_err(|e| SnapshotError::Malformed {
+        section: "state",
+        offset: base + e.offset,
+        message: e.message,
+    })?;
+    if let Some(m) = state
+        .memories
+        .iter()
+        .position(|m| !m.nonzero_pages.is_empty())
+    {
+        return Err(SnapshotError::Malformed {
+            section: "state",
+            offset: base,
+            message: format!(
+                "memory {m} has page data in the state section (pages belong in the memory section)"
+            ),
+        });
+    }
+    Ok((module, trigger, state))
 }
 
 fn reader<'a>(s: Section<'a>, name: &'static str) -> Reader<'a> {
