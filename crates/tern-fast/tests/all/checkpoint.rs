@@ -30,6 +30,31 @@ fn wasi_guests_checkpointed_after_many_calls_finish_on_the_interpreter() {
     }
 }
 
+/// The guest program called `name`.
+fn guest(name: &str) -> Program {
+    programs()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no guest `{name}`"))
+        .1
+}
+
+/// Runs `program` on tern-fast with a checkpoint requested from another thread after
+/// `delay_ms`, and finishes the checkpoint (if one was taken) on the interpreter.
+fn requested_after(program: &Program, bytes: &[u8], delay_ms: u64) -> Checkpoint {
+    let world = World::new(program);
+    let module = fast_module(bytes);
+    let mut instance = FastInstance::new(&module, world.context(program)).unwrap();
+    let handle = instance.checkpoint_handle();
+    let waker = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        handle.request();
+    });
+    let outcome = instance.invoke("_start", &[]);
+    waker.join().unwrap();
+    finish_checkpointed(program, world, instance, outcome, bytes)
+}
+
 /// A request from another thread while the program sleeps: `poll_oneoff` gives way,
 /// its frame is saved on the call with the call's arguments, and the interpreter issues
 /// the call again (sleeping only what remained).
@@ -41,19 +66,7 @@ fn a_sleep_gives_way_and_is_issued_again() {
     let bytes = program.bytes();
     let mut pending = 0;
     for delay_ms in [50u64, 170, 260] {
-        let world = World::new(&program);
-        let module = fast_module(&bytes);
-        let mut instance = FastInstance::new(&module, world.context(&program)).unwrap();
-        let handle = instance.checkpoint_handle();
-        let waker = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(delay_ms));
-            handle.request();
-        });
-        let outcome = instance.invoke("_start", &[]);
-        waker.join().unwrap();
-        let Checkpoint::Taken(run, snapshot) =
-            finish_checkpointed(&program, world, instance, outcome, &bytes)
-        else {
+        let Checkpoint::Taken(run, snapshot) = requested_after(&program, &bytes, delay_ms) else {
             panic!("after {delay_ms} ms: no checkpoint");
         };
         assert_eq!(run, reference, "checkpoint after {delay_ms} ms");
@@ -67,11 +80,7 @@ fn a_sleep_gives_way_and_is_issued_again() {
 /// Requests from another thread at several moments of a compute-bound program.
 #[test]
 fn compute_checkpointed_from_another_thread() {
-    let program = programs()
-        .into_iter()
-        .find(|(n, _)| *n == "compute")
-        .unwrap()
-        .1;
+    let program = guest("compute");
     let program = Program {
         args: vec!["compute".into(), "2000".into(), "20".into()],
         ..program
@@ -80,19 +89,7 @@ fn compute_checkpointed_from_another_thread() {
     let bytes = program.bytes();
     let mut taken = 0;
     for delay_ms in [0u64, 1, 3, 7, 15] {
-        let world = World::new(&program);
-        let module = fast_module(&bytes);
-        let mut instance = FastInstance::new(&module, world.context(&program)).unwrap();
-        let handle = instance.checkpoint_handle();
-        let waker = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(delay_ms));
-            handle.request();
-        });
-        let outcome = instance.invoke("_start", &[]);
-        waker.join().unwrap();
-        if let Checkpoint::Taken(run, _) =
-            finish_checkpointed(&program, world, instance, outcome, &bytes)
-        {
+        if let Checkpoint::Taken(run, _) = requested_after(&program, &bytes, delay_ms) {
             assert_eq!(run, reference, "checkpoint after {delay_ms} ms");
             taken += 1;
         }
@@ -103,11 +100,7 @@ fn compute_checkpointed_from_another_thread() {
 /// A handle that outlives its instance is harmless.
 #[test]
 fn handle_outliving_its_instance() {
-    let program = programs()
-        .into_iter()
-        .find(|(n, _)| *n == "clocks")
-        .unwrap()
-        .1;
+    let program = guest("clocks");
     let world = World::new(&program);
     let module = fast_module(&program.bytes());
     let instance = FastInstance::new(&module, world.context(&program)).unwrap();

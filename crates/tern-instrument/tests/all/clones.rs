@@ -3,18 +3,18 @@
 //! resumed by a clones module instantiated next to the main module (original or
 //! instrumented) on tern's interpreter, and must end exactly like an uninterrupted run.
 
-use crate::harness::{Outcome2, Program, sample, to_original};
+use crate::harness::{
+    Outcome2, Program, WORKLOADS, sample, tern_linker, to_instrumented_state, to_original,
+    to_original_state, validate,
+};
 use crate::real::workload;
 use crate::wat_cases::cases;
+use tern_instrument::Continuations;
 use tern_instrument::clone::{
     CloneOutcome, CloneRunner, MAIN_MODULE, MainLayout, Resumed, export_for_clones,
 };
-use tern_instrument::{ADDED_FUNCS, Continuations};
-use tern_interp::{
-    Config, Extern, FuncType, InstanceId, Limits, Linker, MemoryType, Module, Outcome, Store,
-    ValType, Value,
-};
-use tern_snapshot::{ExecState, MemoryImage};
+use tern_interp::{Config, InstanceId, Linker, Module, Outcome, Store, Value};
+use tern_snapshot::ExecState;
 
 /// The interpreter as the engine that runs clones.
 struct Interp<'s> {
@@ -31,13 +31,6 @@ impl CloneRunner for Interp<'_> {
             Err(tern_interp::RunError::Trap(trap)) => Err(trap_name(&trap)),
             other => Err(format!("{export}: {other:?}")),
         }
-    }
-}
-
-fn shift_ref(value: Value, by: u32) -> Value {
-    match value {
-        Value::FuncRef(Some(f)) => Value::FuncRef(Some(f + by)),
-        other => other,
     }
 }
 
@@ -68,68 +61,30 @@ pub fn run_via_clones(
 ) -> (Result<Vec<Value>, String>, ExecState) {
     let conts: Continuations = tern_instrument::continuations(&p.original, &state.frames)
         .unwrap_or_else(|e| panic!("{}: {what}: clones: {e}\n{:#?}", p.name, state.frames));
-    wasmparser::Validator::new_with_features(tern_instrument::supported_features())
-        .validate_all(&conts.module)
-        .unwrap_or_else(|e| panic!("{}: {what}: clones module invalid: {e}", p.name));
+    validate(&conts.module, &format!("{}: {what}: clones module", p.name));
     let config = Config::default();
     let mut store = Store::new(&config);
-    let mut linker = Linker::new();
     let mut main_state = state.clone();
     main_state.frames.clear();
     let instrumented = layout == MainLayout::Instrumented;
-    let main_bytes = if instrumented {
+    let (mut linker, main_bytes) = if instrumented {
         // The flag memory is store memory 0, as in the harness; nothing sets it.
-        let flags = store.new_memory(MemoryType {
-            limits: Limits {
-                min: 1,
-                max: Some(1),
-            },
-        });
-        linker.define("tern", "flags", Extern::Memory(flags));
-        linker.func(
-            "tern",
-            "frame",
-            FuncType::new([ValType::I32; 2], []),
-            |_, _| Ok(Vec::new()),
-        );
-        for (name, ty) in [
-            ("save_i32", ValType::I32),
-            ("save_i64", ValType::I64),
-            ("save_f32", ValType::F32),
-            ("save_f64", ValType::F64),
-            ("save_v128", ValType::V128),
-            ("save_funcref", ValType::FuncRef),
-            ("save_externref", ValType::ExternRef),
-        ] {
-            linker.func("tern", name, FuncType::new([ty], []), |_, _| Ok(Vec::new()));
-        }
-        main_state.memories.insert(0, MemoryImage::default());
-        main_state.memories[0].pages = 1;
-        for table in &mut main_state.tables {
-            for e in &mut table.elements {
-                *e = shift_ref(*e, ADDED_FUNCS);
-            }
-        }
-        for g in &mut main_state.globals {
-            *g = shift_ref(*g, ADDED_FUNCS);
-        }
-        export_for_clones(&p.instrumented.module, layout)
+        let (linker, _) = tern_linker(&mut store, &["frame"], |_, _, _| {}, |_| Ok(()));
+        main_state = to_instrumented_state(main_state);
+        (linker, export_for_clones(&p.instrumented.module, layout))
     } else {
-        export_for_clones(&p.original, layout)
-    }
-    .expect("exports for clones");
+        (Linker::new(), export_for_clones(&p.original, layout))
+    };
     (p.env)(&mut linker);
-    let module = Module::new(&config, &main_bytes).expect("main compiles");
-    let main = linker
-        .instantiate_for_restore(&mut store, &module)
-        .expect("main instantiates");
-    store.restore(&main_state).expect("main state restores");
-    let mut clone_linker = Linker::new();
-    clone_linker.define_instance(&store, MAIN_MODULE, main);
-    let clones_module = Module::new(&config, &conts.module).expect("clones compile");
-    let clones = clone_linker
-        .instantiate(&mut store, &clones_module)
-        .expect("clones instantiate");
+    let main_bytes = main_bytes.expect("exports for clones");
+    let clones = instantiate_with_clones(
+        &mut store,
+        linker,
+        &main_bytes,
+        &main_state,
+        Linker::new(),
+        &conts.module,
+    );
     let resumed = conts.resume(&mut Interp {
         store: &mut store,
         clones,
@@ -139,19 +94,9 @@ pub fn run_via_clones(
         Ok(Resumed::Unwound { .. }) => panic!("{}: {what}: unwound without a request", p.name),
         Err(e) => Err(e),
     };
-    let mut after = store.capture();
-    after.tables.truncate(main_state.tables.len());
-    after.instances.truncate(1);
+    let mut after = main_part(store.capture(), &main_state);
     if instrumented {
-        after.memories.remove(0);
-        for table in &mut after.tables {
-            for e in &mut table.elements {
-                *e = to_original(*e);
-            }
-        }
-        for g in &mut after.globals {
-            *g = to_original(*g);
-        }
+        after = to_original_state(after);
         if let Ok(results) = &mut results {
             for r in results {
                 *r = to_original(*r);
@@ -161,42 +106,64 @@ pub fn run_via_clones(
     (results, after)
 }
 
+/// Instantiates the main module `main_bytes` with `linker` in `store` for a restore,
+/// restores `main_state` (no frames) in it, and instantiates the clones module next to
+/// it, importing the main instance's exports (and whatever else `clone_linker` defines).
+/// Returns the clones instance.
+pub fn instantiate_with_clones(
+    store: &mut Store,
+    linker: Linker,
+    main_bytes: &[u8],
+    main_state: &ExecState,
+    mut clone_linker: Linker,
+    clones_bytes: &[u8],
+) -> InstanceId {
+    let config = Config::default();
+    let module = Module::new(&config, main_bytes).expect("main compiles");
+    let main = linker
+        .instantiate_for_restore(store, &module)
+        .expect("main instantiates");
+    store.restore(main_state).expect("main state restores");
+    clone_linker.define_instance(store, MAIN_MODULE, main);
+    let clones_module = Module::new(&config, clones_bytes).expect("clones compile");
+    clone_linker
+        .instantiate(store, &clones_module)
+        .expect("clones instantiate")
+}
+
+/// The state of a store after a run through clones, without what the clones instance
+/// added: the main instance's part, in the numbering of `main_state`.
+pub fn main_part(mut after: ExecState, main_state: &ExecState) -> ExecState {
+    after.tables.truncate(main_state.tables.len());
+    after.instances.truncate(1);
+    after
+}
+
+/// Restores `state` through clones on both main modules; each run must end like
+/// `reference`. `what` says where the state comes from.
+fn restore_both_ways(p: &Program, reference: &Outcome2, state: &ExecState, what: &str) {
+    for layout in [MainLayout::Original, MainLayout::Instrumented] {
+        let what = format!("{what}, {layout:?} main");
+        let outcome = restore_via_clones(p, state, layout, &what);
+        assert_eq!(&outcome, reference, "{}: {what}", p.name);
+    }
+}
+
 /// Checkpoints through the cold path after each of `points` instrumented instructions
 /// and restores through clones on both main modules. Returns how many restores ran.
 fn fast_to_fast(p: &Program, reference: &Outcome2, points: impl IntoIterator<Item = u64>) -> usize {
     let mut restored = 0;
     for n in points {
         let Ok(state) = p.capture_at(n) else { continue };
-        for layout in [MainLayout::Original, MainLayout::Instrumented] {
-            let what = format!("cold-path checkpoint after {n}, {layout:?} main");
-            let outcome = restore_via_clones(p, &state, layout, &what);
-            assert_eq!(&outcome, reference, "{}: {what}", p.name);
-        }
+        restore_both_ways(
+            p,
+            reference,
+            &state,
+            &format!("cold-path checkpoint after {n}"),
+        );
         restored += 1;
     }
     restored
-}
-
-/// Instructions of an uninterrupted interpreter run of the original module.
-pub fn original_length(p: &Program) -> u64 {
-    let (mut store, instance) = original_store(p);
-    store.set_instruction_budget(Some(u64::MAX));
-    match store.invoke(instance, &p.export, &p.args) {
-        Ok(Outcome::Finished(_)) => store.counted_instructions(),
-        other => panic!("{}: {other:?}", p.name),
-    }
-}
-
-pub fn original_store(p: &Program) -> (Store, InstanceId) {
-    let config = Config::default();
-    let module = Module::new(&config, &p.original).expect("original compiles");
-    let mut store = Store::new(&config);
-    let mut linker = Linker::new();
-    (p.env)(&mut linker);
-    let instance = linker
-        .instantiate(&mut store, &module)
-        .expect("instantiates");
-    (store, instance)
 }
 
 /// Pauses the interpreter after each of `points` instructions of the original module,
@@ -208,7 +175,7 @@ fn interp_to_fast(
 ) -> usize {
     let mut restored = 0;
     for n in points {
-        let (mut store, instance) = original_store(p);
+        let (mut store, instance) = p.original_store();
         store.set_instruction_budget(Some(n));
         match store.invoke(instance, &p.export, &p.args) {
             Ok(Outcome::Paused(_)) => {}
@@ -216,11 +183,12 @@ fn interp_to_fast(
             other => panic!("{}: {other:?}", p.name),
         }
         let state = store.capture();
-        for layout in [MainLayout::Original, MainLayout::Instrumented] {
-            let what = format!("interpreter paused after {n}, {layout:?} main");
-            let outcome = restore_via_clones(p, &state, layout, &what);
-            assert_eq!(&outcome, reference, "{}: {what}", p.name);
-        }
+        restore_both_ways(
+            p,
+            reference,
+            &state,
+            &format!("interpreter paused after {n}"),
+        );
         restored += 1;
     }
     restored
@@ -232,41 +200,25 @@ fn wat_cases_at_every_point() {
         let p = Program::new(name, wat::parse_str(wat).unwrap(), export, args, env);
         let reference = p.reference();
         let fast = fast_to_fast(&p, &reference, 1..p.instrumented_length());
-        let interp = interp_to_fast(&p, &reference, 1..original_length(&p));
+        let interp = interp_to_fast(&p, &reference, 1..p.original_length());
         assert!(fast > 0 && interp > 0, "{name}: nothing restored");
         eprintln!("{name}: {fast} cold-path checkpoints, {interp} interpreter pauses restored");
     }
 }
 
-fn sampled(name: &str, arg: i32, count: usize) {
-    let p = workload(name, Value::I32(arg as u32));
+fn sampled(name: &str, arg: u32, count: usize) {
+    let p = workload(name, Value::I32(arg));
     let reference = p.reference();
     let len = p.instrumented_length();
     let fast = fast_to_fast(&p, &reference, sample(len - 1, count, 0xc10e ^ len));
-    let len = original_length(&p);
+    let len = p.original_length();
     let interp = interp_to_fast(&p, &reference, sample(len - 1, count, 0x1e7 ^ len));
     assert!(fast > 0 && interp > 0, "{name}: nothing restored");
 }
 
 #[test]
 fn workloads_sampled() {
-    for name in [
-        "fib",
-        "calls",
-        "mandelbrot",
-        "matmul",
-        "nbody",
-        "sha256",
-        "sieve",
-        "sort",
-    ] {
-        let arg = if name == "fib" {
-            12
-        } else if name == "calls" {
-            3
-        } else {
-            2
-        };
+    for (name, arg) in WORKLOADS {
         sampled(name, arg, 40);
     }
 }
@@ -440,7 +392,7 @@ fn clone_shapes_at_every_point() {
         );
         let reference = p.reference();
         let fast = fast_to_fast(&p, &reference, 1..p.instrumented_length());
-        let interp = interp_to_fast(&p, &reference, 1..original_length(&p));
+        let interp = interp_to_fast(&p, &reference, 1..p.original_length());
         assert!(fast > 0 && interp > 0, "{name}: nothing restored");
         eprintln!("{name}: {fast} cold-path checkpoints, {interp} interpreter pauses restored");
     }
@@ -541,9 +493,7 @@ fn exports_for_clones_in_any_module_shape() {
             ),
         ] {
             let out = export_for_clones(&module, layout).unwrap_or_else(|e| panic!("{wat}: {e}"));
-            wasmparser::Validator::new_with_features(tern_instrument::supported_features())
-                .validate_all(&out)
-                .unwrap_or_else(|e| panic!("{wat} {layout:?}: {e}"));
+            validate(&out, &format!("{wat} {layout:?}"));
         }
     }
     let taken = wat::parse_str("(module (func (export \"tern:f0\")))").unwrap();
@@ -566,8 +516,8 @@ fn mutated_frames_never_panic() {
             vec![Value::I32(*arg as u32)],
             crate::harness::no_env,
         );
-        for n in (1..original_length(&p)).step_by(7) {
-            let (mut store, instance) = original_store(&p);
+        for n in (1..p.original_length()).step_by(7) {
+            let (mut store, instance) = p.original_store();
             store.set_instruction_budget(Some(n));
             let Ok(Outcome::Paused(_)) = store.invoke(instance, &p.export, &p.args) else {
                 continue;
@@ -593,11 +543,7 @@ fn mutated_frames_never_panic() {
                     }
                     match tern_instrument::instrumented_continuations(&p.original, &forged) {
                         Ok(c) => {
-                            wasmparser::Validator::new_with_features(
-                                tern_instrument::supported_features(),
-                            )
-                            .validate_all(&c.module)
-                            .unwrap_or_else(|e| panic!("{name}: accepted forged frames: {e}"));
+                            validate(&c.module, &format!("{name}: accepted forged frames"));
                             accepted += 1;
                         }
                         Err(_) => refused += 1,

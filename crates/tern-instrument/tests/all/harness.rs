@@ -9,7 +9,7 @@ use tern_instrument::{ADDED_FUNCS, FrameCollector, Instrumented, UNWINDING_OFFSE
 use tern_interp::{
     Config, Extern, FuncType, Limits, Linker, MemoryType, Module, Outcome, Store, ValType, Value,
 };
-use tern_snapshot::ExecState;
+use tern_snapshot::{ExecState, MemoryImage};
 
 /// Adds the program's own host imports (if any) to a linker.
 pub type Env = fn(&mut Linker);
@@ -37,9 +37,10 @@ impl Program {
     pub fn new(name: &str, original: Vec<u8>, export: &str, args: Vec<Value>, env: Env) -> Self {
         let instrumented = tern_instrument::instrument(&original)
             .unwrap_or_else(|e| panic!("{name}: instrument: {e}"));
-        wasmparser::Validator::new_with_features(tern_instrument::supported_features())
-            .validate_all(&instrumented.module)
-            .unwrap_or_else(|e| panic!("{name}: instrumented module invalid: {e}"));
+        validate(
+            &instrumented.module,
+            &format!("{name}: instrumented module"),
+        );
         Program {
             name: name.into(),
             original,
@@ -52,14 +53,7 @@ impl Program {
 
     /// The uninterrupted run of the original module.
     pub fn reference(&self) -> Outcome2 {
-        let config = Config::default();
-        let module = Module::new(&config, &self.original).expect("original compiles");
-        let mut store = Store::new(&config);
-        let mut linker = Linker::new();
-        (self.env)(&mut linker);
-        let instance = linker
-            .instantiate(&mut store, &module)
-            .expect("instantiates");
+        let (mut store, instance) = self.original_store();
         let results = match store.invoke(instance, &self.export, &self.args) {
             Ok(Outcome::Finished(r)) => r,
             other => panic!("{}: reference run: {other:?}", self.name),
@@ -82,49 +76,14 @@ impl Program {
         let module =
             Module::new(&config, &self.instrumented.module).expect("instrumented compiles");
         let mut store = Store::new(&config);
-        // Created first, so it is store memory 0 and the program's memories keep their
-        // store numbers shifted by exactly one.
-        let flags = store.new_memory(MemoryType {
-            limits: Limits {
-                min: 1,
-                max: Some(1),
-            },
-        });
         let collector = Arc::new(Mutex::new(FrameCollector::new()));
-        let mut linker = Linker::new();
-        linker.define("tern", "flags", Extern::Memory(flags));
-        let c = collector.clone();
-        linker.func(
-            "tern",
-            "frame",
-            FuncType::new([ValType::I32; 2], []),
-            move |_, args| {
-                let (Value::I32(func), Value::I32(site)) = (args[0], args[1]) else {
-                    panic!("frame takes two i32");
-                };
-                c.lock().unwrap().frame(func, site);
-                Ok(Vec::new())
-            },
+        let (c, s) = (collector.clone(), collector.clone());
+        let (mut linker, flags) = tern_linker(
+            &mut store,
+            &["frame"],
+            move |_, func, site| c.lock().unwrap().frame(func, site),
+            move |value| s.lock().unwrap().save(value).map_err(|e| e.to_string()),
         );
-        let saves = [
-            ("save_i32", ValType::I32),
-            ("save_i64", ValType::I64),
-            ("save_f32", ValType::F32),
-            ("save_f64", ValType::F64),
-            ("save_v128", ValType::V128),
-            ("save_funcref", ValType::FuncRef),
-            ("save_externref", ValType::ExternRef),
-        ];
-        for (name, ty) in saves {
-            let c = collector.clone();
-            linker.func("tern", name, FuncType::new([ty], []), move |_, args| {
-                c.lock()
-                    .unwrap()
-                    .save(to_original(args[0]))
-                    .map_err(|e| tern_interp::HostError::Trap(e.to_string()))?;
-                Ok(Vec::new())
-            });
-        }
         (self.env)(&mut linker);
         let instance = linker
             .instantiate(&mut store, &module)
@@ -143,6 +102,29 @@ impl Program {
         Outcome2 {
             results,
             state: to_original_state(store.capture()),
+        }
+    }
+
+    /// A store with the original module instantiated, nothing run yet.
+    pub fn original_store(&self) -> (Store, tern_interp::InstanceId) {
+        let config = Config::default();
+        let module = Module::new(&config, &self.original).expect("original compiles");
+        let mut store = Store::new(&config);
+        let mut linker = Linker::new();
+        (self.env)(&mut linker);
+        let instance = linker
+            .instantiate(&mut store, &module)
+            .expect("instantiates");
+        (store, instance)
+    }
+
+    /// Instructions of an uninterrupted interpreter run of the original module.
+    pub fn original_length(&self) -> u64 {
+        let (mut store, instance) = self.original_store();
+        store.set_instruction_budget(Some(u64::MAX));
+        match store.invoke(instance, &self.export, &self.args) {
+            Ok(Outcome::Finished(_)) => store.counted_instructions(),
+            other => panic!("{}: {other:?}", self.name),
         }
     }
 
@@ -272,20 +254,119 @@ pub fn to_original(value: Value) -> Value {
     }
 }
 
-/// The instrumented store's state as the original store's: without the flag memory
-/// (store memory 0) and with function references renumbered.
-fn to_original_state(mut state: ExecState) -> ExecState {
-    state.memories.remove(0);
+/// The inverse of [`to_original`].
+pub fn to_instrumented(value: Value) -> Value {
+    match value {
+        Value::FuncRef(Some(f)) => Value::FuncRef(Some(f + ADDED_FUNCS)),
+        other => other,
+    }
+}
+
+/// Applies `map` to every value of `state` that may be a function reference.
+fn map_refs(state: &mut ExecState, map: fn(Value) -> Value) {
     for table in &mut state.tables {
         for e in &mut table.elements {
-            *e = to_original(*e);
+            *e = map(*e);
         }
     }
     for g in &mut state.globals {
-        *g = to_original(*g);
+        *g = map(*g);
     }
+}
+
+/// The instrumented store's state as the original store's: without the flag memory
+/// (store memory 0) and with function references renumbered.
+pub fn to_original_state(mut state: ExecState) -> ExecState {
+    state.memories.remove(0);
+    map_refs(&mut state, to_original);
     state
 }
+
+/// The inverse of [`to_original_state`]: an original state (without frames) as the
+/// instrumented store's, with a zeroed flag memory in front.
+pub fn to_instrumented_state(mut state: ExecState) -> ExecState {
+    state.memories.insert(
+        0,
+        MemoryImage {
+            pages: 1,
+            nonzero_pages: Vec::new(),
+        },
+    );
+    map_refs(&mut state, to_instrumented);
+    state
+}
+
+/// Panics unless `module` is valid under the pass's features.
+pub fn validate(module: &[u8], what: &str) {
+    wasmparser::Validator::new_with_features(tern_instrument::supported_features())
+        .validate_all(module)
+        .unwrap_or_else(|e| panic!("{what} invalid: {e}"));
+}
+
+/// A linker with the pass's imports for a store: the flag memory (created here, so it is
+/// store memory 0 and the program's memories keep their store numbers shifted by exactly
+/// one; its number is returned), the frame-reporting functions `frames` (each calls
+/// `frame(name, func, site)`) and the `save_*` functions (each calls `save` with the
+/// value in the original numbering; an error is a trap).
+pub fn tern_linker(
+    store: &mut Store,
+    frames: &[&'static str],
+    frame: impl Fn(&str, u32, u32) + Clone + Send + Sync + 'static,
+    save: impl Fn(Value) -> Result<(), String> + Clone + Send + Sync + 'static,
+) -> (Linker, u32) {
+    let flags = store.new_memory(MemoryType {
+        limits: Limits {
+            min: 1,
+            max: Some(1),
+        },
+    });
+    let mut linker = Linker::new();
+    linker.define("tern", "flags", Extern::Memory(flags));
+    for &name in frames {
+        let frame = frame.clone();
+        linker.func(
+            "tern",
+            name,
+            FuncType::new([ValType::I32; 2], []),
+            move |_, args| {
+                let (Value::I32(func), Value::I32(site)) = (args[0], args[1]) else {
+                    panic!("{name} takes two i32");
+                };
+                frame(name, func, site);
+                Ok(Vec::new())
+            },
+        );
+    }
+    let saves = [
+        ("save_i32", ValType::I32),
+        ("save_i64", ValType::I64),
+        ("save_f32", ValType::F32),
+        ("save_f64", ValType::F64),
+        ("save_v128", ValType::V128),
+        ("save_funcref", ValType::FuncRef),
+        ("save_externref", ValType::ExternRef),
+    ];
+    for (name, ty) in saves {
+        let save = save.clone();
+        linker.func("tern", name, FuncType::new([ty], []), move |_, args| {
+            save(to_original(args[0])).map_err(tern_interp::HostError::Trap)?;
+            Ok(Vec::new())
+        });
+    }
+    (linker, flags)
+}
+
+/// The benchmark workloads (see `real`) and the argument their sampled tests run with.
+pub const WORKLOADS: [(&str, u32); 8] = [
+    ("fib", 12),
+    ("calls", 3),
+    ("mandelbrot", 2),
+    ("matmul", 2),
+    ("nbody", 2),
+    ("sha256", 2),
+    ("sieve", 2),
+    ("sort", 2),
+];
 
 /// A seeded sample of `count` points in `1..len` (xorshift; no dependency needed).
 pub fn sample(len: u64, count: usize, seed: u64) -> Vec<u64> {

@@ -4,20 +4,19 @@
 //! paths, under the frames not resumed yet, must form a canonical state that the
 //! interpreter — and clones again — finish exactly like an uninterrupted run.
 
-use crate::clones::{original_length, restore_via_clones};
-use crate::harness::{Outcome2, Program, sample, to_original};
+use crate::clones::{instantiate_with_clones, main_part, restore_via_clones};
+use crate::harness::{
+    Outcome2, Program, WORKLOADS, sample, tern_linker, to_instrumented_state, to_original,
+    to_original_state, validate,
+};
 use crate::wat_cases::cases;
 use std::sync::{Arc, Mutex};
 use tern_instrument::clone::{
-    CLONE_FRAME, CloneOutcome, CloneRunner, MAIN_MODULE, MainLayout, ResumeCollector, Resumed,
-    export_for_clones,
+    CLONE_FRAME, CloneOutcome, CloneRunner, MainLayout, ResumeCollector, Resumed, export_for_clones,
 };
-use tern_instrument::{ADDED_FUNCS, Continuations, UNWINDING_OFFSET};
-use tern_interp::{
-    Config, Extern, FuncType, InstanceId, Limits, Linker, MemoryType, Module, Outcome, Store,
-    ValType, Value,
-};
-use tern_snapshot::{ExecState, MemoryImage};
+use tern_instrument::{Continuations, UNWINDING_OFFSET};
+use tern_interp::{Config, InstanceId, Outcome, Store, Value};
+use tern_snapshot::ExecState;
 
 struct Runner<'s> {
     store: &'s mut Store,
@@ -41,18 +40,9 @@ impl CloneRunner for Runner<'_> {
         match outcome {
             Ok(Outcome::Finished(_)) if unwinding => Ok(CloneOutcome::Unwound),
             Ok(Outcome::Finished(r)) => Ok(CloneOutcome::Returned(r)),
-            Err(tern_interp::RunError::Trap(trap)) => {
-                Ok(CloneOutcome::Returned(vec![])).and(Err(crate::clones::trap_name(&trap)))
-            }
+            Err(tern_interp::RunError::Trap(trap)) => Err(crate::clones::trap_name(&trap)),
             other => Err(format!("{export}: {other:?}")),
         }
-    }
-}
-
-fn shift_ref(value: Value) -> Value {
-    match value {
-        Value::FuncRef(Some(f)) => Value::FuncRef(Some(f + ADDED_FUNCS)),
-        other => other,
     }
 }
 
@@ -68,108 +58,46 @@ pub fn resume_with_request(p: &Program, state: &ExecState, m: u64) -> Again {
     let conts: Continuations =
         tern_instrument::instrumented_continuations(&p.original, &state.frames)
             .unwrap_or_else(|e| panic!("{}: instrumented clones: {e}", p.name));
-    wasmparser::Validator::new_with_features(tern_instrument::supported_features())
-        .validate_all(&conts.module)
-        .unwrap_or_else(|e| panic!("{}: instrumented clones invalid: {e}", p.name));
+    validate(&conts.module, &format!("{}: instrumented clones", p.name));
     let clone_map = conts.map.as_ref().expect("a clone map");
     let config = Config::default();
     let mut store = Store::new(&config);
-    let flags = store.new_memory(MemoryType {
-        limits: Limits {
-            min: 1,
-            max: Some(1),
-        },
-    });
     let collector = Arc::new(Mutex::new(ResumeCollector::new()));
-    let mut tern = Linker::new();
-    tern.define("tern", "flags", Extern::Memory(flags));
-    for (name, from_clone) in [("frame", false), (CLONE_FRAME, true)] {
-        let c = collector.clone();
-        tern.func(
-            "tern",
-            name,
-            FuncType::new([ValType::I32; 2], []),
-            move |_, args| {
-                let (Value::I32(func), Value::I32(site)) = (args[0], args[1]) else {
-                    panic!("frame takes two i32");
-                };
-                let mut c = c.lock().unwrap();
-                if from_clone {
-                    c.clone_frame(func, site);
-                } else {
-                    c.frame(func, site);
-                }
-                Ok(Vec::new())
-            },
-        );
-    }
-    for (name, ty) in [
-        ("save_i32", ValType::I32),
-        ("save_i64", ValType::I64),
-        ("save_f32", ValType::F32),
-        ("save_f64", ValType::F64),
-        ("save_v128", ValType::V128),
-        ("save_funcref", ValType::FuncRef),
-        ("save_externref", ValType::ExternRef),
-    ] {
-        let c = collector.clone();
-        tern.func("tern", name, FuncType::new([ty], []), move |_, args| {
-            c.lock()
-                .unwrap()
-                .save(to_original(args[0]))
-                .map_err(|e| tern_interp::HostError::Trap(e.to_string()))?;
-            Ok(Vec::new())
-        });
-    }
+    let (c, sc) = (collector.clone(), collector.clone());
+    let (tern, flags) = tern_linker(
+        &mut store,
+        &["frame", CLONE_FRAME],
+        move |name, func, site| {
+            let mut c = c.lock().unwrap();
+            if name == CLONE_FRAME {
+                c.clone_frame(func, site);
+            } else {
+                c.frame(func, site);
+            }
+        },
+        move |value| sc.lock().unwrap().save(value).map_err(|e| e.to_string()),
+    );
     let mut linker = tern.clone();
     (p.env)(&mut linker);
     let main_bytes = export_for_clones(&p.instrumented.module, MainLayout::Instrumented).unwrap();
-    let module = Module::new(&config, &main_bytes).expect("main compiles");
-    let main = linker
-        .instantiate_for_restore(&mut store, &module)
-        .expect("main instantiates");
     let mut main_state = state.clone();
     main_state.frames.clear();
-    main_state.memories.insert(
-        0,
-        MemoryImage {
-            pages: 1,
-            nonzero_pages: Vec::new(),
-        },
+    let main_state = to_instrumented_state(main_state);
+    let clones = instantiate_with_clones(
+        &mut store,
+        linker,
+        &main_bytes,
+        &main_state,
+        tern,
+        &conts.module,
     );
-    for table in &mut main_state.tables {
-        for e in &mut table.elements {
-            *e = shift_ref(*e);
-        }
-    }
-    for g in &mut main_state.globals {
-        *g = shift_ref(*g);
-    }
-    store.restore(&main_state).expect("main state restores");
-    let mut clone_linker = tern;
-    clone_linker.define_instance(&store, MAIN_MODULE, main);
-    let clones_module = Module::new(&config, &conts.module).expect("clones compile");
-    let clones = clone_linker
-        .instantiate(&mut store, &clones_module)
-        .expect("clones instantiate");
     store.set_instruction_budget(Some(m));
     let resumed = conts.resume(&mut Runner {
         store: &mut store,
         clones,
         flags,
     });
-    let mut after = store.capture();
-    after.memories.remove(0);
-    after.tables.truncate(main_state.tables.len());
-    after.instances.truncate(1);
-    for table in &mut after.tables {
-        for e in &mut table.elements {
-            *e = to_original(*e);
-        }
-    }
-    for g in &mut after.globals {
-        *g = to_original(*g);
-    }
+    let mut after = to_original_state(main_part(store.capture(), &main_state));
     match resumed {
         Err(trap) => Again::Finished(Err(trap), Box::new(after)),
         Ok(Resumed::Finished(results)) => {
@@ -239,12 +167,7 @@ fn checkpoint_again(
 fn interp_states(p: &Program, points: impl IntoIterator<Item = u64>) -> Vec<ExecState> {
     let mut states = Vec::new();
     for n in points {
-        let config = Config::default();
-        let module = Module::new(&config, &p.original).unwrap();
-        let mut store = Store::new(&config);
-        let mut linker = Linker::new();
-        (p.env)(&mut linker);
-        let instance = linker.instantiate(&mut store, &module).unwrap();
+        let (mut store, instance) = p.original_store();
         store.set_instruction_budget(Some(n));
         if let Ok(Outcome::Paused(_)) = store.invoke(instance, &p.export, &p.args) {
             states.push(store.capture());
@@ -267,7 +190,7 @@ fn wat_cases_checkpoint_again() {
     for p in all {
         let name = p.name.clone();
         let reference = p.reference();
-        let len = original_length(&p);
+        let len = p.original_length();
         let states = interp_states(&p, (1..len).step_by(9));
         let taken = checkpoint_again(&p, &reference, &states, true);
         assert!(taken > 0, "{name}: no checkpoint taken in a clone run");
@@ -280,26 +203,10 @@ fn wat_cases_checkpoint_again() {
 
 #[test]
 fn workloads_checkpoint_again() {
-    for name in [
-        "fib",
-        "calls",
-        "mandelbrot",
-        "matmul",
-        "nbody",
-        "sha256",
-        "sieve",
-        "sort",
-    ] {
-        let arg = if name == "fib" {
-            12
-        } else if name == "calls" {
-            3
-        } else {
-            2
-        };
+    for (name, arg) in WORKLOADS {
         let p = crate::real::workload(name, Value::I32(arg));
         let reference = p.reference();
-        let len = original_length(&p);
+        let len = p.original_length();
         let states = interp_states(&p, sample(len - 1, 8, 0xa9a1 ^ len));
         let taken = checkpoint_again(&p, &reference, &states, false);
         assert!(taken > 0, "{name}: no checkpoint taken in a clone run");
