@@ -514,36 +514,18 @@ impl Store {
                 copy_lo!(fp.add($i as usize), sp);
             }};
         }
-        // A fused pair (see `fuse.rs`): counted execution does only `$first`, the work of
-        // the first instruction; otherwise `$both` does both and skips the second.
+        // A fused sequence (see `fuse.rs`): counted execution does only `$first`, the work
+        // of the first instruction; otherwise `$all` does them all and skips the rest (one
+        // instruction for a pair).
         macro_rules! fused {
-            ($first:expr, $both:expr) => {{
+            ($first:expr, $all:expr) => {
+                fused!(1, $first, $all)
+            };
+            ($rest:literal, $first:expr, $all:expr) => {{
                 if COUNT {
                     $first
                 } else {
-                    pc += 1;
-                    $both
-                }
-            }};
-        }
-        // A fused triple: like `fused!`, skipping two instructions.
-        macro_rules! fused3 {
-            ($first:expr, $all:expr) => {{
-                if COUNT {
-                    $first
-                } else {
-                    pc += 2;
-                    $all
-                }
-            }};
-        }
-        // A fused quadruple: like `fused!`, skipping three instructions.
-        macro_rules! fused4 {
-            ($first:expr, $all:expr) => {{
-                if COUNT {
-                    $first
-                } else {
-                    pc += 3;
+                    pc += $rest;
                     $all
                 }
             }};
@@ -551,11 +533,8 @@ impl Store {
         // `local.get b; i32.cmp; br_if` (or `i32.const b; ...`) with a branch that moves
         // no values; a pause leaves the plain `br_if`'s state like `cmp_br_if!`.
         macro_rules! cmp_operand_br_if {
-            ($first:expr, $b:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {{
-                if COUNT {
-                    $first
-                } else {
-                    pc += 2;
+            ($first:expr, $b:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {
+                fused!(2, $first, {
                     let $y: u32 = $b;
                     let $x = as_u32(top!());
                     let t = Target {
@@ -564,8 +543,8 @@ impl Store {
                         keep: 0,
                     };
                     br_if_taken!($cmp, t);
-                }
-            }};
+                })
+            };
         }
         macro_rules! cmp_local_br_if {
             ($b:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {
@@ -600,16 +579,13 @@ impl Store {
             }};
         }
         macro_rules! cmp_br_if {
-            ($t:expr, |$a:ident, $b:ident| $cmp:expr) => {{
-                if COUNT {
-                    binop!(as_u32, from_bool, |$a, $b| $cmp);
-                } else {
-                    pc += 1;
+            ($t:expr, |$a:ident, $b:ident| $cmp:expr) => {
+                fused!(binop!(as_u32, from_bool, |$a, $b| $cmp), {
                     let $b = as_u32(pop!());
                     let $a = as_u32(top!());
                     br_if_taken!($cmp, $t);
-                }
-            }};
+                })
+            };
         }
         // A backward branch closes a loop: that is where a pause request is honoured.
         macro_rules! poll {
@@ -891,10 +867,10 @@ impl Store {
                     Instr::I64ShrUConst(c) => fused!(push!(from_u64(c)), {
                         unop!(as_u64, from_u64, |a| a.wrapping_shr(c as u32))
                     }),
-                    Instr::LocalI32AddConst(a, c) => fused3!(get_local!(a), {
+                    Instr::LocalI32AddConst(a, c) => fused!(2, get_local!(a), {
                         push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c)))
                     }),
-                    Instr::LocalsI32Add(a, b) => fused3!(get_local!(a), {
+                    Instr::LocalsI32Add(a, b) => fused!(2, get_local!(a), {
                         let (x, y) = (as_u32(*fp.add(a as usize)), as_u32(*fp.add(b as usize)));
                         push!(from_u32(x.wrapping_add(y)))
                     }),
@@ -914,22 +890,22 @@ impl Store {
                     Instr::I32XorConst(c) => {
                         fused!(push!(from_u32(c)), unop!(as_u32, from_u32, |a| a ^ c))
                     }
-                    Instr::LocalI32ShlConst(a, c) => fused3!(get_local!(a), {
+                    Instr::LocalI32ShlConst(a, c) => fused!(2, get_local!(a), {
                         push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shl(c)))
                     }),
-                    Instr::LocalsI32Sub(a, b) => fused3!(get_local!(a), {
+                    Instr::LocalsI32Sub(a, b) => fused!(2, get_local!(a), {
                         locals_binop!(a, b, as_u32, from_u32, |x, y| x.wrapping_sub(y))
                     }),
-                    Instr::LocalsI64Add(a, b) => fused3!(get_local!(a), {
+                    Instr::LocalsI64Add(a, b) => fused!(2, get_local!(a), {
                         locals_binop!(a, b, as_u64, from_u64, |x, y| x.wrapping_add(y))
                     }),
-                    Instr::LocalsF64Add(a, b) => fused3!(get_local!(a), {
+                    Instr::LocalsF64Add(a, b) => fused!(2, get_local!(a), {
                         locals_binop!(a, b, as_f64, from_f64, |x, y| x + y)
                     }),
-                    Instr::LocalsF64Sub(a, b) => fused3!(get_local!(a), {
+                    Instr::LocalsF64Sub(a, b) => fused!(2, get_local!(a), {
                         locals_binop!(a, b, as_f64, from_f64, |x, y| x - y)
                     }),
-                    Instr::LocalsF64Mul(a, b) => fused3!(get_local!(a), {
+                    Instr::LocalsF64Mul(a, b) => fused!(2, get_local!(a), {
                         locals_binop!(a, b, as_f64, from_f64, |x, y| x * y)
                     }),
                     Instr::I64AddSet(x) => {
@@ -941,7 +917,7 @@ impl Store {
                     Instr::F64AddTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a + b),
                     Instr::F64SubTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a - b),
                     Instr::F64MulTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a * b),
-                    Instr::I32AddConstSet(c, x) => fused3!(push!(from_u32(c)), {
+                    Instr::I32AddConstSet(c, x) => fused!(2, push!(from_u32(c)), {
                         let v = as_u32(pop!()).wrapping_add(c);
                         PutSlot::put(from_u32(v), fp.add(x as usize));
                     }),
@@ -986,11 +962,11 @@ impl Store {
                         let taken = as_u32(top!()) == 0;
                         br_if_taken!(taken, t);
                     }),
-                    Instr::LocalI32AddConstSet(a, c, x) => fused4!(get_local!(a), {
+                    Instr::LocalI32AddConstSet(a, c, x) => fused!(3, get_local!(a), {
                         let v = as_u32(*fp.add(a as usize)).wrapping_add(c);
                         PutSlot::put(from_u32(v), fp.add(x as usize));
                     }),
-                    Instr::LocalI32AddConstTee(a, c, x) => fused4!(get_local!(a), {
+                    Instr::LocalI32AddConstTee(a, c, x) => fused!(3, get_local!(a), {
                         let v = from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c));
                         PutSlot::put(v, fp.add(x as usize));
                         push!(v);
