@@ -6,7 +6,7 @@ use crate::file_read::SnapshotFile;
 use crate::format::section;
 use crate::snapshot::{Snapshot, encode_snapshot};
 use crate::state::{ExecState, MemoryImage, WASM_PAGE};
-use crate::testutil::{assemble, noise_page, reseal, rich, small, sparse_page, split};
+use crate::testutil::{assemble, mixed_memory, reseal, rich, small, sparse_page, split};
 use crate::view::SnapshotView;
 use std::path::{Path, PathBuf};
 
@@ -90,24 +90,10 @@ impl Drop for Scratch {
 /// 200 pages of memory 0 (some zero, some incompressible) and a small memory 1: a file
 /// of many read chunks whose batches are decoded on several threads.
 fn large() -> Snapshot {
-    let nonzero_pages = (0..200u32)
-        .filter(|i| i % 4 != 0)
-        .map(|i| {
-            let page = if i % 7 == 0 {
-                noise_page(u64::from(i))
-            } else {
-                sparse_page(i as u8)
-            };
-            (i, page)
-        })
-        .collect();
     Snapshot {
         state: ExecState {
             memories: vec![
-                MemoryImage {
-                    pages: 201,
-                    nonzero_pages,
-                },
+                mixed_memory(200, 4, 7),
                 MemoryImage {
                     pages: 0,
                     nonzero_pages: vec![],

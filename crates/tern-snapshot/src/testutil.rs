@@ -28,6 +28,27 @@ pub fn sparse_page(fill: u8) -> Vec<u8> {
     page
 }
 
+/// A memory of `pages` + 1 pages whose first `pages` are zero every `zero_every`-th page
+/// and otherwise noise every `noise_every`-th page, sparse data elsewhere; the last page
+/// is zero. Large enough to be coded in several batches and threads.
+pub fn mixed_memory(pages: u32, zero_every: u32, noise_every: u32) -> MemoryImage {
+    let nonzero_pages = (0..pages)
+        .filter(|i| i % zero_every != 0)
+        .map(|i| {
+            let page = if i % noise_every == 0 {
+                noise_page(u64::from(i))
+            } else {
+                sparse_page(i as u8)
+            };
+            (i, page)
+        })
+        .collect();
+    MemoryImage {
+        pages: pages + 1,
+        nonzero_pages,
+    }
+}
+
 /// Several memories (one empty, one with an incompressible page), tables, globals of
 /// every type, segment state, three frames and WASI bytes.
 pub fn rich() -> Snapshot {

@@ -5,7 +5,7 @@
 use crate::error::SnapshotError;
 use crate::snapshot::{Snapshot, encode_snapshot, encode_snapshot_with_memories};
 use crate::state::{ExecState, MemoryImage, WASM_PAGE};
-use crate::testutil::{assemble, noise_page, rich, sparse_page, split, uleb};
+use crate::testutil::{assemble, mixed_memory, rich, sparse_page, split, uleb};
 use crate::view::SnapshotView;
 use crate::{format::section, read_snapshot_bytes, write_snapshot_file_with_memories};
 
@@ -31,24 +31,10 @@ fn flatten(snapshot: &Snapshot) -> (Snapshot, Vec<Vec<u8>>) {
 /// A memory large enough to be compressed and decompressed on several threads: 300
 /// pages, every third one zero, the others a mix of noise and sparse data.
 fn large() -> Snapshot {
-    let nonzero_pages = (0..300u32)
-        .filter(|i| i % 3 != 0)
-        .map(|i| {
-            let page = if i % 5 == 0 {
-                noise_page(u64::from(i))
-            } else {
-                sparse_page(i as u8)
-            };
-            (i, page)
-        })
-        .collect();
     Snapshot {
         state: ExecState {
             memories: vec![
-                MemoryImage {
-                    pages: 301,
-                    nonzero_pages,
-                },
+                mixed_memory(300, 3, 5),
                 MemoryImage {
                     pages: 2,
                     nonzero_pages: vec![(1, sparse_page(3))],
