@@ -86,14 +86,27 @@ impl FastInstance {
 
     fn frames(&mut self) -> Result<Vec<Frame>, Error> {
         let host = self.store.data_mut();
-        let mut collector = std::mem::take(&mut host.collector);
         let gave_way = host.gave_way.take();
-        if let Some(gave_way) = &gave_way {
-            collector.reissue(wasi_args(gave_way));
-        }
-        let frames = collector
-            .finish(&self.module.prepared.map, 0)
-            .map_err(|e| Error::Capture(e.to_string()))?;
+        let args = gave_way.as_ref().map(wasi_args);
+        let map = &self.module.prepared.map;
+        let frames = match (host.resuming.take(), &self.resume) {
+            // A restored program unwound while its clones ran.
+            (Some(mut collector), Some(resume)) => {
+                if let Some(args) = args {
+                    collector.reissue(args);
+                }
+                resume.frames(collector, map)?
+            }
+            _ => {
+                let mut collector = std::mem::take(&mut host.collector);
+                if let Some(args) = args {
+                    collector.reissue(args);
+                }
+                collector
+                    .finish(map, 0)
+                    .map_err(|e| Error::Capture(e.to_string()))?
+            }
+        };
         if let (Some(gave_way), Some(top)) = (&gave_way, frames.last()) {
             self.check_reissue(gave_way, top)?;
         }

@@ -14,6 +14,8 @@ pub enum Error {
     Wasmtime(wasmtime::Error),
     /// A checkpoint could not be captured (no snapshot was written).
     Capture(String),
+    /// A snapshot cannot be restored on the fast tier (nothing was run).
+    Restore(String),
     /// Reading or writing a file (the snapshot, the compiled-module cache).
     Io(std::io::Error),
 }
@@ -32,6 +34,7 @@ impl fmt::Display for Error {
             Error::Capture(message) => {
                 write!(f, "checkpoint failed, no snapshot written: {message}")
             }
+            Error::Restore(message) => write!(f, "cannot restore: {message}"),
             Error::Io(e) => write!(f, "{e}"),
         }
     }

@@ -55,6 +55,37 @@ impl Reencode for AtomicPolls {
     }
 }
 
+/// A whole instrumented module (a clones module) with the flag memory made shared and
+/// the request polls atomic.
+pub(crate) fn atomic_polls(module: &[u8]) -> Result<Vec<u8>, Error<Infallible>> {
+    let mut out = wasm_encoder::Module::new();
+    WholeModule.parse_core_module(&mut out, wasmparser::Parser::new(0), module)?;
+    Ok(out.finish())
+}
+
+/// [`AtomicPolls`] for every section, imports included.
+struct WholeModule;
+
+impl Reencode for WholeModule {
+    type Error = Infallible;
+
+    fn instruction<'a>(
+        &mut self,
+        arg: Operator<'a>,
+    ) -> Result<Instruction<'a>, Error<Self::Error>> {
+        AtomicPolls.instruction(arg)
+    }
+
+    fn parse_import_section(
+        &mut self,
+        imports: &mut ImportSection,
+        section: ImportSectionReader<'_>,
+    ) -> Result<(), Error<Self::Error>> {
+        *imports = shared_flags_imports(section)?;
+        Ok(())
+    }
+}
+
 /// The import section with the flag memory made shared.
 pub(crate) fn shared_flags_imports(
     reader: ImportSectionReader<'_>,

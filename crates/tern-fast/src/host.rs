@@ -5,6 +5,7 @@ use crate::handle::CheckpointHandle;
 use crate::prepare::{Prepared, reach_name};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use tern_instrument::clone::{CLONE_FRAME, ResumeCollector};
 use tern_instrument::{FRAME, FrameCollector, MODULE, UNWINDING_OFFSET, ValKind};
 use tern_snapshot::Value;
 use tern_wasi::{WasiCtx, WasmtimeHooks};
@@ -25,6 +26,9 @@ pub(crate) struct Host {
     /// The `tern.flags` memory (set right after the store is made).
     pub flags: Option<SharedMemory>,
     pub collector: FrameCollector,
+    /// While a restored program runs its continuation clones: the reports of both the
+    /// main module and the clones go here instead of `collector`.
+    pub resuming: Option<ResumeCollector>,
     pub gave_way: Option<GaveWay>,
     /// `Func::to_raw` address → original function index, built when first needed.
     pub func_index: Option<HashMap<usize, u32>>,
@@ -44,6 +48,7 @@ impl Host {
             handle,
             flags: None,
             collector: FrameCollector::new(),
+            resuming: None,
             gave_way: None,
             func_index: None,
             after_calls: None,
@@ -88,20 +93,43 @@ fn original_func(caller: &mut Caller<'_, Host>, func: &Func) -> wasmtime::Result
 }
 
 fn save(caller: &mut Caller<'_, Host>, value: Value) -> wasmtime::Result<()> {
-    caller
-        .data_mut()
-        .collector
-        .save(value)
-        .map_err(wasmtime::Error::new)
+    let host = caller.data_mut();
+    match host.resuming.as_mut() {
+        Some(resuming) => resuming.save(value),
+        None => host.collector.save(value),
+    }
+    .map_err(wasmtime::Error::new)
 }
 
-/// Defines `tern.frame` and the `tern.save_*` imports.
+/// Defines `tern.frame`, `tern.clone_frame` (reported by continuation clones) and the
+/// `tern.save_*` imports.
 pub(crate) fn define_abi(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
     linker.func_wrap(
         MODULE,
         FRAME,
         |mut caller: Caller<'_, Host>, func: i32, site: i32| {
-            caller.data_mut().collector.frame(func as u32, site as u32);
+            let host = caller.data_mut();
+            match host.resuming.as_mut() {
+                Some(resuming) => resuming.frame(func as u32, site as u32),
+                None => host.collector.frame(func as u32, site as u32),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        CLONE_FRAME,
+        |mut caller: Caller<'_, Host>, func: i32, site: i32| match caller
+            .data_mut()
+            .resuming
+            .as_mut()
+        {
+            Some(resuming) => {
+                resuming.clone_frame(func as u32, site as u32);
+                Ok(())
+            }
+            None => Err(wasmtime::Error::msg(
+                "a continuation clone reported a frame outside a restore",
+            )),
         },
     )?;
     for kind in ValKind::ALL {

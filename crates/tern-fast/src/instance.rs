@@ -4,6 +4,7 @@ use crate::engine::FastModule;
 use crate::error::Error;
 use crate::handle::CheckpointHandle;
 use crate::host::{Host, define_abi};
+use crate::resume::Resume;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tern_instrument::{FLAGS_MEMORY, MODULE, REQUEST_OFFSET, UNWINDING_OFFSET};
@@ -18,7 +19,7 @@ pub enum Outcome {
     Finished(Vec<Value>),
     /// A checkpoint was requested and the stack has unwound into the host: call
     /// [`FastInstance::capture`]. The program cannot continue in this instance (restore
-    /// it, on the interpreter for now).
+    /// it, on either engine).
     Unwound,
 }
 
@@ -52,13 +53,27 @@ pub struct FastInstance {
     pub(crate) module: FastModule,
     flags: SharedMemory,
     handle: CheckpointHandle,
-    unwound: bool,
+    pub(crate) unwound: bool,
+    /// A restored program's continuation clones, until they have all returned.
+    pub(crate) resume: Option<Resume>,
+    pub(crate) timing: Option<crate::resume::RestoreTiming>,
 }
 
 impl FastInstance {
     /// Instantiates `module` with WASI from `wasi` (running its start function, during
     /// which no checkpoint is taken, as on the interpreter).
     pub fn new(module: &FastModule, wasi: Arc<Mutex<WasiCtx>>) -> Result<FastInstance, Error> {
+        let (mut store, linker, flags, handle) = Self::setup(module, wasi)?;
+        let instance = linker.instantiate(&mut store, &module.module)?;
+        Ok(Self::publish(store, instance, module, flags, handle))
+    }
+
+    /// The store and linker of a new instance of `module`: tern's ABI, WASI, the flag
+    /// memory.
+    pub(crate) fn setup(
+        module: &FastModule,
+        wasi: Arc<Mutex<WasiCtx>>,
+    ) -> Result<(Store<Host>, Linker<Host>, SharedMemory, CheckpointHandle), Error> {
         let engine = &module.engine.engine;
         let interrupt = wasi
             .lock()
@@ -73,20 +88,32 @@ impl FastInstance {
         define_abi(&mut linker)?;
         add_to_wasmtime_linker(&mut linker, wasi)?;
         linker.define(&store, MODULE, FLAGS_MEMORY, flags.clone())?;
-        let instance = linker.instantiate(&mut store, &module.module)?;
+        Ok((store, linker, flags, handle))
+    }
+
+    /// The instance, with the request word published to its handle.
+    pub(crate) fn publish(
+        store: Store<Host>,
+        instance: Instance,
+        module: &FastModule,
+        flags: SharedMemory,
+        handle: CheckpointHandle,
+    ) -> FastInstance {
         let word = word_ptr(&flags, REQUEST_OFFSET);
         // SAFETY: a shared memory never moves, and `flags` (a reference to it) lives
         // until `Drop`, which unpublishes first. Its base is page-aligned, so the word is
         // 4-aligned.
         unsafe { handle.shared.publish(word) };
-        Ok(FastInstance {
+        FastInstance {
             store,
             instance,
             module: module.clone(),
             flags,
             handle,
             unwound: false,
-        })
+            resume: None,
+            timing: None,
+        }
     }
 
     /// A handle that requests a checkpoint from any thread.
@@ -105,6 +132,11 @@ impl FastInstance {
         if self.unwound {
             return Err(RunError::Fatal(Error::Capture(
                 "the program has unwound for a checkpoint; restore it to continue".into(),
+            )));
+        }
+        if self.resume.is_some() {
+            return Err(RunError::Fatal(Error::Restore(
+                "a restored program must be resumed before anything else is called".into(),
             )));
         }
         let fatal = |message: String| RunError::Fatal(Error::Unsupported { offset: 0, message });
@@ -137,11 +169,11 @@ impl FastInstance {
         Ok(Outcome::Finished(values))
     }
 
-    fn read_word(&self, offset: u64) -> u32 {
+    pub(crate) fn read_word(&self, offset: u64) -> u32 {
         flag_word(&self.flags, offset).load(Ordering::SeqCst)
     }
 
-    fn write_word(&mut self, offset: u64, value: u32) {
+    pub(crate) fn write_word(&mut self, offset: u64, value: u32) {
         flag_word(&self.flags, offset).store(value, Ordering::SeqCst);
     }
 
@@ -174,7 +206,7 @@ pub(crate) fn flag_word(flags: &SharedMemory, offset: u64) -> &AtomicU32 {
     unsafe { AtomicU32::from_ptr(word_ptr(flags, offset)) }
 }
 
-fn to_val(value: &Value) -> Result<Val, String> {
+pub(crate) fn to_val(value: &Value) -> Result<Val, String> {
     Ok(match *value {
         Value::I32(x) => Val::I32(x as i32),
         Value::I64(x) => Val::I64(x as i64),
@@ -188,7 +220,7 @@ fn to_val(value: &Value) -> Result<Val, String> {
 }
 
 /// Sorts a wasmtime error into exit, trap or fatal.
-fn run_error(e: wasmtime::Error) -> RunError {
+pub(crate) fn run_error(e: wasmtime::Error) -> RunError {
     if let Some(exit) = e.downcast_ref::<WasiExit>() {
         return match exit {
             WasiExit::Exit(code) => RunError::Exit(*code),

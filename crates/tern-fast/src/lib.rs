@@ -1,7 +1,7 @@
 //! tern-fast: tern's fast tier (DESIGN.md §4). A module is instrumented by
 //! `tern-instrument`, compiled by wasmtime (Cranelift) and run with `tern-wasi`; when a
 //! checkpoint is requested it unwinds into the host at the next safepoint, which writes
-//! the same canonical snapshot the interpreter writes, so `tern restore` resumes it.
+//! the same canonical snapshot the interpreter writes, so either engine resumes it.
 //!
 //! ```no_run
 //! use std::sync::{Arc, Mutex};
@@ -31,8 +31,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Restore happens on the interpreter for now; restoring on the fast tier needs the
-//! continuation clones of DESIGN.md §4. See `docs/fast-tier.md`.
+//! A snapshot (taken on either engine) restores on the interpreter or here, through the
+//! continuation clones of DESIGN.md §4: [`FastInstance::restore`] instantiates the cached
+//! main module, writes memories, tables and globals, validates the frames and compiles
+//! their clones; [`FastInstance::resume`] runs them and may be checkpointed again:
+//!
+//! ```no_run
+//! # use std::sync::{Arc, Mutex};
+//! # use tern_fast::{FastEngine, FastInstance, FastModule, Outcome};
+//! # let engine = FastEngine::new()?;
+//! # let module = FastModule::new(&engine, &std::fs::read("prog.wasm")?)?;
+//! let snapshot = tern_snapshot::read_snapshot_file("prog.tern".as_ref())?;
+//! let state = serde_json::from_slice(snapshot.wasi.as_deref().unwrap_or(b"null"))?;
+//! let wasi = tern_wasi::WasiCtxBuilder::new().inherit_stdio().rebuild(&state)?;
+//! let mut instance = FastInstance::restore(&module, &snapshot, Arc::new(Mutex::new(wasi)))?;
+//! match instance.resume() {
+//!     Ok(Outcome::Unwound) => { /* checkpointed again: capture as after `invoke` */ }
+//!     Ok(Outcome::Finished(_)) => {}
+//!     Err(e) => eprintln!("{e}"),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! See `docs/fast-tier.md`.
 
 mod cache;
 mod calls;
@@ -44,9 +65,13 @@ mod handle;
 mod host;
 mod instance;
 mod prepare;
+mod restore;
+mod resume;
+mod state;
 
 pub use cache::ModuleCache;
 pub use engine::{FastEngine, FastModule};
 pub use error::Error;
 pub use handle::CheckpointHandle;
 pub use instance::{FastInstance, Outcome, RunError};
+pub use resume::RestoreTiming;

@@ -27,6 +27,7 @@ use crate::calls::CallTrigger;
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
 use std::collections::BTreeSet;
+use tern_instrument::clone::{MainLayout, export_for_clones};
 use tern_instrument::{ADDED_FUNCS, InstrumentMap};
 use tern_snapshot::ModuleIdentity;
 use wasm_encoder::reencode::Reencode;
@@ -65,8 +66,11 @@ pub(crate) struct Facts {
     pub func_imports: Vec<(String, String)>,
     /// Functions that can be `funcref` values (see the module docs).
     pub escaping: BTreeSet<u32>,
-    /// The original module's bytes (a re-issued host call's pc is checked against them).
+    /// The original module's bytes (a re-issued host call's pc is checked against them;
+    /// a restore generates its continuation clones from them).
     pub original: Vec<u8>,
+    /// Whether the module has a start function.
+    pub has_start: bool,
 }
 
 /// Instruments `original` and adds the reach exports (and the counter of `trigger`).
@@ -87,7 +91,10 @@ pub(crate) fn prepare(original: &[u8], trigger: Option<CallTrigger>) -> Result<P
         ));
     }
     let out = tern_instrument::instrument(original)?;
-    let module = add_reach_exports(&out.module, &facts, trigger)?;
+    // Every function, memory, table and global exported under its original index too, so
+    // a restore can link continuation clones to this very compiled module.
+    let for_clones = export_for_clones(&out.module, MainLayout::Instrumented)?;
+    let module = add_reach_exports(&for_clones, &facts, trigger)?;
     Ok(Prepared {
         module,
         map: out.map,
@@ -150,6 +157,7 @@ fn facts(original: &[u8]) -> Result<Facts, Error> {
                     }
                 }
             }
+            Payload::StartSection { .. } => facts.has_start = true,
             Payload::MemorySection(reader) => facts.memories = reader.count(),
             Payload::TableSection(reader) => facts.tables = reader.count(),
             Payload::GlobalSection(reader) => {
@@ -388,6 +396,7 @@ mod tests {
             prepared.facts.escaping.iter().copied().collect::<Vec<_>>(),
             [0, 1]
         );
+        let reach = ["tern:memory:", "tern:table:", "tern:global:", "tern:func:"];
         let names: Vec<String> = Parser::new(0)
             .parse_all(&prepared.module)
             .filter_map(|p| match p.unwrap() {
@@ -399,6 +408,7 @@ mod tests {
                 _ => None,
             })
             .flatten()
+            .filter(|n: &String| !n.starts_with("tern:") || reach.iter().any(|r| n.starts_with(r)))
             .collect();
         assert_eq!(
             names,

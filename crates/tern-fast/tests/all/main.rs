@@ -7,4 +7,5 @@ mod bench;
 mod checkpoint;
 mod guests;
 mod realworld;
+mod restore;
 mod support;

@@ -8,7 +8,7 @@ use super::emit::{Params, Start, emit_clone, is_funcref};
 use super::exports::{MAIN_MODULE, func_export, global_export, memory_export, table_export};
 use super::segments::{FuncImport, FuncImports};
 use super::types::{AddedTypes, encode_all};
-use super::{CloneInfo, CloneKey, clone_export};
+use super::{CloneInfo, CloneKey, REFS_EXPORT, clone_export};
 use crate::abi::ValKind;
 use crate::error::Error;
 use std::collections::BTreeSet;
@@ -175,6 +175,7 @@ pub(crate) fn clones_module(
     for i in 0..clones.len() {
         exports.export(&clone_export(i), ExportKind::Func, first + i as u32);
     }
+    exports.export(REFS_EXPORT, ExportKind::Table, refs_table);
     module.section(&exports);
 
     let mut elements = ElementSection::new();

@@ -74,10 +74,11 @@ impl CloneMap {
         func: u32,
         site: u32,
         values: Vec<Value>,
+        waits: bool,
         depth: usize,
         instance: u32,
     ) -> Result<Frame, CollectError> {
-        let raw = canonical_frame(&self.inner, func, site, values, depth > 0, depth, instance)?;
+        let raw = canonical_frame(&self.inner, func, site, values, waits, depth, instance)?;
         let info = self
             .clone_of(func)
             .ok_or_else(|| CollectError(format!("clones function {func} is not a clone")))?;
@@ -136,6 +137,8 @@ impl CloneMap {
 pub struct ResumeCollector {
     /// `(from a clone, func, site, values in reverse canonical order)`.
     reported: Vec<(bool, u32, u32, Vec<Value>)>,
+    /// Arguments of a host call that gave way (see [`ResumeCollector::reissue`]).
+    reissue: Option<Vec<Value>>,
 }
 
 impl ResumeCollector {
@@ -163,6 +166,13 @@ impl ResumeCollector {
         Ok(())
     }
 
+    /// A host import gave way to the checkpoint: as
+    /// [`FrameCollector::reissue`](crate::FrameCollector::reissue), the top frame waits
+    /// on that call and `args` go on top of its operand stack.
+    pub fn reissue(&mut self, args: Vec<Value>) {
+        self.reissue = Some(args);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.reported.is_empty()
     }
@@ -178,12 +188,20 @@ impl ResumeCollector {
         instance: u32,
     ) -> Result<Vec<Frame>, CollectError> {
         let mut frames = Vec::with_capacity(self.reported.len());
+        let mut reissue = self.reissue;
         for (depth, (from_clone, func, site, values)) in self.reported.into_iter().enumerate() {
-            frames.push(if from_clone {
-                clones.translate(func, site, values, depth, instance)?
+            let waits = depth > 0 || reissue.is_some();
+            let mut frame = if from_clone {
+                clones.translate(func, site, values, waits, depth, instance)?
             } else {
-                canonical_frame(main, func, site, values, depth > 0, depth, instance)?
-            });
+                canonical_frame(main, func, site, values, waits, depth, instance)?
+            };
+            if depth == 0
+                && let Some(args) = reissue.take()
+            {
+                frame.stack.extend(args);
+            }
+            frames.push(frame);
         }
         frames.reverse();
         Ok(frames)

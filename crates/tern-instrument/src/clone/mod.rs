@@ -63,6 +63,11 @@ use std::collections::{BTreeSet, HashMap};
 use tern_snapshot::{Frame, Value};
 use wasmparser::{Operator, ValType};
 
+/// Export name of the clones module's funcref slot table (entry `k + 1` is
+/// [`Continuations::refs`]`[k]`), so an engine can tell which function a reference that
+/// came from a slot is.
+pub const REFS_EXPORT: &str = "tern:refs";
+
 /// A clones module and how to call it for each frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Continuations {

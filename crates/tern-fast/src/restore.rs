@@ -1,0 +1,109 @@
+//! Restore on the fast tier (DESIGN.md §4, "Restore"): the main module — the cached,
+//! compiled instrumented module that `invoke` runs — is instantiated, the snapshot's
+//! memories, tables, globals and dropped segments are written into it, and the frames
+//! become continuation clones (`tern_instrument::instrumented_continuations`), compiled
+//! as a small second module linked to the main instance's exports. The clones are
+//! instrumented too, so the restored program can be checkpointed again;
+//! [`FastInstance::resume`] runs them.
+
+use crate::engine::FastModule;
+use crate::error::Error;
+use crate::flags::atomic_polls;
+use crate::host::func_index;
+use crate::instance::FastInstance;
+use crate::resume::Resume;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT};
+use tern_snapshot::{ExecState, Snapshot};
+use tern_wasi::WasiCtx;
+use wasmtime::{Extern, Ref};
+
+impl FastInstance {
+    /// Restores `snapshot` (taken on either engine) of `module`'s original program, with
+    /// `wasi` rebuilt from the snapshot's WASI state (`WasiCtxBuilder::rebuild`).
+    /// Nothing of the program runs yet: call [`FastInstance::resume`].
+    ///
+    /// Fails with a one-line error, before anything runs, when the snapshot is of
+    /// another module or does not fit it (counts, sizes, types) or when a frame is not
+    /// one the module can have (unknown function, pc off an instruction boundary, wrong
+    /// types of locals or operand stack, a frame below the top not waiting on a call).
+    pub fn restore(
+        module: &FastModule,
+        snapshot: &Snapshot,
+        wasi: Arc<Mutex<WasiCtx>>,
+    ) -> Result<FastInstance, Error> {
+        if snapshot.module != *module.identity() {
+            return Err(Error::Restore(
+                "the snapshot was taken of a different module".into(),
+            ));
+        }
+        Self::restore_state(module, &snapshot.state, wasi)
+    }
+
+    /// [`FastInstance::restore`] from the canonical state alone (the caller has checked
+    /// the module identity).
+    pub fn restore_state(
+        module: &FastModule,
+        state: &ExecState,
+        wasi: Arc<Mutex<WasiCtx>>,
+    ) -> Result<FastInstance, Error> {
+        let started = Instant::now();
+        let facts = &module.prepared.facts;
+        if facts.has_start {
+            return Err(Error::Restore(
+                "the module has a start function, which instantiation would run again \
+                 (not supported on the fast tier yet; restore on the interpreter)"
+                    .into(),
+            ));
+        }
+        if let Some(frame) = state.frames.iter().find(|f| f.instance != 0) {
+            return Err(Error::Restore(format!(
+                "a frame of function {} is in instance {}, the module has one",
+                frame.func, frame.instance
+            )));
+        }
+        // Frames first: generating the clones validates them against the module.
+        let conts = tern_instrument::instrumented_continuations(&facts.original, &state.frames)
+            .map_err(|e| Error::Restore(format!("invalid frames: {e}")))?;
+        let clones_bytes = atomic_polls(&conts.module).map_err(|e| {
+            Error::Restore(format!("internal error: rewriting the clones module: {e}"))
+        })?;
+        let engine = &module.engine.engine;
+        let clones_module = wasmtime::Module::new(engine, &clones_bytes)?;
+
+        let (mut store, mut linker, flags, handle) = Self::setup(module, wasi)?;
+        let main = linker.instantiate(&mut store, &module.module)?;
+        linker.instance(&mut store, MAIN_MODULE, main)?;
+        let clones = linker.instantiate(&mut store, &clones_module)?;
+        let mut instance = Self::publish(store, main, module, flags, handle);
+        instance.write_state(state)?;
+        instance.map_funcrefs(clones, &conts.refs)?;
+        instance.resume = Some(Resume::new(conts, clones, state.frames.clone(), started));
+        Ok(instance)
+    }
+
+    /// The funcref → original index table, built before anything runs: the main
+    /// instance's functions, and the clones module's slot table, whose entries (imported
+    /// functions) wasmtime may represent by references of the clones instance.
+    fn map_funcrefs(&mut self, clones: wasmtime::Instance, refs: &[u32]) -> Result<(), Error> {
+        let prepared = self.module.prepared.clone();
+        let (store, main) = (&mut self.store, self.instance);
+        let mut index = func_index(&prepared, |name| match main.get_export(&mut *store, name) {
+            Some(Extern::Func(f)) => Some(f.to_raw(&mut *store).addr()),
+            _ => None,
+        });
+        if !refs.is_empty() {
+            let table = clones
+                .get_table(&mut *store, REFS_EXPORT)
+                .ok_or_else(|| Error::Restore("the clones module has no slot table".into()))?;
+            for (slot, &f) in (1u64..).zip(refs) {
+                if let Some(Ref::Func(Some(func))) = table.get(&mut *store, slot) {
+                    index.entry(func.to_raw(&mut *store).addr()).or_insert(f);
+                }
+            }
+        }
+        store.data_mut().func_index = Some(index);
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! Writing a snapshot's memories, tables, globals and dropped segments into a freshly
+//! instantiated main instance, through the reach exports (original indices). Every
+//! count, size and type is checked; a mismatch is an [`Error::Restore`], never a panic.
+
+use crate::error::Error;
+use crate::instance::FastInstance;
+use crate::prepare::reach_name;
+use tern_instrument::clone::func_export;
+use tern_snapshot::{ExecState, MemoryImage, TableImage, Value, WASM_PAGE};
+use wasmtime::{Extern, Func, Mutability, Ref, Val};
+
+fn restore_error(message: impl Into<String>) -> Error {
+    Error::Restore(message.into())
+}
+
+impl FastInstance {
+    /// Writes the entity state of `state` (not its frames) into the main instance.
+    pub(crate) fn write_state(&mut self, state: &ExecState) -> Result<(), Error> {
+        let facts = &self.module.prepared.facts;
+        let counts = [
+            ("memories", state.memories.len(), facts.memories),
+            ("tables", state.tables.len(), facts.tables),
+            ("globals", state.globals.len(), facts.globals),
+        ];
+        for (what, got, want) in counts {
+            if got != want as usize {
+                return Err(restore_error(format!(
+                    "the snapshot has {got} {what}, the module {want}"
+                )));
+            }
+        }
+        if state.instances.len() > 1 {
+            return Err(restore_error("the snapshot holds several instances"));
+        }
+        for (m, image) in (0u32..).zip(&state.memories) {
+            self.write_memory(m, image)?;
+        }
+        for (t, image) in (0u32..).zip(&state.tables) {
+            self.write_table(t, image)?;
+        }
+        for (g, value) in (0u32..).zip(&state.globals) {
+            self.write_global(g, value)?;
+        }
+        if let Some(image) = state.instances.first() {
+            self.drop_segments("data", &image.dropped_data)?;
+            self.drop_segments("elem", &image.dropped_elems)?;
+        }
+        Ok(())
+    }
+
+    fn reach(&mut self, kind: &str, index: u32) -> Result<Extern, Error> {
+        let name = reach_name(kind, index);
+        self.instance
+            .get_export(&mut self.store, &name)
+            .ok_or_else(|| restore_error(format!("export `{name}` is missing")))
+    }
+
+    /// The main instance's function of original index `f`.
+    pub(crate) fn main_func(&mut self, f: u32) -> Result<Func, Error> {
+        self.instance
+            .get_func(&mut self.store, &func_export(f))
+            .ok_or_else(|| restore_error(format!("funcref to unknown function {f}")))
+    }
+
+    /// A canonical value as a wasmtime value of the main instance.
+    pub(crate) fn wasm_value(&mut self, value: &Value) -> Result<Val, Error> {
+        match *value {
+            Value::FuncRef(Some(f)) => Ok(Val::FuncRef(Some(self.main_func(f)?))),
+            ref other => crate::instance::to_val(other).map_err(restore_error),
+        }
+    }
+
+    fn write_memory(&mut self, index: u32, image: &MemoryImage) -> Result<(), Error> {
+        let Extern::Memory(memory) = self.reach("memory", index)? else {
+            return Err(restore_error(format!("memory {index} is not a memory")));
+        };
+        let current = memory.size(&self.store);
+        let wanted = u64::from(image.pages);
+        if wanted < current {
+            return Err(restore_error(format!(
+                "memory {index}: {wanted} pages in the snapshot, below the module's minimum {current}"
+            )));
+        }
+        memory
+            .grow(&mut self.store, wanted - current)
+            .map_err(|_| {
+                restore_error(format!(
+                    "memory {index}: cannot grow to the snapshot's {wanted} pages"
+                ))
+            })?;
+        let data = memory.data_mut(&mut self.store);
+        // Instantiation wrote the active data segments: clear what the snapshot has as
+        // zero (reading an untouched page does not commit it), then copy its pages.
+        let mut next = image.nonzero_pages.iter().peekable();
+        for (page, bytes) in (0u32..).zip(data.chunks_mut(WASM_PAGE)) {
+            match next.peek() {
+                Some((p, content)) if *p == page => {
+                    if content.len() != bytes.len() {
+                        return Err(restore_error(format!(
+                            "memory {index}: page {page} has {} bytes",
+                            content.len()
+                        )));
+                    }
+                    bytes.copy_from_slice(content);
+                    next.next();
+                }
+                _ => {
+                    if bytes.iter().any(|&b| b != 0) {
+                        bytes.fill(0);
+                    }
+                }
+            }
+        }
+        if let Some((page, _)) = next.next() {
+            return Err(restore_error(format!(
+                "memory {index}: page {page} is out of order or beyond its {wanted} pages"
+            )));
+        }
+        Ok(())
+    }
+
+    fn write_table(&mut self, index: u32, image: &TableImage) -> Result<(), Error> {
+        let Extern::Table(table) = self.reach("table", index)? else {
+            return Err(restore_error(format!("table {index} is not a table")));
+        };
+        let current = table.size(&self.store);
+        let wanted = image.elements.len() as u64;
+        if wanted < current {
+            return Err(restore_error(format!(
+                "table {index}: {wanted} elements in the snapshot, below the module's minimum {current}"
+            )));
+        }
+        let null = match image.elements.first() {
+            Some(Value::ExternRef(_)) => Ref::Extern(None),
+            _ => Ref::Func(None),
+        };
+        if wanted > current {
+            table
+                .grow(&mut self.store, wanted - current, null)
+                .map_err(|e| restore_error(format!("table {index}: cannot grow: {e}")))?;
+        }
+        for (i, element) in (0u64..).zip(&image.elements) {
+            let element = match *element {
+                Value::FuncRef(None) => Ref::Func(None),
+                Value::FuncRef(Some(f)) => Ref::Func(Some(self.main_func(f)?)),
+                Value::ExternRef(None) => Ref::Extern(None),
+                ref other => {
+                    return Err(restore_error(format!(
+                        "table {index}: element {i} is {other:?}"
+                    )));
+                }
+            };
+            table
+                .set(&mut self.store, i, element)
+                .map_err(|e| restore_error(format!("table {index}: element {i}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn write_global(&mut self, index: u32, value: &Value) -> Result<(), Error> {
+        let Extern::Global(global) = self.reach("global", index)? else {
+            return Err(restore_error(format!("global {index} is not a global")));
+        };
+        if global.ty(&self.store).mutability() == Mutability::Const {
+            // Its value is the module's own; a snapshot cannot change it.
+            let current = global.get(&mut self.store);
+            let current = self.value_of(current)?;
+            if current != *value {
+                return Err(restore_error(format!(
+                    "immutable global {index} is {current:?} in the module, {value:?} in the snapshot"
+                )));
+            }
+            return Ok(());
+        }
+        let val = self.wasm_value(value)?;
+        global
+            .set(&mut self.store, val)
+            .map_err(|e| restore_error(format!("global {index}: {e}")))
+    }
+
+    /// Replays `data.drop` / `elem.drop` for segments the snapshot has dropped through
+    /// the helpers `export_for_clones` added. Active segments are dropped by
+    /// instantiation already; a passive segment without a helper is never dropped by
+    /// the module's code, and no code can read it either when it has no `*.init` helper.
+    fn drop_segments(&mut self, kind: &str, dropped: &[u32]) -> Result<(), Error> {
+        for &segment in dropped {
+            let name = format!("tern:{kind}.drop:{segment}");
+            if let Some(helper) = self.instance.get_func(&mut self.store, &name) {
+                helper
+                    .call(&mut self.store, &[], &mut [])
+                    .map_err(|e| restore_error(format!("{name}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+}
