@@ -55,16 +55,24 @@ impl Reencode for AtomicPolls {
     }
 }
 
-/// A whole instrumented module (a clones module) with the flag memory made shared and
-/// the request polls atomic.
-pub(crate) fn atomic_polls(module: &[u8]) -> Result<Vec<u8>, Error<Infallible>> {
+/// A whole instrumented clones module with the flag memory made shared and the request
+/// polls atomic. `memory` is the original index of the main module's memory exported as
+/// `memory`: the clones module exports it under that name too, because a WASI function
+/// finds the guest's memory among the exports of the instance that calls it, which is
+/// the clones instance when a clone calls it.
+pub(crate) fn clones_for_wasmtime(
+    module: &[u8],
+    memory: Option<u32>,
+) -> Result<Vec<u8>, Error<Infallible>> {
     let mut out = wasm_encoder::Module::new();
-    WholeModule.parse_core_module(&mut out, wasmparser::Parser::new(0), module)?;
+    WholeModule { memory }.parse_core_module(&mut out, wasmparser::Parser::new(0), module)?;
     Ok(out.finish())
 }
 
-/// [`AtomicPolls`] for every section, imports included.
-struct WholeModule;
+/// [`AtomicPolls`] for every section, imports included, plus the `memory` export.
+struct WholeModule {
+    memory: Option<u32>,
+}
 
 impl Reencode for WholeModule {
     type Error = Infallible;
@@ -82,6 +90,19 @@ impl Reencode for WholeModule {
         section: ImportSectionReader<'_>,
     ) -> Result<(), Error<Self::Error>> {
         *imports = shared_flags_imports(section)?;
+        Ok(())
+    }
+
+    fn parse_export_section(
+        &mut self,
+        exports: &mut wasm_encoder::ExportSection,
+        section: wasmparser::ExportSectionReader<'_>,
+    ) -> Result<(), Error<Self::Error>> {
+        utils::parse_export_section(self, exports, section)?;
+        if let Some(m) = self.memory {
+            // Memory 0 of an instrumented module is the flag memory.
+            exports.export("memory", wasm_encoder::ExportKind::Memory, m + 1);
+        }
         Ok(())
     }
 }

@@ -69,6 +69,8 @@ pub(crate) struct Facts {
     /// The original module's bytes (a re-issued host call's pc is checked against them;
     /// a restore generates its continuation clones from them).
     pub original: Vec<u8>,
+    /// The memory exported as `memory` (where WASI functions find the guest's memory).
+    pub memory_export: Option<u32>,
     /// Whether the module has a start function.
     pub has_start: bool,
 }
@@ -171,6 +173,9 @@ fn facts(original: &[u8]) -> Result<Facts, Error> {
                     let export = export?;
                     if export.kind == ExternalKind::Func {
                         facts.escaping.insert(export.index);
+                    }
+                    if export.kind == ExternalKind::Memory && export.name == "memory" {
+                        facts.memory_export = Some(export.index);
                     }
                 }
             }

@@ -8,7 +8,7 @@
 
 use crate::engine::FastModule;
 use crate::error::Error;
-use crate::flags::atomic_polls;
+use crate::flags::clones_for_wasmtime;
 use crate::host::func_index;
 use crate::instance::FastInstance;
 use crate::resume::Resume;
@@ -66,9 +66,10 @@ impl FastInstance {
         // Frames first: generating the clones validates them against the module.
         let conts = tern_instrument::instrumented_continuations(&facts.original, &state.frames)
             .map_err(|e| Error::Restore(format!("invalid frames: {e}")))?;
-        let clones_bytes = atomic_polls(&conts.module).map_err(|e| {
-            Error::Restore(format!("internal error: rewriting the clones module: {e}"))
-        })?;
+        let clones_bytes =
+            clones_for_wasmtime(&conts.module, facts.memory_export).map_err(|e| {
+                Error::Restore(format!("internal error: rewriting the clones module: {e}"))
+            })?;
         let engine = &module.engine.engine;
         let clones_module = wasmtime::Module::new(engine, &clones_bytes)?;
 

@@ -326,6 +326,16 @@ fn a_restored_instance_is_resumed_once() {
         instance.invoke("_start", &[]),
         Err(RunError::Fatal(_))
     ));
-    assert_eq!(fast_status(instance.resume()), Status::Exit(0));
+    let status = fast_status(instance.resume());
+    drop(instance);
+    assert_eq!(world.finish(status), run_interp(&program));
+}
+
+#[test]
+fn a_finished_restore_cannot_be_resumed_twice() {
+    let (program, bytes, snapshot) = compute_snapshot();
+    let world = World::new(&program);
+    let mut instance = restore_on_fast(&bytes, &snapshot, world.builder(&program)).unwrap();
+    let _ = instance.resume();
     assert!(matches!(instance.resume(), Err(RunError::Fatal(_))));
 }
