@@ -162,7 +162,7 @@ fn interp_snapshot(program: &Program, world: &World, bytes: &[u8], n: u64) -> Op
     let wasi = ctx.lock().unwrap().state().ok()?;
     Some(Snapshot {
         module: ModuleIdentity::of(bytes),
-        trigger: TriggerInfo::now(trigger_kind::INSTRUCTIONS, &n.to_string()),
+        trigger: TriggerInfo::now(trigger_kind::INSTRUCTIONS, n.to_string()),
         state: store.capture(),
         wasi: Some(serde_json::to_vec(&wasi).unwrap()),
     })
