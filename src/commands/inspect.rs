@@ -23,7 +23,10 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let fail = |e: tern_snapshot::SnapshotError| anyhow::anyhow!("{shown}: {e}");
     let sizes = tern_snapshot::section_sizes(&bytes).map_err(fail)?;
     let snapshot = tern_snapshot::decode_snapshot(&bytes).map_err(fail)?;
-    let report = to_json(&snapshot, &sizes);
+    let mut report = to_json(&snapshot, &sizes);
+    if let Some(tail) = tern_snapshot::trace_tail(&bytes).map_err(fail)? {
+        report["trace"] = trace_json(&tail);
+    }
     let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
@@ -66,7 +69,8 @@ fn to_json(s: &Snapshot, sizes: &SnapshotSizes) -> Json {
         "sizes": {
             "header": sizes.header, "module": sizes.module, "trigger": sizes.trigger,
             "state": sizes.state, "memory": sizes.memory, "wasi": sizes.wasi,
-            "unknown": sizes.unknown, "end": sizes.end, "total": sizes.total,
+            "trace": sizes.trace, "unknown": sizes.unknown, "end": sizes.end,
+            "total": sizes.total,
         },
     })
 }
@@ -125,6 +129,17 @@ fn describe(r: &Json) -> String {
             let _ = writeln!(out, "  fd {fd}: {}", d["kind"]);
         }
     }
+    if let Some(events) = r["trace"]["events"].as_array() {
+        let _ = writeln!(
+            out,
+            "trace tail ({} events, next instruction {}):",
+            events.len(),
+            r["trace"]["next"]
+        );
+        for event in events {
+            let _ = writeln!(out, "  {event}");
+        }
+    }
     let s = &r["sizes"];
     let _ = writeln!(
         out,
@@ -132,6 +147,14 @@ fn describe(r: &Json) -> String {
         s["header"], s["module"], s["trigger"], s["state"], s["memory"], s["wasi"], s["end"]
     );
     out
+}
+
+/// The trace tail: the events are JSON lines, shown as the objects they are.
+fn trace_json(tail: &tern_snapshot::TraceTail) -> Json {
+    let events: Vec<Json> = (tail.events.iter())
+        .map(|e| serde_json::from_str(e).unwrap_or_else(|_| Json::String(e.clone())))
+        .collect();
+    json!({ "next": tail.next, "events": events })
 }
 
 /// A JSON string without its quotes; anything else as JSON.

@@ -25,6 +25,8 @@ pub struct RestoreArgs {
     dirs: Vec<String>,
     #[command(flatten)]
     checkpoint: CheckpointArgs,
+    #[command(flatten)]
+    trace: super::trace::TraceArgs,
 }
 
 pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
@@ -64,6 +66,18 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         .finish()
         .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
 
+    // A traced restore numbers instructions on from the trace the snapshot ends, or
+    // else from its instruction count.
+    let tracer = match args.trace.trace {
+        true => {
+            let tail = std::fs::read(&args.from)
+                .ok()
+                .and_then(|bytes| tern_snapshot::trace_tail(&bytes).ok().flatten());
+            let first = tail.map(|t| t.next).or(instructions_before);
+            args.trace.tracer(&module, first.unwrap_or(0))?
+        }
+        false => None,
+    };
     let session = Session {
         store,
         instance,
@@ -72,6 +86,7 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         wasi,
         instructions_before,
         print_results: true,
+        tracer,
     };
     drive(session, &args.checkpoint, &args.from, |store| {
         store.resume()

@@ -54,7 +54,7 @@ pub struct Snapshot {
 /// If a memory page is not exactly `WASM_PAGE` bytes long (see [`MemoryImage`]).
 pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
-    write_snapshot(&mut out, snapshot, None).expect("a Vec takes every byte");
+    write_snapshot(&mut out, snapshot, None, None).expect("a Vec takes every byte");
     out
 }
 
@@ -88,7 +88,24 @@ pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
 /// gives it, or the state holds pages.
 pub fn encode_snapshot_with_memories(snapshot: &Snapshot, memories: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_snapshot(&mut out, snapshot, Some(memories)).expect("a Vec takes every byte");
+    write_snapshot(&mut out, snapshot, Some(memories), None).expect("a Vec takes every byte");
+    out
+}
+
+/// [`encode_snapshot`] (or, with `memories` non-empty, [`encode_snapshot_with_memories`])
+/// plus the tail of an execution trace in the optional `trace` section, when given.
+///
+/// # Panics
+///
+/// As [`encode_snapshot_with_memories`] when `memories` is non-empty.
+pub fn encode_snapshot_with_trace(
+    snapshot: &Snapshot,
+    memories: &[&[u8]],
+    trace: Option<&crate::trace::TraceTail>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let memories = (!memories.is_empty()).then_some(memories);
+    write_snapshot(&mut out, snapshot, memories, trace).expect("a Vec takes every byte");
     out
 }
 
