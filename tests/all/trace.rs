@@ -57,7 +57,7 @@ fn calls_filtered_by_kind_function_and_limit() {
             "--trace-functions",
             "pick,double,negate",
             "--trace-limit",
-            "12",
+            "8",
         ],
         &["main"],
         0,

@@ -247,7 +247,7 @@ impl Tracer {
             line.values("globals", &store.instance_globals(frame.instance));
         }
         match outcome {
-            Err(RunError::Trap(trap)) => line.str("trap", &trap.to_string()),
+            Err(RunError::Trap(trap)) => line.str("trap", &trap.kind.to_string()),
             Err(RunError::Exit(code)) => line.raw("exit", &code.to_string()),
             _ => {}
         }
