@@ -239,7 +239,7 @@ mod tests {
         assert!(matches!(err, SnapshotError::UnsupportedVersion { .. }));
         assert_eq!(
             err.to_string(),
-            "unsupported snapshot format version 2.3: this tern reads format 1.x (it writes 1.0)"
+            "unsupported snapshot format version 2.3: this tern reads format 1.x (it writes 1.1)"
         );
         // A corrupted newer file still reports its version: that is checked first.
         bytes.truncate(40);
@@ -577,7 +577,7 @@ mod tests {
             wasi: None,
         };
         let expected = concat!(
-            "5445524e534e4150 0100 0000 00000000", // header: magic, 1.0, flags
+            "5445524e534e4150 0100 0100 00000000", // header: magic, 1.1, flags
             "01 2800000000000000",                 // module, 40 bytes
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", // sha256("")
             "0000000000000000",                    // module length 0
@@ -594,7 +594,7 @@ mod tests {
             "03 0200000000000000",                 // memory, 2 bytes
             "01 00",                               // 1 memory, 0 stored pages
             "00 0400000000000000",                 // end, 4 bytes
-            "e02234b6",                            // CRC-32
+            "46851a42",                            // CRC-32
         )
         .replace(' ', "");
         let actual: String = encode_snapshot(&snapshot)
