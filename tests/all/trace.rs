@@ -15,7 +15,12 @@ fn golden(program: &str, golden: &str, flags: &[&str], invoke: &[&str], code: i3
     let tmp = TempDir::new(&format!("trace-{golden}"));
     let out_path = tmp.0.join("trace.jsonl");
     let module = dir().join(program);
-    let mut args = vec!["run", "--trace", "--trace-output", out_path.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        "--trace",
+        "--trace-output",
+        out_path.to_str().unwrap(),
+    ];
     args.extend_from_slice(flags);
     args.extend_from_slice(&["--invoke", invoke[0], module.to_str().unwrap()]);
     args.extend_from_slice(&invoke[1..]);
@@ -110,7 +115,15 @@ fn bad_options_are_one_line_errors() {
         let err = stderr(&out);
         assert!(err.contains(message) && err.lines().count() == 1, "{err}");
     }
-    let out = tern(&["run", "--trace-events", "all", "--invoke", "sum", module, "3"]);
+    let out = tern(&[
+        "run",
+        "--trace-events",
+        "all",
+        "--invoke",
+        "sum",
+        module,
+        "3",
+    ]);
     assert!(!out.status.success(), "--trace-events needs --trace");
 }
 
@@ -136,7 +149,12 @@ fn checkpointed_trace_plus_restored_trace_is_the_whole_trace() {
     let snapshot = path("s.tern");
     for at in [1, 37, 100] {
         let first = run(
-            &["--checkpoint-on", &format!("instructions:{at}"), "--snapshot", &snapshot],
+            &[
+                "--checkpoint-on",
+                &format!("instructions:{at}"),
+                "--snapshot",
+                &snapshot,
+            ],
             &path("first.jsonl"),
         );
         assert_eq!(first.status.code(), Some(75), "{}", stderr(&first));
@@ -149,7 +167,11 @@ fn checkpointed_trace_plus_restored_trace_is_the_whole_trace() {
         assert_eq!(stdout(&second), "420\n");
         let read = |p: &str| std::fs::read_to_string(p).unwrap();
         let (first, second) = (read(&path("first.jsonl")), read(&second_path));
-        assert_eq!(first.lines().count(), at, "the first part stops at the checkpoint");
+        assert_eq!(
+            first.lines().count(),
+            at,
+            "the first part stops at the checkpoint"
+        );
         assert_eq!(
             first + &second,
             read(&path("whole.jsonl")),
@@ -165,6 +187,9 @@ fn checkpointed_trace_plus_restored_trace_is_the_whole_trace() {
         assert_eq!(events.len(), at.min(tern_trace::TAIL_LEN));
         assert_eq!(events.last().unwrap()["n"], at as u64 - 1);
         let text = stdout(&tern(&["inspect", &snapshot]));
-        assert!(text.contains(&format!("trace tail ({} events", events.len())), "{text}");
+        assert!(
+            text.contains(&format!("trace tail ({} events", events.len())),
+            "{text}"
+        );
     }
 }

@@ -40,7 +40,12 @@ impl Store {
 
     /// The innermost frame of the paused invocation, with its locals when `locals` is
     /// set and its operand stack when `stack` is; `None` when nothing is paused.
-    pub fn top_frame(&self, types: &mut FrameTypes, locals: bool, stack: bool) -> Option<FrameView> {
+    pub fn top_frame(
+        &self,
+        types: &mut FrameTypes,
+        locals: bool,
+        stack: bool,
+    ) -> Option<FrameView> {
         let frame = self.exec.frames.last()?;
         let module = &self.instances[frame.instance as usize].module.0;
         let code = self.code(frame.instance, frame.func);

@@ -48,7 +48,9 @@ pub fn write_snapshot_file_with_memories(
     snapshot: &Snapshot,
     memories: &[&[u8]],
 ) -> Result<(), SnapshotError> {
-    write_atomic(path, |file| write_to_file(file, snapshot, Some(memories), None))
+    write_atomic(path, |file| {
+        write_to_file(file, snapshot, Some(memories), None)
+    })
 }
 
 /// [`write_snapshot_file_with_memories`] with the tail of an execution trace in the

@@ -75,8 +75,7 @@ mod tests {
         TraceTail {
             next: 1234,
             events: vec![
-                r#"{"n":1232,"event":"store","op":"i32.store","addr":16,"value":"i32:-1"}"#
-                    .into(),
+                r#"{"n":1232,"event":"store","op":"i32.store","addr":16,"value":"i32:-1"}"#.into(),
                 "{\"n\":1233,\"event\":\"other\",\"name\":\"\u{e9}\"}".into(),
             ],
         }
@@ -137,8 +136,10 @@ mod tests {
             parts[at].1 = forged;
             let bytes = crate::testutil::assemble(&header, &parts);
             assert!(
-                matches!(trace_tail(&bytes), Err(SnapshotError::Malformed { .. })
-                    | Err(SnapshotError::Truncated { .. })),
+                matches!(
+                    trace_tail(&bytes),
+                    Err(SnapshotError::Malformed { .. }) | Err(SnapshotError::Truncated { .. })
+                ),
                 "{:?}",
                 trace_tail(&bytes)
             );

@@ -53,12 +53,20 @@ pub fn value(v: &Value) -> String {
     let text = match *v {
         Value::I32(x) => format!("i32:{}", x as i32),
         Value::I64(x) => format!("i64:{}", x as i64),
-        Value::F32(bits) => float("f32", f64::from(f32::from_bits(bits)), || {
-            format!("{:?}", f32::from_bits(bits))
-        }, u64::from(bits), 8),
-        Value::F64(bits) => float("f64", f64::from_bits(bits), || {
-            format!("{:?}", f64::from_bits(bits))
-        }, bits, 16),
+        Value::F32(bits) => float(
+            "f32",
+            f64::from(f32::from_bits(bits)),
+            || format!("{:?}", f32::from_bits(bits)),
+            u64::from(bits),
+            8,
+        ),
+        Value::F64(bits) => float(
+            "f64",
+            f64::from_bits(bits),
+            || format!("{:?}", f64::from_bits(bits)),
+            bits,
+            16,
+        ),
         Value::V128(x) => format!("v128:0x{x:032x}"),
         Value::FuncRef(r) => reference("funcref", r),
         Value::ExternRef(r) => reference("externref", r),
@@ -93,7 +101,10 @@ mod tests {
         assert_eq!(value(&Value::I64(42)), "\"i64:42\"");
         assert_eq!(value(&Value::F32(1.5f32.to_bits())), "\"f32:1.5\"");
         assert_eq!(value(&Value::F64((-0.0f64).to_bits())), "\"f64:-0\"");
-        assert_eq!(value(&Value::F64(f64::NEG_INFINITY.to_bits())), "\"f64:-inf\"");
+        assert_eq!(
+            value(&Value::F64(f64::NEG_INFINITY.to_bits())),
+            "\"f64:-inf\""
+        );
         assert_eq!(value(&Value::F32(0x7fc0_0000)), "\"f32:nan:0x7fc00000\"");
         assert_eq!(value(&Value::F64(0.1f64.to_bits())), "\"f64:0.1\"");
         assert_eq!(value(&Value::FuncRef(None)), "\"funcref:null\"");

@@ -38,7 +38,10 @@ pub enum Detail {
         ty: ValType,
     },
     /// A store: the value of type `ty` is on top, the i32 address beneath it.
-    Store { offset: u64, ty: ValType },
+    Store {
+        offset: u64,
+        ty: ValType,
+    },
     Local(u32),
     Global(u32),
 }
@@ -193,8 +196,8 @@ fn mnemonic(op: &Operator<'_>) -> String {
     let visit: &str = wasmparser::for_each_operator!(visit_name);
     let snake = visit.strip_prefix("visit_").unwrap_or(visit);
     const DOTTED: [&str; 17] = [
-        "i32", "i64", "f32", "f64", "v128", "i8x16", "i16x8", "i32x4", "i64x2", "f32x4",
-        "f64x2", "local", "global", "memory", "table", "ref", "data",
+        "i32", "i64", "f32", "f64", "v128", "i8x16", "i16x8", "i32x4", "i64x2", "f32x4", "f64x2",
+        "local", "global", "memory", "table", "ref", "data",
     ];
     match snake.split_once('_') {
         Some((head, rest)) if DOTTED.contains(&head) || head == "elem" => format!("{head}.{rest}"),
@@ -209,15 +212,28 @@ mod tests {
 
     #[test]
     fn names_are_the_text_format() {
-        let m = MemArg {
-            align: 0,
-            max_align: 0,
-            offset: 4,
-            memory: 0,
-        };
-        assert_eq!(mnemonic(&Operator::I32Load8U { memarg: m }), "i32.load8_u");
+        let wasm = wat::parse_str(
+            "(module (memory 1) (func (param i32) (result i32)
+               (i32.load8_u offset=4 (local.get 0))))",
+        )
+        .unwrap();
+        let module = Module::new(&tern_interp::Config::default(), &wasm).unwrap();
+        let ops = decode(&module, 0).unwrap();
+        let names: Vec<_> = ops.iter().map(|(_, op)| op.name.as_str()).collect();
+        assert_eq!(names, ["local.get", "i32.load8_u", "end"]);
+        assert!(matches!(
+            ops[1].1.detail,
+            Detail::Load {
+                offset: 4,
+                addr_depth: 0,
+                ty: ValType::I32
+            }
+        ));
         assert_eq!(mnemonic(&Operator::BrIf { relative_depth: 0 }), "br_if");
-        assert_eq!(mnemonic(&Operator::LocalTee { local_index: 1 }), "local.tee");
+        assert_eq!(
+            mnemonic(&Operator::LocalTee { local_index: 1 }),
+            "local.tee"
+        );
         assert_eq!(mnemonic(&Operator::I64ExtendI32U), "i64.extend_i32_u");
         assert_eq!(mnemonic(&Operator::ElemDrop { elem_index: 0 }), "elem.drop");
         assert_eq!(mnemonic(&Operator::MemoryGrow { mem: 0 }), "memory.grow");

@@ -260,7 +260,10 @@ mod tests {
     #[test]
     fn unknown_names_are_one_line_errors() {
         let e = TraceOptions::parse_events("call,jump").unwrap_err().0;
-        assert!(e.contains("unknown name `jump`") && !e.contains('\n'), "{e}");
+        assert!(
+            e.contains("unknown name `jump`") && !e.contains('\n'),
+            "{e}"
+        );
         let e = TraceOptions::parse_resources("").unwrap_err().0;
         assert!(e.starts_with("--trace-resource"), "{e}");
     }

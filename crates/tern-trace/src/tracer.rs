@@ -96,7 +96,11 @@ impl Tracer {
                 store.set_instruction_budget(None);
                 break outcome;
             }
-            if self.options.limit.is_some_and(|limit| self.written >= limit) {
+            if self
+                .options
+                .limit
+                .is_some_and(|limit| self.written >= limit)
+            {
                 self.detached = true;
                 store.set_instruction_budget(budget);
                 break store.resume();
@@ -174,8 +178,7 @@ impl Tracer {
             Detail::Load {
                 offset, addr_depth, ..
             } if resources.contains(Resource::Memory) => {
-                if let Some(tern_interp::Value::I32(base)) =
-                    store.operand(addr_depth, ValType::I32)
+                if let Some(tern_interp::Value::I32(base)) = store.operand(addr_depth, ValType::I32)
                 {
                     line.num("addr", u64::from(base) + offset);
                 }
@@ -205,12 +208,7 @@ impl Tracer {
     }
 
     /// Completes and writes the event once its instruction ran.
-    fn after(
-        &mut self,
-        store: &Store,
-        mut pending: Pending,
-        outcome: &Result<Outcome, RunError>,
-    ) {
+    fn after(&mut self, store: &Store, mut pending: Pending, outcome: &Result<Outcome, RunError>) {
         let line = &mut pending.line;
         let paused = matches!(outcome, Ok(Outcome::Paused(_)));
         match pending.info.detail {
