@@ -24,13 +24,14 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let sizes = tern_snapshot::section_sizes(&bytes).map_err(fail)?;
     let snapshot = tern_snapshot::decode_snapshot(&bytes).map_err(fail)?;
     let mut report = to_json(&snapshot, &sizes);
-    if let Some(tail) = tern_snapshot::trace_tail(&bytes).map_err(fail)? {
-        report["trace"] = trace_json(&tail);
+    let tail = tern_snapshot::trace_tail(&bytes).map_err(fail)?;
+    if let Some(tail) = &tail {
+        report["trace"] = trace_json(tail);
     }
     let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
-        describe(&report)
+        describe(&report) + &tail.map_or_else(String::new, |t| describe_trace(&t, sizes.trace))
     };
     super::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -129,23 +130,25 @@ fn describe(r: &Json) -> String {
             let _ = writeln!(out, "  fd {fd}: {}", d["kind"]);
         }
     }
-    if let Some(events) = r["trace"]["events"].as_array() {
-        let _ = writeln!(
-            out,
-            "trace tail ({} events, next instruction {}):",
-            events.len(),
-            r["trace"]["next"]
-        );
-        for event in events {
-            let _ = writeln!(out, "  {event}");
-        }
-    }
     let s = &r["sizes"];
     let _ = writeln!(
         out,
         "sizes: header {}, module {}, trigger {}, state {}, memory {}, wasi {}, end {}",
         s["header"], s["module"], s["trigger"], s["state"], s["memory"], s["wasi"], s["end"]
     );
+    out
+}
+
+/// The trace tail as text: the events as the trace wrote them, one per line.
+fn describe_trace(tail: &tern_snapshot::TraceTail, bytes: usize) -> String {
+    let mut out = format!(
+        "trace tail ({} events, next instruction {}, {bytes} bytes):\n",
+        tail.events.len(),
+        tail.next
+    );
+    for event in &tail.events {
+        let _ = writeln!(out, "  {event}");
+    }
     out
 }
 
