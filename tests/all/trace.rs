@@ -193,3 +193,73 @@ fn checkpointed_trace_plus_restored_trace_is_the_whole_trace() {
         );
     }
 }
+
+/// A pause that is not an instruction count (here, in front of a watched call) leaves
+/// the paused instruction to the restored run; an untraced checkpoint's restore numbers
+/// its events from the snapshot's instruction count.
+#[test]
+fn call_triggers_and_untraced_checkpoints_split_the_trace_too() {
+    let tmp = TempDir::new("trace-call-trigger");
+    let module = dir().join("loop.wat");
+    let module = module.to_str().unwrap();
+    let path = |name: &str| tmp.0.join(name).display().to_string();
+    let snapshot = path("s.tern");
+    let read = |p: &str| std::fs::read_to_string(p).unwrap();
+    let traced = |args: &[&str], output: &str| {
+        // The trace options go before the module: what follows it is the program's.
+        let mut all = vec![args[0], "--trace", "--trace-output", output];
+        all.extend_from_slice(&args[1..]);
+        tern(&all)
+    };
+    let whole = traced(
+        &["run", "--invoke", "sum", module, "5"],
+        &path("whole.jsonl"),
+    );
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let whole = read(&path("whole.jsonl"));
+
+    let first = traced(
+        &[
+            "run",
+            "--checkpoint-on",
+            "call:twice:1",
+            "--snapshot",
+            &snapshot,
+            "--invoke",
+            "sum",
+            module,
+            "5",
+        ],
+        &path("a.jsonl"),
+    );
+    assert_eq!(first.status.code(), Some(75), "{}", stderr(&first));
+    let second = traced(
+        &["restore", &snapshot, "--module", module],
+        &path("b.jsonl"),
+    );
+    assert_eq!(stdout(&second), "30\n", "{}", stderr(&second));
+    let (a, b) = (read(&path("a.jsonl")), read(&path("b.jsonl")));
+    assert!(b.starts_with(r#"{"n":"#) && b.contains(r#""op":"call""#));
+    assert_eq!(a + &b, whole);
+
+    // Untraced up to the checkpoint, traced after it.
+    let out = tern(&[
+        "run",
+        "--checkpoint-on",
+        "instructions:10",
+        "--snapshot",
+        &snapshot,
+        "--invoke",
+        "sum",
+        module,
+        "5",
+    ]);
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    let rest = traced(
+        &["restore", &snapshot, "--module", module],
+        &path("c.jsonl"),
+    );
+    assert!(rest.status.success(), "{}", stderr(&rest));
+    let tail: Vec<&str> = whole.lines().skip(10).collect();
+    assert_eq!(read(&path("c.jsonl")).lines().collect::<Vec<_>>(), tail);
+}
