@@ -66,18 +66,9 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         .finish()
         .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
 
-    // A traced restore numbers instructions on from the trace the snapshot ends, or
-    // else from its instruction count.
-    let tracer = match args.trace.trace {
-        true => {
-            let tail = std::fs::read(&args.from)
-                .ok()
-                .and_then(|bytes| tern_snapshot::trace_tail(&bytes).ok().flatten());
-            let first = tail.map(|t| t.next).or(instructions_before);
-            args.trace.tracer(&module, first.unwrap_or(0))?
-        }
-        false => None,
-    };
+    let tracer = args
+        .trace
+        .restore_tracer(&module, &args.from, instructions_before)?;
     let session = Session {
         store,
         instance,

@@ -2,7 +2,7 @@
 //! [`Tracer`] that `checkpoint::drive` runs the program through.
 
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tern_interp::Module;
 use tern_trace::{TraceOptions, Tracer};
 
@@ -32,6 +32,27 @@ pub struct TraceArgs {
 }
 
 impl TraceArgs {
+    /// The tracer of `tern restore` from `snapshot`: it numbers instructions on from the
+    /// trace the snapshot ends (its `trace` section), or else from the snapshot's
+    /// instruction count.
+    pub fn restore_tracer(
+        &self,
+        module: &Module,
+        snapshot: &Path,
+        instructions: Option<u64>,
+    ) -> anyhow::Result<Option<Tracer>> {
+        if !self.trace {
+            return Ok(None);
+        }
+        // The file was checked whole by the restore; the section is informational, so
+        // one that does not decode just leaves the count to the trigger.
+        let tail = std::fs::read(snapshot)
+            .ok()
+            .and_then(|bytes| tern_snapshot::trace_tail(&bytes).ok().flatten());
+        let first = tail.map(|t| t.next).or(instructions).unwrap_or(0);
+        self.tracer(module, first)
+    }
+
     /// The tracer the options ask for (`None` without `--trace`), numbering
     /// instructions from `first`.
     pub fn tracer(&self, module: &Module, first: u64) -> anyhow::Result<Option<Tracer>> {

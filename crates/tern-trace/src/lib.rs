@@ -40,4 +40,4 @@ mod tracer;
 
 pub use json::value;
 pub use options::{EventKind, OptionError, Resource, Set, TraceOptions};
-pub use tracer::{TAIL_LEN, Tail, Tracer};
+pub use tracer::{TAIL_LEN, Tracer};

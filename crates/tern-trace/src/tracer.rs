@@ -11,18 +11,10 @@ use crate::options::{Resource, TraceOptions};
 use std::collections::VecDeque;
 use std::io::Write;
 use tern_interp::{FrameTypes, Outcome, PauseReason, RunError, Store, ValType};
+use tern_snapshot::TraceTail;
 
 /// How many of the last events a tracer keeps for a snapshot (see [`Tracer::tail`]).
 pub const TAIL_LEN: usize = 64;
-
-/// The last events written before a checkpoint, and the number the next one gets.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Tail {
-    /// The `n` of the next instruction: instructions executed since the program started.
-    pub next: u64,
-    /// Up to [`TAIL_LEN`] JSON lines, oldest first, without line ends.
-    pub events: Vec<String>,
-}
 
 /// Traces a program run by one store.
 pub struct Tracer {
@@ -61,10 +53,11 @@ impl Tracer {
         }
     }
 
-    /// The last events and the next event number, for a snapshot; `None` once the
-    /// limit stopped tracing (the count is no longer kept then).
-    pub fn tail(&self) -> Option<Tail> {
-        (!self.detached).then(|| Tail {
+    /// The last (up to [`TAIL_LEN`]) events and the next event number, for a snapshot's
+    /// `trace` section; `None` once the limit stopped tracing (the count is no longer
+    /// kept then).
+    pub fn tail(&self) -> Option<TraceTail> {
+        (!self.detached).then(|| TraceTail {
             next: self.next,
             events: self.tail.iter().cloned().collect(),
         })
