@@ -102,6 +102,8 @@ pub struct Session {
     pub wasi: Arc<Mutex<WasiCtx>>,
     /// Result of `--invoke`: print the function's results when it returns.
     pub print_results: bool,
+    /// `--trace`: the program runs one traced instruction at a time.
+    pub tracer: Option<tern_trace::Tracer>,
 }
 
 /// Which flag-based trigger fired, so the snapshot records it.
@@ -206,7 +208,7 @@ pub fn drive(
     let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
     session.store.set_instruction_budget(armed.instructions);
     session.store.watch_calls(armed.calls);
-    let mut outcome = first(&mut session.store);
+    let mut outcome = run_traced(&mut session, first);
     loop {
         match outcome {
             Ok(Outcome::Finished(results)) => {
@@ -227,7 +229,7 @@ pub fn drive(
                 if reason == PauseReason::CallReached {
                     session.store.watch_calls(armed.calls);
                 }
-                outcome = session.store.resume();
+                outcome = run_traced(&mut session, Store::resume);
             }
             Err(RunError::Exit(code)) => return Ok(ExitCode::from(code as u8)),
             Err(RunError::Trap(trap)) => {
@@ -236,6 +238,17 @@ pub fn drive(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Runs `run` on the session's store, through its tracer if it has one.
+fn run_traced(
+    session: &mut Session,
+    run: impl FnOnce(&mut Store) -> Result<Outcome, RunError>,
+) -> Result<Outcome, RunError> {
+    match &mut session.tracer {
+        Some(tracer) => tracer.run(&mut session.store, run),
+        None => run(&mut session.store),
     }
 }
 
@@ -293,7 +306,8 @@ fn write_snapshot(session: &Session, trigger: TriggerInfo, path: &Path) -> anyho
         state,
         wasi: Some(serde_json::to_vec(&wasi_state).context("encoding the WASI state")?),
     };
-    tern_snapshot::write_snapshot_file_with_memories(path, &snapshot, &memories)
+    let trace = session.tracer.as_ref().and_then(tern_trace::Tracer::tail);
+    tern_snapshot::write_snapshot_file_with_trace(path, &snapshot, &memories, trace.as_ref())
         .with_context(|| format!("writing snapshot {}", path.display()))
 }
 

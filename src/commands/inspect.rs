@@ -23,11 +23,15 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     let fail = |e: tern_snapshot::SnapshotError| anyhow::anyhow!("{shown}: {e}");
     let sizes = tern_snapshot::section_sizes(&bytes).map_err(fail)?;
     let snapshot = tern_snapshot::decode_snapshot(&bytes).map_err(fail)?;
-    let report = to_json(&snapshot, &sizes);
+    let mut report = to_json(&snapshot, &sizes);
+    let tail = tern_snapshot::trace_tail(&bytes).map_err(fail)?;
+    if let Some(tail) = &tail {
+        report["trace"] = trace_json(tail);
+    }
     let text = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
-        describe(&report)
+        describe(&report) + &tail.map_or_else(String::new, |t| describe_trace(&t, sizes.trace))
     };
     super::print_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
@@ -66,7 +70,8 @@ fn to_json(s: &Snapshot, sizes: &SnapshotSizes) -> Json {
         "sizes": {
             "header": sizes.header, "module": sizes.module, "trigger": sizes.trigger,
             "state": sizes.state, "memory": sizes.memory, "wasi": sizes.wasi,
-            "unknown": sizes.unknown, "end": sizes.end, "total": sizes.total,
+            "trace": sizes.trace, "unknown": sizes.unknown, "end": sizes.end,
+            "total": sizes.total,
         },
     })
 }
@@ -132,6 +137,27 @@ fn describe(r: &Json) -> String {
         s["header"], s["module"], s["trigger"], s["state"], s["memory"], s["wasi"], s["end"]
     );
     out
+}
+
+/// The trace tail as text: the events as the trace wrote them, one per line.
+fn describe_trace(tail: &tern_snapshot::TraceTail, bytes: usize) -> String {
+    let mut out = format!(
+        "trace tail ({} events, next instruction {}, {bytes} bytes):\n",
+        tail.events.len(),
+        tail.next
+    );
+    for event in &tail.events {
+        let _ = writeln!(out, "  {event}");
+    }
+    out
+}
+
+/// The trace tail: the events are JSON lines, shown as the objects they are.
+fn trace_json(tail: &tern_snapshot::TraceTail) -> Json {
+    let events: Vec<Json> = (tail.events.iter())
+        .map(|e| serde_json::from_str(e).unwrap_or_else(|_| Json::String(e.clone())))
+        .collect();
+    json!({ "next": tail.next, "events": events })
 }
 
 /// A JSON string without its quotes; anything else as JSON.

@@ -4,6 +4,7 @@ pub mod checkpoint;
 pub mod inspect;
 pub mod restore;
 pub mod run;
+pub mod trace;
 pub mod values;
 pub mod wast;
 

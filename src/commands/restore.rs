@@ -25,6 +25,8 @@ pub struct RestoreArgs {
     dirs: Vec<String>,
     #[command(flatten)]
     checkpoint: CheckpointArgs,
+    #[command(flatten)]
+    trace: super::trace::TraceArgs,
 }
 
 pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
@@ -64,6 +66,9 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         .finish()
         .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
 
+    let tracer = args
+        .trace
+        .restore_tracer(&module, &args.from, instructions_before)?;
     let session = Session {
         store,
         instance,
@@ -72,6 +77,7 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
         wasi,
         instructions_before,
         print_results: true,
+        tracer,
     };
     drive(session, &args.checkpoint, &args.from, |store| {
         store.resume()

@@ -28,6 +28,8 @@ pub struct RunArgs {
     listens: Vec<String>,
     #[command(flatten)]
     checkpoint: CheckpointArgs,
+    #[command(flatten)]
+    trace: super::trace::TraceArgs,
     /// The module: a binary `.wasm` or a text `.wat` file.
     module: PathBuf,
     /// The program's arguments; with `--invoke`, the function's arguments, typed by its
@@ -87,6 +89,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => ("_start".to_string(), Vec::new()),
     };
     let default_snapshot = args.module.with_extension("tern");
+    let tracer = args.trace.tracer(&module, 0)?;
     let session = Session {
         store,
         instance,
@@ -95,6 +98,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         wasi,
         instructions_before: Some(0),
         print_results: args.invoke.is_some(),
+        tracer,
     };
     drive(session, &args.checkpoint, &default_snapshot, |store| {
         store.invoke(instance, &name, &params)

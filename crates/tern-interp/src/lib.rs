@@ -33,6 +33,7 @@ mod code;
 mod config;
 mod error;
 mod exec;
+mod frame_view;
 mod fuse;
 mod huge_pages;
 mod linker;
@@ -50,6 +51,7 @@ pub use error::{
     BacktraceFrame, CompileError, HostError, InstantiateError, RestoreError, RunError, Trap,
     TrapKind,
 };
+pub use frame_view::{FrameTypes, FrameView};
 pub use linker::Linker;
 pub use module::{ExportKind, Module};
 pub use store::{Extern, HostContext, HostFunc, InstanceId, Outcome, PauseReason, Store};

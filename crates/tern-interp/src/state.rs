@@ -89,10 +89,10 @@ fn block_results(module: &ModuleInner, ty: wasmparser::BlockType) -> Vec<ValType
 /// Operand types per `(instance, function, pc)`, so that a deep recursion, whose frames
 /// mostly wait at the same few pcs, re-validates each function body only once.
 #[derive(Default)]
-struct OperandTypes(HashMap<(u32, u32, u32), Vec<ValType>>);
+pub(crate) struct OperandTypes(HashMap<(u32, u32, u32), Vec<ValType>>);
 
 impl OperandTypes {
-    fn at(
+    pub(crate) fn at(
         &mut self,
         module: &ModuleInner,
         instance: u32,

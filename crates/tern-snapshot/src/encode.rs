@@ -7,6 +7,7 @@ use crate::format::{CHECKSUM_LEN, FormatVersion, MAGIC, section};
 use crate::memory_write::{MemorySource, write_memories};
 use crate::snapshot::Snapshot;
 use crate::state::{ExecState, MemoryImage, WASM_PAGE};
+use crate::trace::TraceTail;
 use crc32fast::Hasher;
 use std::borrow::Cow;
 use std::io;
@@ -43,6 +44,7 @@ pub fn write_snapshot(
     out: &mut dyn Output,
     snapshot: &Snapshot,
     memories: Option<&[&[u8]]>,
+    trace: Option<&TraceTail>,
 ) -> io::Result<()> {
     let images = &snapshot.state.memories;
     let sources: Vec<MemorySource<'_>> = match memories {
@@ -86,6 +88,9 @@ pub fn write_snapshot(
     });
     if let Some(wasi) = &snapshot.wasi {
         put_section(&mut head, section::WASI, |out| out.extend_from_slice(wasi));
+    }
+    if let Some(trace) = trace {
+        put_section(&mut head, section::TRACE, |out| trace.encode(out));
     }
     // The memory section's header, its length patched in at the end.
     head.push(section::MEMORY);

@@ -4,6 +4,7 @@
 use crate::encode::{Output, write_snapshot};
 use crate::error::SnapshotError;
 use crate::snapshot::{Snapshot, decode_snapshot};
+use crate::trace::TraceTail;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use std::thread::JoinHandle;
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn write_snapshot_file(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
-    write_atomic(path, |file| write_to_file(file, snapshot, None))
+    write_atomic(path, |file| write_to_file(file, snapshot, None, None))
 }
 
 /// Writes a snapshot whose memory contents are borrowed whole from the engine (see
@@ -47,7 +48,26 @@ pub fn write_snapshot_file_with_memories(
     snapshot: &Snapshot,
     memories: &[&[u8]],
 ) -> Result<(), SnapshotError> {
-    write_atomic(path, |file| write_to_file(file, snapshot, Some(memories)))
+    write_atomic(path, |file| {
+        write_to_file(file, snapshot, Some(memories), None)
+    })
+}
+
+/// [`write_snapshot_file_with_memories`] with the tail of an execution trace in the
+/// optional `trace` section (format 1.1), when `trace` is given.
+///
+/// # Panics
+///
+/// As [`write_snapshot_file_with_memories`].
+pub fn write_snapshot_file_with_trace(
+    path: &Path,
+    snapshot: &Snapshot,
+    memories: &[&[u8]],
+    trace: Option<&TraceTail>,
+) -> Result<(), SnapshotError> {
+    write_atomic(path, |file| {
+        write_to_file(file, snapshot, Some(memories), trace)
+    })
 }
 
 /// Writes already-encoded snapshot bytes to `path` atomically: into a temporary file in
@@ -166,9 +186,10 @@ fn write_to_file(
     file: &mut File,
     snapshot: &Snapshot,
     memories: Option<&[&[u8]]>,
+    trace: Option<&TraceTail>,
 ) -> io::Result<()> {
     let mut out = FileOutput::new(file);
-    let written = write_snapshot(&mut out, snapshot, memories);
+    let written = write_snapshot(&mut out, snapshot, memories, trace);
     // The helper is waited for even after an error, so it never outlives the file.
     let flushed = out.finish();
     written.and(flushed)

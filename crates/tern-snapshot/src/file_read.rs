@@ -194,6 +194,7 @@ fn read_head(mut file: File, path: &Path, chunk: usize) -> Result<SnapshotFile, 
     // known[i]: module, trigger, state, wasi, with the offset of the section header.
     let mut known: [Option<(usize, Vec<u8>)>; 4] = Default::default();
     let mut memory = None;
+    let mut trace_seen = false;
     let mut pos = HEADER_LEN as u64;
     let stored_crc = loop {
         let remaining = len - pos;
@@ -236,6 +237,20 @@ fn read_head(mut file: File, path: &Path, chunk: usize) -> Result<SnapshotFile, 
             section::MEMORY => {
                 return Err(SnapshotError::DuplicateSection {
                     section: "memory",
+                    offset: pos as usize,
+                });
+            }
+            // Known but not needed to restore: skipped, yet a duplicate is refused as
+            // by every other reader.
+            section::TRACE if !trace_seen => {
+                trace_seen = true;
+                input.skip(start, size, chunk)?;
+                pos = start + size;
+                continue;
+            }
+            section::TRACE => {
+                return Err(SnapshotError::DuplicateSection {
+                    section: "trace",
                     offset: pos as usize,
                 });
             }

@@ -41,6 +41,8 @@ pub mod section {
     pub const WASI: u8 = 0x04;
     /// Why and when the snapshot was taken (informational, hence optional).
     pub const TRIGGER: u8 = 0x81;
+    /// The last events of an execution trace (1.1; informational, hence optional).
+    pub const TRACE: u8 = 0x85;
 }
 
 /// The name of a known section, used in error messages and by `tern inspect`.
@@ -52,6 +54,7 @@ pub fn section_name(id: u8) -> Option<&'static str> {
         section::MEMORY => "memory",
         section::WASI => "wasi",
         section::TRIGGER => "trigger",
+        section::TRACE => "trace",
         _ => return None,
     })
 }
@@ -68,7 +71,7 @@ pub struct FormatVersion {
 
 impl FormatVersion {
     /// The version this crate writes.
-    pub const CURRENT: FormatVersion = FormatVersion { major: 1, minor: 0 };
+    pub const CURRENT: FormatVersion = FormatVersion { major: 1, minor: 1 };
 }
 
 impl fmt::Display for FormatVersion {

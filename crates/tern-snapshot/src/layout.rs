@@ -41,6 +41,7 @@ pub struct Layout<'a> {
     pub state: Section<'a>,
     pub memory: Section<'a>,
     pub wasi: Option<Section<'a>>,
+    pub trace: Option<Section<'a>>,
     pub end: Section<'a>,
     /// Total bytes of the optional sections this reader skipped.
     pub unknown_bytes: usize,
@@ -189,7 +190,7 @@ fn sort_out<'a>(
     version: FormatVersion,
     sections: Vec<(u8, Section<'a>)>,
 ) -> Result<Layout<'a>, SnapshotError> {
-    let mut found: [Option<Section<'a>>; 6] = [None; 6];
+    let mut found: [Option<Section<'a>>; 7] = [None; 7];
     let mut unknown_bytes = 0;
     for (id, s) in sections {
         let slot = match id {
@@ -199,6 +200,7 @@ fn sort_out<'a>(
             section::STATE => 3,
             section::MEMORY => 4,
             section::WASI => 5,
+            section::TRACE => 6,
             _ if id & OPTIONAL_SECTION_BIT != 0 => {
                 unknown_bytes += s.file_len();
                 continue;
@@ -232,6 +234,7 @@ fn sort_out<'a>(
         state: required(3, section::STATE)?,
         memory: required(4, section::MEMORY)?,
         wasi: found[5],
+        trace: found[6],
         unknown_bytes,
     })
 }
@@ -254,6 +257,8 @@ pub struct SnapshotSizes {
     pub memory: usize,
     /// The `wasi` section, 0 if absent.
     pub wasi: usize,
+    /// The `trace` section (format 1.1), 0 if absent.
+    pub trace: usize,
     /// Optional sections this tern does not know (skipped when reading).
     pub unknown: usize,
     /// The `end` section holding the checksum: always 13.
@@ -289,6 +294,7 @@ pub fn section_sizes(bytes: &[u8]) -> Result<SnapshotSizes, SnapshotError> {
         state: layout.state.file_len(),
         memory: layout.memory.file_len(),
         wasi: layout.wasi.map_or(0, |s| s.file_len()),
+        trace: layout.trace.map_or(0, |s| s.file_len()),
         unknown: layout.unknown_bytes,
         end: layout.end.file_len(),
         total: bytes.len(),

@@ -36,6 +36,7 @@ mod state;
 #[cfg(test)]
 mod testutil;
 mod threads;
+mod trace;
 mod trigger;
 mod view;
 #[cfg(test)]
@@ -45,13 +46,17 @@ pub use codec::{DecodeError, decode_state, encode_state};
 pub use error::SnapshotError;
 pub use file::{
     read_snapshot_bytes, read_snapshot_file, write_snapshot_bytes, write_snapshot_file,
-    write_snapshot_file_with_memories,
+    write_snapshot_file_with_memories, write_snapshot_file_with_trace,
 };
 pub use file_read::SnapshotFile;
 pub use format::{FormatVersion, MAGIC};
 pub use identity::ModuleIdentity;
 pub use layout::{SnapshotSizes, section_sizes};
-pub use snapshot::{Snapshot, decode_snapshot, encode_snapshot, encode_snapshot_with_memories};
+pub use snapshot::{
+    Snapshot, decode_snapshot, encode_snapshot, encode_snapshot_with_memories,
+    encode_snapshot_with_trace,
+};
 pub use state::{ExecState, Frame, InstanceImage, MemoryImage, TableImage, Value, WASM_PAGE};
+pub use trace::{TraceTail, trace_tail};
 pub use trigger::{TriggerInfo, trigger_kind};
 pub use view::SnapshotView;

@@ -54,7 +54,7 @@ pub struct Snapshot {
 /// If a memory page is not exactly `WASM_PAGE` bytes long (see [`MemoryImage`]).
 pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
     let mut out = Vec::new();
-    write_snapshot(&mut out, snapshot, None).expect("a Vec takes every byte");
+    write_snapshot(&mut out, snapshot, None, None).expect("a Vec takes every byte");
     out
 }
 
@@ -88,7 +88,24 @@ pub fn encode_snapshot(snapshot: &Snapshot) -> Vec<u8> {
 /// gives it, or the state holds pages.
 pub fn encode_snapshot_with_memories(snapshot: &Snapshot, memories: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_snapshot(&mut out, snapshot, Some(memories)).expect("a Vec takes every byte");
+    write_snapshot(&mut out, snapshot, Some(memories), None).expect("a Vec takes every byte");
+    out
+}
+
+/// [`encode_snapshot`] (or, with `memories` non-empty, [`encode_snapshot_with_memories`])
+/// plus the tail of an execution trace in the optional `trace` section, when given.
+///
+/// # Panics
+///
+/// As [`encode_snapshot_with_memories`] when `memories` is non-empty.
+pub fn encode_snapshot_with_trace(
+    snapshot: &Snapshot,
+    memories: &[&[u8]],
+    trace: Option<&crate::trace::TraceTail>,
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let memories = (!memories.is_empty()).then_some(memories);
+    write_snapshot(&mut out, snapshot, memories, trace).expect("a Vec takes every byte");
     out
 }
 
@@ -222,7 +239,7 @@ mod tests {
         assert!(matches!(err, SnapshotError::UnsupportedVersion { .. }));
         assert_eq!(
             err.to_string(),
-            "unsupported snapshot format version 2.3: this tern reads format 1.x (it writes 1.0)"
+            "unsupported snapshot format version 2.3: this tern reads format 1.x (it writes 1.1)"
         );
         // A corrupted newer file still reports its version: that is checked first.
         bytes.truncate(40);
@@ -560,7 +577,7 @@ mod tests {
             wasi: None,
         };
         let expected = concat!(
-            "5445524e534e4150 0100 0000 00000000", // header: magic, 1.0, flags
+            "5445524e534e4150 0100 0100 00000000", // header: magic, 1.1, flags
             "01 2800000000000000",                 // module, 40 bytes
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", // sha256("")
             "0000000000000000",                    // module length 0
@@ -577,7 +594,7 @@ mod tests {
             "03 0200000000000000",                 // memory, 2 bytes
             "01 00",                               // 1 memory, 0 stored pages
             "00 0400000000000000",                 // end, 4 bytes
-            "e02234b6",                            // CRC-32
+            "46851a42",                            // CRC-32
         )
         .replace(' ', "");
         let actual: String = encode_snapshot(&snapshot)
