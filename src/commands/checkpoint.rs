@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tern_interp::{InstanceId, Module, Outcome, PauseReason, RunError, Store, Value};
 use tern_snapshot::{ModuleIdentity, Snapshot, TriggerInfo, trigger_kind};
 use tern_wasi::WasiCtx;
@@ -42,6 +42,7 @@ enum Trigger {
     Instructions(u64),
     /// Function (name or index) and N: pause in front of every N-th call.
     Call(String, u64),
+    #[cfg(not(target_os = "wasi"))]
     Signal(i32),
     File(PathBuf),
     Interval(Duration),
@@ -61,8 +62,7 @@ fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
             let n = n.parse().ok().filter(|&n| n > 0).with_context(bad)?;
             Trigger::Call(func.to_string(), n)
         }
-        ("signal", "" | "usr1") => Trigger::Signal(signal_hook::consts::SIGUSR1),
-        ("signal", "term") => Trigger::Signal(signal_hook::consts::SIGTERM),
+        ("signal", name @ ("" | "usr1" | "term")) => signal_trigger(name)?,
         ("file", path) if !path.is_empty() => Trigger::File(path.into()),
         ("interval", d) => Trigger::Interval(
             parse_duration(d).with_context(|| format!("--checkpoint-on {text}: bad duration"))?,
@@ -72,6 +72,20 @@ fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
              file:PATH or interval:DURATION"
         ),
     })
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn signal_trigger(name: &str) -> anyhow::Result<Trigger> {
+    use signal_hook::consts::{SIGTERM, SIGUSR1};
+    Ok(Trigger::Signal(if name == "term" { SIGTERM } else { SIGUSR1 }))
+}
+
+#[cfg(target_os = "wasi")]
+fn signal_trigger(_: &str) -> anyhow::Result<Trigger> {
+    bail!(
+        "signal triggers are not available in tern.wasm: use file:PATH, interval:DURATION, \
+         instructions:N or call:FUNC:N"
+    )
 }
 
 /// `250ms`, `2s`, `1.5s`, `3m`.
@@ -112,6 +126,21 @@ struct Fired {
     interval: Arc<AtomicBool>,
 }
 
+/// Whether file and interval triggers are polled between slices of execution rather than
+/// watched by threads: in the self-hosted build, as wasm32-wasip1 has no threads.
+const POLLED: bool = cfg!(target_os = "wasi");
+
+/// Instructions run between two polls of the trigger files and clocks (when [`POLLED`]):
+/// a few milliseconds of work, so a trigger is seen promptly and a poll (one `stat`, one
+/// clock read) costs nothing measurable.
+const SLICE: u64 = 1 << 20;
+
+/// A trigger looked at between slices of execution.
+enum Polled {
+    File(PathBuf),
+    Interval { every: Duration, next: Instant },
+}
+
 /// The armed triggers of one run.
 struct Armed {
     instructions: Option<u64>,
@@ -119,6 +148,89 @@ struct Armed {
     calls: Option<(u32, u64)>,
     fired: Fired,
     stop_watchers: Arc<AtomicBool>,
+    /// Triggers polled between slices; when there are any, execution runs in slices of
+    /// [`SLICE`] instructions.
+    polled: Vec<Polled>,
+    /// Instructions left before the `instructions:N` trigger fires, while slicing.
+    left: Option<u64>,
+    /// The store's instruction count when the current slice started.
+    mark: u64,
+}
+
+impl Armed {
+    /// Arms the instruction trigger afresh (N more instructions), and the first slice.
+    fn restart_budget(&mut self, store: &mut Store) {
+        self.left = self.instructions;
+        self.next_slice(store);
+    }
+
+    fn next_slice(&mut self, store: &mut Store) {
+        self.mark = store.counted_instructions();
+        let budget = match self.polled.is_empty() {
+            true => self.left,
+            false => Some(self.left.map_or(SLICE, |left| left.min(SLICE))),
+        };
+        store.set_instruction_budget(budget);
+    }
+
+    /// Resumes the program at the end of each slice until a trigger fires or the program
+    /// stops for another reason; without polled triggers `outcome` is returned as is.
+    /// A fired file or interval trigger is reported as an interrupt, as the watcher
+    /// threads of the native build report it.
+    fn settle(
+        &mut self,
+        store: &mut Store,
+        mut outcome: Result<Outcome, RunError>,
+    ) -> Result<Outcome, RunError> {
+        if self.polled.is_empty() {
+            return outcome;
+        }
+        loop {
+            let ran = store.counted_instructions() - self.mark;
+            self.mark = store.counted_instructions();
+            if let Some(left) = &mut self.left {
+                *left = left.saturating_sub(ran);
+            }
+            if !matches!(outcome, Ok(Outcome::Paused(PauseReason::BudgetExhausted))) {
+                return outcome;
+            }
+            if self.left == Some(0) {
+                self.left = None;
+                return outcome;
+            }
+            if self.poll() {
+                // The slice that ran out disarmed the budget: the next one arms it again.
+                return Ok(Outcome::Paused(PauseReason::Interrupted));
+            }
+            self.next_slice(store);
+            outcome = store.resume();
+        }
+    }
+
+    /// Looks at every polled trigger; true when one fired.
+    fn poll(&mut self) -> bool {
+        let mut any = false;
+        for polled in &mut self.polled {
+            match polled {
+                Polled::File(path) => {
+                    if path.exists() {
+                        let _ = std::fs::remove_file(&*path);
+                        self.fired.file.store(true, Ordering::Relaxed);
+                        any = true;
+                    }
+                }
+                Polled::Interval { every, next } => {
+                    let now = Instant::now();
+                    if now >= *next {
+                        *next = now + *every;
+                        self.fired.interval.store(true, Ordering::Relaxed);
+                        any = true;
+                    }
+                }
+            }
+        }
+        any
+    }
 }
 
 impl Drop for Armed {
@@ -134,6 +246,9 @@ fn arm(triggers: &[Trigger], session: &Session) -> anyhow::Result<Armed> {
         calls: None,
         fired: Fired::default(),
         stop_watchers: Arc::new(AtomicBool::new(false)),
+        polled: Vec::new(),
+        left: None,
+        mark: 0,
     };
     for trigger in triggers {
         match trigger {
@@ -150,10 +265,16 @@ fn arm(triggers: &[Trigger], session: &Session) -> anyhow::Result<Armed> {
                     .with_context(|| format!("--checkpoint-on call: no function {index}"))?;
                 armed.calls = Some((addr, *n));
             }
+            #[cfg(not(target_os = "wasi"))]
             Trigger::Signal(signal) => {
                 signal_hook::flag::register(*signal, armed.fired.signal.clone())?;
                 signal_hook::flag::register(*signal, interrupt.clone())?;
             }
+            Trigger::File(path) if POLLED => armed.polled.push(Polled::File(path.clone())),
+            Trigger::Interval(every) if POLLED => armed.polled.push(Polled::Interval {
+                every: *every,
+                next: Instant::now() + *every,
+            }),
             Trigger::File(path) => {
                 let (path, fired, flag) =
                     (path.clone(), armed.fired.file.clone(), interrupt.clone());
@@ -202,11 +323,12 @@ pub fn drive(
         .iter()
         .map(|t| parse_trigger(t))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let armed = arm(&triggers, &session)?;
+    let mut armed = arm(&triggers, &session)?;
     let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
-    session.store.set_instruction_budget(armed.instructions);
+    armed.restart_budget(&mut session.store);
     session.store.watch_calls(armed.calls);
-    let mut outcome = first(&mut session.store);
+    let started = first(&mut session.store);
+    let mut outcome = armed.settle(&mut session.store, started);
     loop {
         match outcome {
             Ok(Outcome::Finished(results)) => {
@@ -223,11 +345,12 @@ pub fn drive(
                 if !args.leave_running {
                     return Ok(ExitCode::from(CHECKPOINT_EXIT));
                 }
-                session.store.set_instruction_budget(armed.instructions);
+                armed.restart_budget(&mut session.store);
                 if reason == PauseReason::CallReached {
                     session.store.watch_calls(armed.calls);
                 }
-                outcome = session.store.resume();
+                let resumed = session.store.resume();
+                outcome = armed.settle(&mut session.store, resumed);
             }
             Err(RunError::Exit(code)) => return Ok(ExitCode::from(code as u8)),
             Err(RunError::Trap(trap)) => {
@@ -337,6 +460,7 @@ mod tests {
             parse_trigger("instructions:5").unwrap(),
             Trigger::Instructions(5)
         );
+        #[cfg(not(target_os = "wasi"))]
         assert_eq!(
             parse_trigger("signal").unwrap(),
             Trigger::Signal(signal_hook::consts::SIGUSR1)
