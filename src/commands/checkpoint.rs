@@ -131,9 +131,9 @@ struct Fired {
 const POLLED: bool = cfg!(target_os = "wasi");
 
 /// Instructions run between two polls of the trigger files and clocks (when [`POLLED`]):
-/// a few milliseconds of work, so a trigger is seen promptly and a poll (one `stat`, one
-/// clock read) costs nothing measurable.
-const SLICE: u64 = 1 << 20;
+/// well under a millisecond of work, so a trigger is seen promptly, and enough that a poll
+/// (one `stat`, one clock read) costs little.
+const SLICE: u64 = 1 << 16;
 
 /// A trigger looked at between slices of execution.
 enum Polled {

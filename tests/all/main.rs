@@ -6,4 +6,5 @@ mod cli;
 mod malformed;
 mod pause;
 mod restore_files;
+mod selfhost;
 mod util;
