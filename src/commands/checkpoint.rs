@@ -77,7 +77,11 @@ fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
 #[cfg(not(target_os = "wasi"))]
 fn signal_trigger(name: &str) -> anyhow::Result<Trigger> {
     use signal_hook::consts::{SIGTERM, SIGUSR1};
-    Ok(Trigger::Signal(if name == "term" { SIGTERM } else { SIGUSR1 }))
+    Ok(Trigger::Signal(if name == "term" {
+        SIGTERM
+    } else {
+        SIGUSR1
+    }))
 }
 
 #[cfg(target_os = "wasi")]

@@ -20,10 +20,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const GUEST: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/guests/ckpt/files.wasm"
-);
+const GUEST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guests/ckpt/files.wasm");
 const CHECKPOINTED: i32 = 75;
 /// `files.wasm` exits with 3.
 const FINISHED: i32 = 3;
@@ -83,7 +80,12 @@ fn node() -> &'static str {
     let version = Command::new("node").arg("--version").output();
     let major = version.ok().and_then(|o| {
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
-        text.trim().strip_prefix('v')?.split('.').next()?.parse::<u32>().ok()
+        text.trim()
+            .strip_prefix('v')?
+            .split('.')
+            .next()?
+            .parse::<u32>()
+            .ok()
     });
     assert!(
         major.is_some_and(|m| m >= 18),
@@ -208,7 +210,10 @@ fn checkpoint_and_restore(name: &str, first: Host, then: &[Host]) {
         "checkpoint on {first:?}: {}",
         text(&out.stderr)
     );
-    assert!(!trigger.exists(), "the trigger file is removed when it fires");
+    assert!(
+        !trigger.exists(),
+        "the trigger file is removed when it fires"
+    );
     assert!(
         want_stdout.starts_with(&before) && before.len() < want_stdout.len(),
         "checkpoint on {first:?} mid-way, output so far:\n{before}"
@@ -231,7 +236,11 @@ fn checkpoint_and_restore(name: &str, first: Host, then: &[Host]) {
             "{context}: {}",
             text(&out.stderr)
         );
-        assert_eq!(before.clone() + &text(&out.stdout), want_stdout, "{context}");
+        assert_eq!(
+            before.clone() + &text(&out.stdout),
+            want_stdout,
+            "{context}"
+        );
         assert!(
             text(&out.stderr).contains("files: finished"),
             "{context}: {}",
