@@ -130,16 +130,21 @@ struct Fired {
     interval: Arc<AtomicBool>,
 }
 
-/// Whether file and interval triggers are polled between slices of execution rather than
+/// Whether file and interval triggers are polled by the running thread rather than
 /// watched by threads: in the self-hosted build, as wasm32-wasip1 has no threads.
 const POLLED: bool = cfg!(target_os = "wasi");
 
-/// Instructions run between two polls of the trigger files and clocks (when [`POLLED`]):
-/// well under a millisecond of work, so a trigger is seen promptly, and enough that a poll
-/// (one `stat`, one clock read) costs little.
-const SLICE: u64 = 1 << 16;
+/// Interrupt checks (backward branches and calls) the interpreter makes between two polls
+/// of the clock and, at most every [`FILE_POLL_PERIOD`], the trigger files (when
+/// [`POLLED`]): some tens of microseconds of work, so a trigger is seen promptly, and
+/// enough that a poll (a pause, a clock read, a resume) costs little.
+#[cfg(target_os = "wasi")]
+const POLL_INTERVAL: u64 = 1 << 12;
 
-/// A trigger looked at between slices of execution.
+/// How often polled trigger files are looked for.
+const FILE_POLL_PERIOD: Duration = Duration::from_millis(1);
+
+/// A trigger looked at by the running thread.
 enum Polled {
     File(PathBuf),
     Interval { every: Duration, next: Instant },
@@ -152,35 +157,25 @@ struct Armed {
     calls: Option<(u32, u64)>,
     fired: Fired,
     stop_watchers: Arc<AtomicBool>,
-    /// Triggers polled between slices; when there are any, execution runs in slices of
-    /// [`SLICE`] instructions.
+    /// Triggers polled whenever the interpreter pauses for a poll (see [`POLLED`]).
     polled: Vec<Polled>,
-    /// Instructions left before the `instructions:N` trigger fires, while slicing.
-    left: Option<u64>,
-    /// The store's instruction count when the current slice started.
-    mark: u64,
+    /// When the polled trigger files were last looked for.
+    files_seen: Option<Instant>,
 }
 
 impl Armed {
-    /// Arms the instruction trigger afresh (N more instructions), and the first slice.
-    fn restart_budget(&mut self, store: &mut Store) {
-        self.left = self.instructions;
-        self.next_slice(store);
+    /// Arms the instruction trigger afresh (N more instructions) and, with polled
+    /// triggers, the interpreter's poll pauses.
+    fn restart_budget(&self, store: &mut Store) {
+        store.set_instruction_budget(self.instructions);
+        #[cfg(target_os = "wasi")]
+        store.set_poll_interval((!self.polled.is_empty()).then_some(POLL_INTERVAL));
     }
 
-    fn next_slice(&mut self, store: &mut Store) {
-        self.mark = store.counted_instructions();
-        let budget = match self.polled.is_empty() {
-            true => self.left,
-            false => Some(self.left.map_or(SLICE, |left| left.min(SLICE))),
-        };
-        store.set_instruction_budget(budget);
-    }
-
-    /// Resumes the program at the end of each slice until a trigger fires or the program
-    /// stops for another reason; without polled triggers `outcome` is returned as is.
-    /// A fired file or interval trigger is reported as an interrupt, as the watcher
-    /// threads of the native build report it.
+    /// Polls the triggers at each poll pause and resumes until one fires or the program
+    /// stops for another reason; without polled triggers `outcome` is returned as is. A
+    /// fired file or interval trigger leaves the interrupt pause it was seen at, as the
+    /// watcher threads of the native build do.
     fn settle(
         &mut self,
         store: &mut Store,
@@ -189,42 +184,35 @@ impl Armed {
         if self.polled.is_empty() {
             return outcome;
         }
-        loop {
-            let ran = store.counted_instructions() - self.mark;
-            self.mark = store.counted_instructions();
-            if let Some(left) = &mut self.left {
-                *left = left.saturating_sub(ran);
-            }
-            if !matches!(outcome, Ok(Outcome::Paused(PauseReason::BudgetExhausted))) {
-                return outcome;
-            }
-            if self.left == Some(0) {
-                self.left = None;
-                return outcome;
-            }
-            if self.poll() {
-                // The slice that ran out disarmed the budget: the next one arms it again.
-                return Ok(Outcome::Paused(PauseReason::Interrupted));
-            }
-            self.next_slice(store);
+        // Nothing else sets the interrupt flag where triggers are polled.
+        while matches!(outcome, Ok(Outcome::Paused(PauseReason::Interrupted))) && !self.poll() {
             outcome = store.resume();
         }
+        outcome
     }
 
     /// Looks at every polled trigger; true when one fired.
     fn poll(&mut self) -> bool {
+        let now = Instant::now();
+        // Files are looked at once a millisecond at most (a `stat` costs more than a
+        // poll pause), and at the first poll.
+        let look = self
+            .files_seen
+            .is_none_or(|seen| now.duration_since(seen) >= FILE_POLL_PERIOD);
+        if look {
+            self.files_seen = Some(now);
+        }
         let mut any = false;
         for polled in &mut self.polled {
             match polled {
                 Polled::File(path) => {
-                    if path.exists() {
+                    if look && path.exists() {
                         let _ = std::fs::remove_file(&*path);
                         self.fired.file.store(true, Ordering::Relaxed);
                         any = true;
                     }
                 }
                 Polled::Interval { every, next } => {
-                    let now = Instant::now();
                     if now >= *next {
                         *next = now + *every;
                         self.fired.interval.store(true, Ordering::Relaxed);
@@ -251,8 +239,7 @@ fn arm(triggers: &[Trigger], session: &Session) -> anyhow::Result<Armed> {
         fired: Fired::default(),
         stop_watchers: Arc::new(AtomicBool::new(false)),
         polled: Vec::new(),
-        left: None,
-        mark: 0,
+        files_seen: None,
     };
     for trigger in triggers {
         match trigger {
