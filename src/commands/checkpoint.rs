@@ -477,4 +477,44 @@ mod tests {
         assert!(parse_trigger("interval:5").is_err());
         assert!(parse_trigger("whenever").is_err());
     }
+
+    /// The polling of the self-hosted build, which the native build compiles but does
+    /// not use.
+    #[test]
+    fn polled_triggers_fire() {
+        let dir = std::env::temp_dir().join(format!("tern-poll-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("checkpoint-now");
+        let hour = Duration::from_secs(3600);
+        let mut armed = Armed {
+            instructions: None,
+            calls: None,
+            fired: Fired::default(),
+            stop_watchers: Arc::new(AtomicBool::new(false)),
+            polled: vec![
+                Polled::File(file.clone()),
+                Polled::Interval {
+                    every: hour,
+                    next: Instant::now() + hour,
+                },
+            ],
+            files_seen: None,
+        };
+        assert!(!armed.poll());
+        std::fs::write(&file, "").unwrap();
+        armed.files_seen = None;
+        assert!(armed.poll());
+        assert!(!file.exists(), "a fired trigger file is removed");
+        assert!(armed.fired.file.load(Ordering::Relaxed));
+        assert!(!armed.fired.interval.load(Ordering::Relaxed));
+
+        armed.polled[1] = Polled::Interval {
+            every: hour,
+            next: Instant::now(),
+        };
+        assert!(armed.poll());
+        assert!(armed.fired.interval.load(Ordering::Relaxed));
+        assert!(!armed.poll(), "the next interval is an hour away");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
