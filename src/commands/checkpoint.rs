@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tern_interp::{InstanceId, Module, Outcome, PauseReason, RunError, Store, Value};
 use tern_snapshot::{ModuleIdentity, Snapshot, TriggerInfo, trigger_kind};
 use tern_wasi::WasiCtx;
@@ -42,6 +42,7 @@ enum Trigger {
     Instructions(u64),
     /// Function (name or index) and N: pause in front of every N-th call.
     Call(String, u64),
+    #[cfg(not(target_os = "wasi"))]
     Signal(i32),
     File(PathBuf),
     Interval(Duration),
@@ -61,8 +62,7 @@ fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
             let n = n.parse().ok().filter(|&n| n > 0).with_context(bad)?;
             Trigger::Call(func.to_string(), n)
         }
-        ("signal", "" | "usr1") => Trigger::Signal(signal_hook::consts::SIGUSR1),
-        ("signal", "term") => Trigger::Signal(signal_hook::consts::SIGTERM),
+        ("signal", name @ ("" | "usr1" | "term")) => signal_trigger(name)?,
         ("file", path) if !path.is_empty() => Trigger::File(path.into()),
         ("interval", d) => Trigger::Interval(
             parse_duration(d).with_context(|| format!("--checkpoint-on {text}: bad duration"))?,
@@ -72,6 +72,24 @@ fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
              file:PATH or interval:DURATION"
         ),
     })
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn signal_trigger(name: &str) -> anyhow::Result<Trigger> {
+    use signal_hook::consts::{SIGTERM, SIGUSR1};
+    Ok(Trigger::Signal(if name == "term" {
+        SIGTERM
+    } else {
+        SIGUSR1
+    }))
+}
+
+#[cfg(target_os = "wasi")]
+fn signal_trigger(_: &str) -> anyhow::Result<Trigger> {
+    bail!(
+        "signal triggers are not available in tern.wasm: use file:PATH, interval:DURATION, \
+         instructions:N or call:FUNC:N"
+    )
 }
 
 /// `250ms`, `2s`, `1.5s`, `3m`.
@@ -114,6 +132,26 @@ struct Fired {
     interval: Arc<AtomicBool>,
 }
 
+/// Whether file and interval triggers are polled by the running thread rather than
+/// watched by threads: in the self-hosted build, as wasm32-wasip1 has no threads.
+const POLLED: bool = cfg!(target_os = "wasi");
+
+/// Interrupt checks (backward branches and calls) the interpreter makes between two polls
+/// of the clock and, at most every [`FILE_POLL_PERIOD`], the trigger files (when
+/// [`POLLED`]): some tens of microseconds of work, so a trigger is seen promptly, and
+/// enough that a poll (a pause, a clock read, a resume) costs little.
+#[cfg(target_os = "wasi")]
+const POLL_INTERVAL: u64 = 1 << 12;
+
+/// How often polled trigger files are looked for.
+const FILE_POLL_PERIOD: Duration = Duration::from_millis(1);
+
+/// A trigger looked at by the running thread.
+enum Polled {
+    File(PathBuf),
+    Interval { every: Duration, next: Instant },
+}
+
 /// The armed triggers of one run.
 struct Armed {
     instructions: Option<u64>,
@@ -121,6 +159,72 @@ struct Armed {
     calls: Option<(u32, u64)>,
     fired: Fired,
     stop_watchers: Arc<AtomicBool>,
+    /// Triggers polled whenever the interpreter pauses for a poll (see [`POLLED`]).
+    polled: Vec<Polled>,
+    /// When the polled trigger files were last looked for.
+    files_seen: Option<Instant>,
+}
+
+impl Armed {
+    /// Arms the instruction trigger afresh (N more instructions) and, with polled
+    /// triggers, the interpreter's poll pauses.
+    fn restart_budget(&self, store: &mut Store) {
+        store.set_instruction_budget(self.instructions);
+        #[cfg(target_os = "wasi")]
+        store.set_poll_interval((!self.polled.is_empty()).then_some(POLL_INTERVAL));
+    }
+
+    /// Polls the triggers at each poll pause and resumes until one fires or the program
+    /// stops for another reason; without polled triggers `outcome` is returned as is. A
+    /// fired file or interval trigger leaves the interrupt pause it was seen at, as the
+    /// watcher threads of the native build do.
+    fn settle(
+        &mut self,
+        store: &mut Store,
+        mut outcome: Result<Outcome, RunError>,
+    ) -> Result<Outcome, RunError> {
+        if self.polled.is_empty() {
+            return outcome;
+        }
+        // Nothing else sets the interrupt flag where triggers are polled.
+        while matches!(outcome, Ok(Outcome::Paused(PauseReason::Interrupted))) && !self.poll() {
+            outcome = store.resume();
+        }
+        outcome
+    }
+
+    /// Looks at every polled trigger; true when one fired.
+    fn poll(&mut self) -> bool {
+        let now = Instant::now();
+        // Files are looked at once a millisecond at most (a `stat` costs more than a
+        // poll pause), and at the first poll.
+        let look = self
+            .files_seen
+            .is_none_or(|seen| now.duration_since(seen) >= FILE_POLL_PERIOD);
+        if look {
+            self.files_seen = Some(now);
+        }
+        let mut any = false;
+        for polled in &mut self.polled {
+            match polled {
+                Polled::File(path) => {
+                    if look && path.exists() {
+                        let _ = std::fs::remove_file(&*path);
+                        self.fired.file.store(true, Ordering::Relaxed);
+                        any = true;
+                    }
+                }
+                Polled::Interval { every, next } => {
+                    if now >= *next {
+                        *next = now + *every;
+                        self.fired.interval.store(true, Ordering::Relaxed);
+                        any = true;
+                    }
+                }
+            }
+        }
+        any
+    }
 }
 
 impl Drop for Armed {
@@ -136,6 +240,8 @@ fn arm(triggers: &[Trigger], session: &Session) -> anyhow::Result<Armed> {
         calls: None,
         fired: Fired::default(),
         stop_watchers: Arc::new(AtomicBool::new(false)),
+        polled: Vec::new(),
+        files_seen: None,
     };
     for trigger in triggers {
         match trigger {
@@ -152,10 +258,16 @@ fn arm(triggers: &[Trigger], session: &Session) -> anyhow::Result<Armed> {
                     .with_context(|| format!("--checkpoint-on call: no function {index}"))?;
                 armed.calls = Some((addr, *n));
             }
+            #[cfg(not(target_os = "wasi"))]
             Trigger::Signal(signal) => {
                 signal_hook::flag::register(*signal, armed.fired.signal.clone())?;
                 signal_hook::flag::register(*signal, interrupt.clone())?;
             }
+            Trigger::File(path) if POLLED => armed.polled.push(Polled::File(path.clone())),
+            Trigger::Interval(every) if POLLED => armed.polled.push(Polled::Interval {
+                every: *every,
+                next: Instant::now() + *every,
+            }),
             Trigger::File(path) => {
                 let (path, fired, flag) =
                     (path.clone(), armed.fired.file.clone(), interrupt.clone());
@@ -204,11 +316,12 @@ pub fn drive(
         .iter()
         .map(|t| parse_trigger(t))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let armed = arm(&triggers, &session)?;
+    let mut armed = arm(&triggers, &session)?;
     let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
-    session.store.set_instruction_budget(armed.instructions);
+    armed.restart_budget(&mut session.store);
     session.store.watch_calls(armed.calls);
-    let mut outcome = run_traced(&mut session, first);
+    let started = run_traced(&mut session, first);
+    let mut outcome = armed.settle(&mut session.store, started);
     loop {
         match outcome {
             Ok(Outcome::Finished(results)) => {
@@ -225,11 +338,12 @@ pub fn drive(
                 if !args.leave_running {
                     return Ok(ExitCode::from(CHECKPOINT_EXIT));
                 }
-                session.store.set_instruction_budget(armed.instructions);
+                armed.restart_budget(&mut session.store);
                 if reason == PauseReason::CallReached {
                     session.store.watch_calls(armed.calls);
                 }
-                outcome = run_traced(&mut session, Store::resume);
+                let resumed = run_traced(&mut session, Store::resume);
+                outcome = armed.settle(&mut session.store, resumed);
             }
             Err(RunError::Exit(code)) => return Ok(ExitCode::from(code as u8)),
             Err(RunError::Trap(trap)) => {
@@ -351,6 +465,7 @@ mod tests {
             parse_trigger("instructions:5").unwrap(),
             Trigger::Instructions(5)
         );
+        #[cfg(not(target_os = "wasi"))]
         assert_eq!(
             parse_trigger("signal").unwrap(),
             Trigger::Signal(signal_hook::consts::SIGUSR1)
@@ -375,5 +490,45 @@ mod tests {
         assert!(parse_trigger("instructions:0").is_err());
         assert!(parse_trigger("interval:5").is_err());
         assert!(parse_trigger("whenever").is_err());
+    }
+
+    /// The polling of the self-hosted build, which the native build compiles but does
+    /// not use.
+    #[test]
+    fn polled_triggers_fire() {
+        let dir = std::env::temp_dir().join(format!("tern-poll-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("checkpoint-now");
+        let hour = Duration::from_secs(3600);
+        let mut armed = Armed {
+            instructions: None,
+            calls: None,
+            fired: Fired::default(),
+            stop_watchers: Arc::new(AtomicBool::new(false)),
+            polled: vec![
+                Polled::File(file.clone()),
+                Polled::Interval {
+                    every: hour,
+                    next: Instant::now() + hour,
+                },
+            ],
+            files_seen: None,
+        };
+        assert!(!armed.poll());
+        std::fs::write(&file, "").unwrap();
+        armed.files_seen = None;
+        assert!(armed.poll());
+        assert!(!file.exists(), "a fired trigger file is removed");
+        assert!(armed.fired.file.load(Ordering::Relaxed));
+        assert!(!armed.fired.interval.load(Ordering::Relaxed));
+
+        armed.polled[1] = Polled::Interval {
+            every: hour,
+            next: Instant::now(),
+        };
+        assert!(armed.poll());
+        assert!(armed.fired.interval.load(Ordering::Relaxed));
+        assert!(!armed.poll(), "the next interval is an hour away");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

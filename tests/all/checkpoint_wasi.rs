@@ -199,7 +199,7 @@ fn text_input() -> Vec<u8> {
 }
 
 /// The files `files.wasm` expects in `/data`.
-fn seed_data(data: &Path) {
+pub(crate) fn seed_data(data: &Path) {
     std::fs::create_dir_all(data.join("dir")).unwrap();
     for name in ["a", "b", "c", "d", "e"] {
         std::fs::write(data.join("dir").join(name), name.repeat(3)).unwrap();
@@ -208,7 +208,7 @@ fn seed_data(data: &Path) {
 }
 
 /// Every file and directory under `root`, by relative path (directories end with `/`).
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     let mut pending = vec![PathBuf::new()];
     while let Some(rel) = pending.pop() {

@@ -7,4 +7,5 @@ mod malformed;
 mod pause;
 mod restore_files;
 mod trace;
+mod selfhost;
 mod util;

@@ -213,6 +213,10 @@ pub struct Store {
     /// A function (store address) whose calls are counted, and how many more calls
     /// reach it before execution pauses in front of one.
     pub(crate) call_watch: Option<(u32, u64)>,
+    /// Interrupt checks between two pauses with [`PauseReason::Interrupted`] when there
+    /// are no threads to set the flag (see [`Store::set_poll_interval`]).
+    #[cfg(target_os = "wasi")]
+    pub(crate) poll_interval: Option<u64>,
 }
 
 impl fmt::Debug for Store {
@@ -241,6 +245,8 @@ impl Store {
             budget: None,
             executed: 0,
             call_watch: None,
+            #[cfg(target_os = "wasi")]
+            poll_interval: None,
         }
     }
 
@@ -264,6 +270,15 @@ impl Store {
     /// runs out is disarmed.
     pub fn set_instruction_budget(&mut self, budget: Option<u64>) {
         self.budget = budget;
+    }
+
+    /// Pause with [`PauseReason::Interrupted`] after every `checks` interrupt checks
+    /// (backward branches and calls) of a run, as if the interrupt flag had been set then
+    /// (`None`: never). For WASI, which has no threads to set the flag: the embedder
+    /// looks at the world at each such pause and resumes.
+    #[cfg(target_os = "wasi")]
+    pub fn set_poll_interval(&mut self, checks: Option<u64>) {
+        self.poll_interval = checks.filter(|&n| n > 0);
     }
 
     /// Instructions executed so far while a budget was armed.

@@ -169,23 +169,25 @@ impl MemoryStream {
             let next_at = self.window_at + used as u64;
             self.spare.clear();
             self.spare.extend_from_slice(&self.window[used..]);
-            let (decoded, read) = std::thread::scope(|scope| {
-                let decoder = scope.spawn(|| fill_memory(m, &pages, memory));
-                let more = if done < n || self.next_memory < self.sizes.len() {
-                    self.chunk
-                } else {
-                    0
-                };
-                let read = read_more(
-                    &mut self.file,
-                    &mut self.crc,
-                    &mut self.spare,
-                    next_at,
-                    more,
-                    self.end,
-                );
-                (decoder.join().expect("decoder panicked"), read)
-            });
+            let more = if done < n || self.next_memory < self.sizes.len() {
+                self.chunk
+            } else {
+                0
+            };
+            let mut read_next = |crc: &mut crc32fast::Hasher, spare: &mut Vec<u8>| {
+                read_more(&mut self.file, crc, spare, next_at, more, self.end)
+            };
+            let (decoded, read) = if crate::threads::available() == 1 {
+                // No second thread (e.g. on WASI): decode, then read.
+                let decoded = fill_memory(m, &pages, memory);
+                (decoded, read_next(&mut self.crc, &mut self.spare))
+            } else {
+                std::thread::scope(|scope| {
+                    let decoder = scope.spawn(|| fill_memory(m, &pages, memory));
+                    let read = read_next(&mut self.crc, &mut self.spare);
+                    (decoder.join().expect("decoder panicked"), read)
+                })
+            };
             decoded?;
             read?;
             std::mem::swap(&mut self.window, &mut self.spare);

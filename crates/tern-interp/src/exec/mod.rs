@@ -299,6 +299,10 @@ impl Store {
     #[allow(unused_unsafe)]
     fn execute<const COUNT: bool>(&mut self) -> Result<Exit, RunError> {
         let interrupt = self.interrupt.clone();
+        // Interrupt checks left before a poll pause (WASI only; never when unset). One
+        // more than the interval: a run resumed at a poll pause repeats that check first.
+        #[cfg(target_os = "wasi")]
+        let mut checks_left = self.poll_interval.map_or(u64::MAX, |n| n.saturating_add(1));
         let mut budget = self.budget.unwrap_or(0);
         let mut frame = self.exec.frames.pop().expect("run with an active frame");
         let mut base: *mut Slot = self.exec.stack.as_mut_ptr();
@@ -588,9 +592,23 @@ impl Store {
             };
         }
         // A backward branch closes a loop: that is where a pause request is honoured.
+        // Whether to pause here: the interrupt flag is set, or (on WASI, without threads
+        // to set it) the poll interval ran out.
+        macro_rules! interrupted {
+            () => {{
+                #[cfg(target_os = "wasi")]
+                let due = {
+                    checks_left -= 1;
+                    checks_left == 0
+                };
+                #[cfg(not(target_os = "wasi"))]
+                let due = false;
+                due || interrupt.load(Ordering::Relaxed)
+            }};
+        }
         macro_rules! poll {
             ($to:expr) => {
-                if ($to as usize) < pc && interrupt.load(Ordering::Relaxed) {
+                if ($to as usize) < pc && interrupted!() {
                     pause!(PauseReason::Interrupted, pc - 1);
                 }
             };
@@ -764,25 +782,25 @@ impl Store {
                     }
                     Instr::Return => do_return!(),
                     Instr::Call(f) => {
-                        if interrupt.load(Ordering::Relaxed) {
+                        if interrupted!() {
                             pause!(PauseReason::Interrupted, pc - 1);
                         }
                         call!(*funcs_map.add(f as usize), false, 0);
                     }
                     Instr::ReturnCall(f) => {
-                        if interrupt.load(Ordering::Relaxed) {
+                        if interrupted!() {
                             pause!(PauseReason::Interrupted, pc - 1);
                         }
                         call!(*funcs_map.add(f as usize), true, 0);
                     }
                     Instr::CallIndirect { ty, table } => {
-                        if interrupt.load(Ordering::Relaxed) {
+                        if interrupted!() {
                             pause!(PauseReason::Interrupted, pc - 1);
                         }
                         call_indirect!(ty, table, false);
                     }
                     Instr::ReturnCallIndirect { ty, table } => {
-                        if interrupt.load(Ordering::Relaxed) {
+                        if interrupted!() {
                             pause!(PauseReason::Interrupted, pc - 1);
                         }
                         call_indirect!(ty, table, true);
