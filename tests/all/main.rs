@@ -6,6 +6,6 @@ mod cli;
 mod malformed;
 mod pause;
 mod restore_files;
-mod trace;
 mod selfhost;
+mod trace;
 mod util;
