@@ -420,7 +420,7 @@ fn write_snapshot(session: &Session, trigger: TriggerInfo, path: &Path) -> anyho
         state,
         wasi: Some(serde_json::to_vec(&wasi_state).context("encoding the WASI state")?),
     };
-    let trace = session.tracer.as_ref().and_then(tern_trace::Tracer::tail);
+    let trace = session.tracer.as_ref().map(tern_trace::Tracer::tail);
     tern_snapshot::write_snapshot_file_with_trace(path, &snapshot, &memories, trace.as_ref())
         .with_context(|| format!("writing snapshot {}", path.display()))
 }

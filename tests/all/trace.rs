@@ -263,3 +263,56 @@ fn call_triggers_and_untraced_checkpoints_split_the_trace_too() {
     let tail: Vec<&str> = whole.lines().skip(10).collect();
     assert_eq!(read(&path("c.jsonl")).lines().collect::<Vec<_>>(), tail);
 }
+
+/// After `--trace-limit` the run goes on untraced but counted: a later snapshot keeps the
+/// last events written and the exact instruction number, so the restored trace goes on
+/// with the right numbers.
+#[test]
+fn a_limited_trace_still_numbers_the_restored_part() {
+    let tmp = TempDir::new("trace-limit-checkpoint");
+    let module = dir().join("loop.wat");
+    let module = module.to_str().unwrap();
+    let path = |name: &str| tmp.0.join(name).display().to_string();
+    let (whole_path, first_path, rest_path) = (path("w.jsonl"), path("a.jsonl"), path("b.jsonl"));
+    let snapshot = path("s.tern");
+    let invoke = ["--invoke", "sum", module, "20"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--trace"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&invoke);
+        tern(&args)
+    };
+    assert!(run(&["--trace-output", &whole_path]).status.success());
+    let first = run(&[
+        "--trace-output",
+        &first_path,
+        "--trace-limit",
+        "5",
+        "--checkpoint-on",
+        "instructions:100",
+        "--snapshot",
+        &snapshot,
+    ]);
+    assert_eq!(first.status.code(), Some(75), "{}", stderr(&first));
+
+    let out = tern(&["inspect", "--json", &snapshot]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["trace"]["next"], 100);
+    assert_eq!(report["trace"]["events"].as_array().unwrap().len(), 5);
+
+    let rest = tern(&[
+        "restore",
+        &snapshot,
+        "--module",
+        module,
+        "--trace",
+        "--trace-output",
+        &rest_path,
+    ]);
+    assert_eq!(stdout(&rest), "420\n", "{}", stderr(&rest));
+    let read = |p: &str| std::fs::read_to_string(p).unwrap();
+    let whole = read(&whole_path);
+    let lines: Vec<&str> = whole.lines().collect();
+    assert_eq!(read(&first_path).lines().collect::<Vec<_>>(), lines[..5]);
+    assert_eq!(read(&rest_path).lines().collect::<Vec<_>>(), lines[100..]);
+}

@@ -26,7 +26,7 @@ pub struct Tracer {
     next: u64,
     written: u64,
     tail: VecDeque<String>,
-    /// The limit was reached: the program runs on untraced.
+    /// The limit was reached: the program runs on untraced, still counted.
     detached: bool,
 }
 
@@ -53,14 +53,14 @@ impl Tracer {
         }
     }
 
-    /// The last (up to [`TAIL_LEN`]) events and the next event number, for a snapshot's
-    /// `trace` section; `None` once the limit stopped tracing (the count is no longer
-    /// kept then).
-    pub fn tail(&self) -> Option<TraceTail> {
-        (!self.detached).then(|| TraceTail {
+    /// The last (up to [`TAIL_LEN`]) events and the next instruction number, for a
+    /// snapshot's `trace` section. After `--trace-limit` the events are the last ones
+    /// written and the number still counts every instruction since.
+    pub fn tail(&self) -> TraceTail {
+        TraceTail {
             next: self.next,
             events: self.tail.iter().cloned().collect(),
-        })
+        }
     }
 
     /// Runs like `start` (a call or a resume of `store`) would, tracing every
@@ -73,10 +73,10 @@ impl Tracer {
         store: &mut Store,
         start: impl FnOnce(&mut Store) -> Result<Outcome, RunError>,
     ) -> Result<Outcome, RunError> {
-        if self.detached {
-            return start(store);
-        }
         let mut budget = store.instruction_budget();
+        if self.detached {
+            return self.run_counted(store, budget, Some(start));
+        }
         // A budget of zero pauses in front of the first instruction, so that its state
         // can be read before it runs.
         store.set_instruction_budget(Some(0));
@@ -95,8 +95,7 @@ impl Tracer {
                 .is_some_and(|limit| self.written >= limit)
             {
                 self.detached = true;
-                store.set_instruction_budget(budget);
-                break store.resume();
+                break self.run_counted(store, budget, None::<fn(&mut Store) -> _>);
             }
             let pending = self.before(store);
             store.set_instruction_budget(Some(1));
@@ -118,6 +117,35 @@ impl Tracer {
         };
         let _ = self.out.flush();
         result
+    }
+
+    /// Runs untraced once the limit is reached, in slices of the instruction budget, so
+    /// that the instruction number stays exact for a later snapshot and a restored
+    /// trace. `start` begins the run (`None`: resume the paused store); the caller's
+    /// `budget` is honoured exactly as in [`Tracer::run`].
+    fn run_counted(
+        &mut self,
+        store: &mut Store,
+        mut budget: Option<u64>,
+        mut start: Option<impl FnOnce(&mut Store) -> Result<Outcome, RunError>>,
+    ) -> Result<Outcome, RunError> {
+        const SLICE: u64 = 1 << 24;
+        loop {
+            let slice = budget.map_or(SLICE, |b| b.min(SLICE));
+            store.set_instruction_budget(Some(slice));
+            let outcome = match start.take() {
+                Some(start) => start(store),
+                None => store.resume(),
+            };
+            let executed = slice - store.instruction_budget().unwrap_or(0);
+            self.next += executed;
+            budget = budget.map(|b| b - executed);
+            let sliced = outcome == Ok(Outcome::Paused(PauseReason::BudgetExhausted));
+            if !sliced || budget == Some(0) {
+                store.set_instruction_budget(budget.filter(|&b| b > 0));
+                return outcome;
+            }
+        }
     }
 
     /// The event of the instruction about to run, if it is selected.
