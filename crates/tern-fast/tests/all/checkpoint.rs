@@ -45,11 +45,7 @@ fn requested_after(program: &Program, bytes: &[u8], delay_ms: u64) -> Checkpoint
     let world = World::new(program);
     let module = fast_module(bytes);
     let mut instance = FastInstance::new(&module, world.context(program)).unwrap();
-    let handle = instance.checkpoint_handle();
-    let waker = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        handle.request();
-    });
+    let waker = request_after(&instance, delay_ms);
     let outcome = instance.invoke("_start", &[]);
     waker.join().unwrap();
     finish_checkpointed(program, world, instance, outcome, bytes)

@@ -16,21 +16,10 @@ use tern_wasi::{WasiCtxBuilder, WasiState};
 pub fn restore_on_fast(
     bytes: &[u8],
     snapshot: &Snapshot,
-    mut builder: WasiCtxBuilder,
+    builder: WasiCtxBuilder,
 ) -> Result<FastInstance, tern_fast::Error> {
     let scratch = TempDir::new("fastsnap");
-    let path = scratch.path().join("snapshot.tern");
-    tern_snapshot::write_snapshot_file(&path, snapshot).expect("snapshot written");
-    let read = tern_snapshot::read_snapshot_file(&path).expect("snapshot reads back");
-    assert_eq!(&read, snapshot, "the file holds what was captured");
-    let wasi =
-        match serde_json::from_slice::<Option<WasiState>>(read.wasi.as_deref().unwrap_or(b"null"))
-            .expect("WASI state decodes")
-        {
-            Some(state) => builder.rebuild(&state),
-            None => builder.build(),
-        }
-        .expect("WASI state restores");
+    let (read, wasi) = through_file(snapshot, scratch.path(), builder);
     FastInstance::restore(&fast_module(bytes), &read, Arc::new(Mutex::new(wasi)))
 }
 
@@ -216,11 +205,7 @@ fn a_sleep_gives_way_and_is_issued_again_on_fast() {
         let world = World::new(&program);
         let module = fast_module(&bytes);
         let mut instance = FastInstance::new(&module, world.context(&program)).unwrap();
-        let handle = instance.checkpoint_handle();
-        let waker = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(delay_ms));
-            handle.request();
-        });
+        let waker = request_after(&instance, delay_ms);
         let outcome = instance.invoke("_start", &[]);
         waker.join().unwrap();
         assert!(

@@ -241,6 +241,39 @@ pub fn run_interp(program: &Program) -> Run {
     world.finish(status)
 }
 
+/// Writes `snapshot` into `dir`, reads it back (checking it holds what was captured) and
+/// rebuilds its WASI state on `builder`'s stdio and preopens, as `tern restore` does.
+pub fn through_file(
+    snapshot: &Snapshot,
+    dir: &Path,
+    builder: WasiCtxBuilder,
+) -> (Snapshot, WasiCtx) {
+    let path = dir.join("snapshot.tern");
+    tern_snapshot::write_snapshot_file(&path, snapshot).expect("snapshot written");
+    let read = tern_snapshot::read_snapshot_file(&path).expect("snapshot reads back");
+    assert_eq!(&read, snapshot, "the file holds what was captured");
+    let _ = std::fs::remove_file(&path);
+    let state =
+        serde_json::from_slice::<Option<WasiState>>(read.wasi.as_deref().unwrap_or(b"null"))
+            .expect("WASI state decodes");
+    let wasi = match state {
+        Some(state) => builder.rebuild(&state),
+        None => builder.build(),
+    }
+    .expect("WASI state restores");
+    (read, wasi)
+}
+
+/// Asks `instance` for a checkpoint from another thread after `delay_ms`; join the
+/// returned thread once the run is back.
+pub fn request_after(instance: &FastInstance, delay_ms: u64) -> std::thread::JoinHandle<()> {
+    let handle = instance.checkpoint_handle();
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        handle.request();
+    })
+}
+
 /// Writes `snapshot` into `dir`, reads it back and resumes it on tern-interp as `tern
 /// restore` does (identity check, WASI rebuild, `instantiate_for_restore`, `restore`,
 /// `resume`), with `builder` providing stdio and preopens.
@@ -250,26 +283,14 @@ pub fn restore_on_interp(
     dir: &Path,
     mut builder: WasiCtxBuilder,
 ) -> Result<tern_interp::Outcome, tern_interp::RunError> {
-    let path = dir.join("snapshot.tern");
-    tern_snapshot::write_snapshot_file(&path, snapshot).expect("snapshot written");
-    let read = tern_snapshot::read_snapshot_file(&path).expect("snapshot reads back");
-    assert_eq!(&read, snapshot, "the file holds what was captured");
-    let _ = std::fs::remove_file(&path);
+    let config = tern_interp::Config::default();
+    let mut store = tern_interp::Store::new(&config);
+    builder.interrupt_flag(store.interrupt_handle());
+    let (read, wasi) = through_file(snapshot, dir, builder);
     read.module
         .verify(wasm)
         .expect("identity of the original module");
-    let config = tern_interp::Config::default();
     let module = tern_interp::Module::new(&config, wasm).expect("module compiles");
-    let mut store = tern_interp::Store::new(&config);
-    builder.interrupt_flag(store.interrupt_handle());
-    let wasi =
-        match serde_json::from_slice::<Option<WasiState>>(read.wasi.as_deref().unwrap_or(b"null"))
-            .expect("WASI state decodes")
-        {
-            Some(state) => builder.rebuild(&state),
-            None => builder.build(),
-        }
-        .expect("WASI state restores");
     let mut linker = tern_interp::Linker::new();
     tern_wasi::add_to_linker(&mut linker, Arc::new(Mutex::new(wasi)));
     linker
