@@ -32,8 +32,10 @@ enum Host {
     Wasmtime,
     /// tern.wasm in Node's WASI.
     Node,
-    /// The native `tern` binary.
+    /// The native `tern` binary (a restore runs on its interpreter, `--engine interp`).
     Native,
+    /// The native `tern` binary, restoring with `--engine fast`.
+    NativeFast,
 }
 
 /// `target/tern.wasm`, built (or found up to date by cargo) once per test run.
@@ -116,7 +118,7 @@ fn tern_on(host: Host, dirs: &[&Path]) -> Command {
             cmd.arg(tern_wasm());
             cmd
         }
-        Host::Native => Command::new(env!("CARGO_BIN_EXE_tern")),
+        Host::Native | Host::NativeFast => Command::new(env!("CARGO_BIN_EXE_tern")),
     };
     cmd.stdin(Stdio::null()).env("RUST_BACKTRACE", "0");
     cmd
@@ -222,8 +224,14 @@ fn checkpoint_and_restore(name: &str, first: Host, then: &[Host]) {
     for (i, &host) in then.iter().enumerate() {
         let copy = root.join(format!("data-{i}"));
         copy_tree(&data, &copy);
-        let out = run(tern_on(host, &[&root])
-            .arg("restore")
+        let mut cmd = tern_on(host, &[&root]);
+        cmd.arg("restore");
+        match host {
+            Host::Native => cmd.args(["--engine", "interp"]),
+            Host::NativeFast => cmd.args(["--engine", "fast"]),
+            Host::Wasmtime | Host::Node => &mut cmd,
+        };
+        let out = run(cmd
             .arg(&snapshot)
             .arg("--module")
             .arg(&work.module)
@@ -256,6 +264,15 @@ fn checkpoint_in_wasmtime_restore_in_node_and_native() {
         "selfhost-wasmtime",
         Host::Wasmtime,
         &[Host::Node, Host::Native],
+    );
+}
+
+#[test]
+fn checkpoint_in_wasmtime_restore_on_native_fast_engine() {
+    checkpoint_and_restore(
+        "selfhost-wasmtime-fast",
+        Host::Wasmtime,
+        &[Host::NativeFast],
     );
 }
 
