@@ -36,9 +36,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            match e.is::<commands::engine::UsageError>() {
-                true => ExitCode::from(2),
-                false => ExitCode::FAILURE,
+            if e.is::<commands::engine::UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
             }
         }
     }
