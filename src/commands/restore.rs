@@ -39,10 +39,10 @@ pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let interp_only = interp_only_option(&args.checkpoint, &args.trace);
     let choice = args.engine.choose(interp_only)?;
     #[cfg(feature = "fast")]
-    if choice.engine == Engine::Fast {
-        if let Some(code) = super::fast::restore(&args, choice.explicit)? {
-            return Ok(code);
-        }
+    if choice.engine == Engine::Fast
+        && let Some(code) = super::fast::restore(&args, choice.explicit)?
+    {
+        return Ok(code);
     }
     let _ = choice;
     restore_interp(args)

@@ -85,10 +85,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let interp_only = interp_only_option(&args.checkpoint, &args.trace);
     let choice = args.engine.choose(interp_only)?;
     #[cfg(feature = "fast")]
-    if choice.engine == Engine::Fast {
-        if let Some(code) = super::fast::run(&args, choice.explicit)? {
-            return Ok(code);
-        }
+    if choice.engine == Engine::Fast
+        && let Some(code) = super::fast::run(&args, choice.explicit)?
+    {
+        return Ok(code);
     }
     let _ = choice;
     run_interp(args)
