@@ -362,3 +362,46 @@ fn cached_files(root: &std::path::Path) -> Vec<(PathBuf, std::time::SystemTime)>
     found.sort();
     found
 }
+
+/// The fast tier cannot restore a module with a start function (instantiating it would
+/// run the start function again): without `--engine` the interpreter restores it, with
+/// `--engine fast` it is a one-line error.
+#[test]
+fn a_module_with_a_start_function_restores_on_the_interpreter() {
+    let dir = TempDir::new("engines-start");
+    let module = dir.file(
+        "start.wat",
+        r#"(module
+          (global $g (mut i32) (i32.const 0))
+          (func $init (global.set $g (i32.add (global.get $g) (i32.const 5))))
+          (start $init)
+          (func $f (export "f") (param i32) (result i32)
+            (if (result i32) (i32.eqz (local.get 0))
+              (then (global.get $g))
+              (else (i32.add (i32.const 1)
+                             (call $f (i32.sub (local.get 0) (i32.const 1))))))))"#,
+    );
+    let snap = dir.0.join("start.tern").display().to_string();
+    let out = tern(&[
+        "run",
+        "--engine",
+        "fast",
+        "--checkpoint-on",
+        "call:f:50",
+        "--snapshot",
+        &snap,
+        "--invoke",
+        "f",
+        &module,
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    let out = tern(&["restore", &snap, "--module", &module]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "105\n");
+    let out = tern(&["restore", &snap, "--module", &module, "--engine", "fast"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("start function"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
