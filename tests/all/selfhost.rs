@@ -1,8 +1,9 @@
 //! The self-hosted tern (`target/tern.wasm`, docs/self-hosted.md) inside two other Wasm
 //! runtimes: wasmtime's CLI and Node's `node:wasi` (`tests/support/wasi-host.mjs`). A
 //! program checkpointed by tern.wasm in one of them continues in the other and on native
-//! tern, and one checkpointed by native tern continues in tern.wasm; every combination
-//! ends with the output and files of an uninterrupted run.
+//! tern (on its interpreter and on its fast engine), and one checkpointed by native tern
+//! continues in tern.wasm; every combination ends with the output and files of an
+//! uninterrupted run.
 //!
 //! The guest is `tests/guests/ckpt/files.wasm` (file I/O through the preopen `/data`).
 //! The trigger file exists before the run starts, so tern.wasm, which looks for it
