@@ -282,6 +282,13 @@ fn trap_on_fast_exits_134_with_a_named_backtrace() {
     let inner = err.find("func[0] (inner)").expect("inner frame named");
     let outer = err.find("func[1] (outer)").expect("outer frame named");
     assert!(inner < outer, "innermost frame first:\n{err}");
+    // The fast engine is the default.
+    let default = tern(&["run", "--invoke", "go", &module]);
+    assert_eq!(stderr(&default), err);
+    let interp = stderr(&tern(&[
+        "run", "--engine", "interp", "--invoke", "go", &module,
+    ]));
+    assert!(interp.contains("func[0] (inner) @ 0x"), "{interp}");
 }
 
 #[test]
