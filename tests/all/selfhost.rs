@@ -306,3 +306,19 @@ fn signal_triggers_are_refused_in_tern_wasm() {
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
+
+#[test]
+fn the_fast_engine_is_refused_in_tern_wasm() {
+    let work = Work::new("selfhost-engine");
+    let root = work.dir.0.clone();
+    let out = run(tern_on(Host::Wasmtime, &[&root])
+        .args(["run", "--engine", "fast"])
+        .arg(&work.module));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: --engine fast: this tern was built without the fast engine"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
