@@ -38,7 +38,7 @@ pub struct CheckpointArgs {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-enum Trigger {
+pub(super) enum Trigger {
     Instructions(u64),
     /// Function (name or index) and N: pause in front of every N-th call.
     Call(String, u64),
@@ -48,7 +48,7 @@ enum Trigger {
     Interval(Duration),
 }
 
-fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
+pub(super) fn parse_trigger(text: &str) -> anyhow::Result<Trigger> {
     let (kind, arg) = text.split_once(':').unwrap_or((text, ""));
     Ok(match (kind, arg) {
         ("instructions", n) => {
@@ -126,10 +126,10 @@ pub struct Session {
 
 /// Which flag-based trigger fired, so the snapshot records it.
 #[derive(Default)]
-struct Fired {
-    signal: Arc<AtomicBool>,
-    file: Arc<AtomicBool>,
-    interval: Arc<AtomicBool>,
+pub(super) struct Fired {
+    pub signal: Arc<AtomicBool>,
+    pub file: Arc<AtomicBool>,
+    pub interval: Arc<AtomicBool>,
 }
 
 /// Whether file and interval triggers are polled by the running thread rather than
@@ -293,7 +293,7 @@ fn arm(triggers: &[Trigger], session: &Session) -> anyhow::Result<Armed> {
 }
 
 /// Runs `tick` every `period` on a background thread until `stop` is set.
-fn watch(stop: Arc<AtomicBool>, period: Duration, tick: impl Fn() + Send + 'static) {
+pub(super) fn watch(stop: Arc<AtomicBool>, period: Duration, tick: impl Fn() + Send + 'static) {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(period);
@@ -366,7 +366,7 @@ fn run_traced(
     }
 }
 
-fn print_results(results: &[Value]) -> anyhow::Result<()> {
+pub(super) fn print_results(results: &[Value]) -> anyhow::Result<()> {
     let text: String = results
         .iter()
         .map(|v| super::values::format(v) + "\n")
@@ -426,14 +426,14 @@ fn write_snapshot(session: &Session, trigger: TriggerInfo, path: &Path) -> anyho
 }
 
 /// A single snapshot file, or numbered files in a directory.
-struct SnapshotPaths {
+pub(super) struct SnapshotPaths {
     base: PathBuf,
     numbered: bool,
     next: u32,
 }
 
 impl SnapshotPaths {
-    fn new(base: &Path) -> Self {
+    pub fn new(base: &Path) -> Self {
         SnapshotPaths {
             base: base.to_path_buf(),
             numbered: base.is_dir(),
@@ -441,7 +441,7 @@ impl SnapshotPaths {
         }
     }
 
-    fn next(&mut self) -> PathBuf {
+    pub fn next(&mut self) -> PathBuf {
         if !self.numbered {
             return self.base.clone();
         }

@@ -1,6 +1,9 @@
 //! One module per `tern` subcommand.
 
 pub mod checkpoint;
+pub mod engine;
+#[cfg(feature = "fast")]
+pub mod fast;
 pub mod inspect;
 pub mod restore;
 pub mod run;

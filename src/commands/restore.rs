@@ -1,10 +1,14 @@
 //! `tern restore`: continue a program from a snapshot file.
 
 use super::checkpoint::{CheckpointArgs, Session, drive};
+#[cfg(feature = "fast")]
+use super::engine::Engine;
+use super::engine::{EngineArgs, interp_only_option};
 use super::run::load_module;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use tern_interp::{Config, InstanceId, Linker, Module, Store};
 use tern_snapshot::{SnapshotError, SnapshotFile};
@@ -15,21 +19,37 @@ use tern_wasi::{WasiCtx, WasiCtxBuilder, WasiState, add_to_linker};
 pub struct RestoreArgs {
     /// The snapshot file.
     #[arg(value_name = "SNAPSHOT")]
-    from: PathBuf,
+    pub(super) from: PathBuf,
     /// The module the snapshot was taken of (checked against the identity it records).
     #[arg(long, value_name = "PATH")]
-    module: PathBuf,
+    pub(super) module: PathBuf,
     /// Map a preopened directory to another host directory: HOST::GUEST. Preopens not
     /// mapped are opened at the host path they had when the snapshot was taken.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
-    dirs: Vec<String>,
+    pub(super) dirs: Vec<String>,
     #[command(flatten)]
-    checkpoint: CheckpointArgs,
+    pub(super) engine: EngineArgs,
     #[command(flatten)]
-    trace: super::trace::TraceArgs,
+    pub(super) checkpoint: CheckpointArgs,
+    #[command(flatten)]
+    pub(super) trace: super::trace::TraceArgs,
 }
 
 pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
+    let interp_only = interp_only_option(&args.checkpoint, &args.trace);
+    let choice = args.engine.choose(interp_only)?;
+    #[cfg(feature = "fast")]
+    if choice.engine == Engine::Fast
+        && let Some(code) = super::fast::restore(&args, choice.explicit)?
+    {
+        return Ok(code);
+    }
+    let _ = choice;
+    restore_interp(args)
+}
+
+/// `tern restore` on the interpreter.
+fn restore_interp(args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let shown = args.from.display();
     // Everything is decoded and checked here except the memory section, which is read
     // in chunks and decompressed straight into the restored memories below; the
@@ -98,19 +118,11 @@ fn prepare(
     })?;
 
     let mut store = Store::new(&config);
-    let mut builder = WasiCtxBuilder::new();
-    builder
-        .inherit_stdio()
-        .interrupt_flag(store.interrupt_handle());
-    super::preopen_dirs(&mut builder, &args.dirs);
-    let wasi_bytes = snapshot.wasi.as_deref().unwrap_or(b"null");
-    let wasi = match serde_json::from_slice::<Option<WasiState>>(wasi_bytes)
-        .with_context(|| format!("{shown}: the WASI state does not decode"))?
-    {
-        Some(state) => builder.rebuild(&state),
-        None => builder.build(),
-    }
-    .map_err(|e| anyhow::anyhow!("{shown}: cannot restore the WASI state: {e}"))?;
+    let wasi = rebuild_wasi(
+        args,
+        snapshot.wasi.as_deref(),
+        Some(store.interrupt_handle()),
+    )?;
     let wasi = Arc::new(Mutex::new(wasi));
 
     let mut linker = Linker::new();
@@ -119,4 +131,29 @@ fn prepare(
         .instantiate_for_restore(&mut store, &module)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.module.display()))?;
     Ok((store, instance, module, wasi))
+}
+
+/// The WASI context of a restore: stdio inherited, `--dir` mappings, and the snapshot's
+/// WASI state (`wasi`, JSON; none in snapshots of programs without WASI) rebuilt —
+/// files reopened and checked, sockets bound again. Shared by both engines.
+pub(super) fn rebuild_wasi(
+    args: &RestoreArgs,
+    wasi: Option<&[u8]>,
+    interrupt: Option<Arc<AtomicBool>>,
+) -> anyhow::Result<WasiCtx> {
+    let shown = args.from.display();
+    let mut builder = WasiCtxBuilder::new();
+    builder.inherit_stdio();
+    if let Some(flag) = interrupt {
+        builder.interrupt_flag(flag);
+    }
+    super::preopen_dirs(&mut builder, &args.dirs);
+    let wasi_bytes = wasi.unwrap_or(b"null");
+    match serde_json::from_slice::<Option<WasiState>>(wasi_bytes)
+        .with_context(|| format!("{shown}: the WASI state does not decode"))?
+    {
+        Some(state) => builder.rebuild(&state),
+        None => builder.build(),
+    }
+    .map_err(|e| anyhow::anyhow!("{shown}: cannot restore the WASI state: {e}"))
 }

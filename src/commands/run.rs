@@ -2,6 +2,9 @@
 //! exported function with `--invoke`.
 
 use super::checkpoint::{CheckpointArgs, Session, drive};
+#[cfg(feature = "fast")]
+use super::engine::Engine;
+use super::engine::{EngineArgs, interp_only_option};
 use super::values;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -16,38 +19,46 @@ use tern_wasi::{WasiCtxBuilder, add_to_linker};
 pub struct RunArgs {
     /// Call this exported function instead of `_start` and print its results, one per line.
     #[arg(long, value_name = "NAME")]
-    invoke: Option<String>,
+    pub(super) invoke: Option<String>,
     /// Give the program a host directory, under its own name or as GUEST.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
-    dirs: Vec<String>,
+    pub(super) dirs: Vec<String>,
     /// Set an environment variable for the program.
     #[arg(long = "env", value_name = "KEY=VALUE")]
-    envs: Vec<String>,
+    pub(super) envs: Vec<String>,
     /// Preopen a listening TCP socket (after the directories, from fd 3 on).
     #[arg(long = "tcplisten", value_name = "ADDR")]
-    listens: Vec<String>,
+    pub(super) listens: Vec<String>,
     #[command(flatten)]
-    checkpoint: CheckpointArgs,
+    pub(super) engine: EngineArgs,
     #[command(flatten)]
-    trace: super::trace::TraceArgs,
+    pub(super) checkpoint: CheckpointArgs,
+    #[command(flatten)]
+    pub(super) trace: super::trace::TraceArgs,
     /// The module: a binary `.wasm` or a text `.wat` file.
-    module: PathBuf,
+    pub(super) module: PathBuf,
     /// The program's arguments; with `--invoke`, the function's arguments, typed by its
     /// signature.
     #[arg(allow_hyphen_values = true, trailing_var_arg = true)]
-    args: Vec<String>,
+    pub(super) args: Vec<String>,
 }
 
-/// Reads and compiles a module file, binary or text.
-pub fn load_module(config: &Config, path: &Path) -> anyhow::Result<Module> {
+/// Reads a module file, binary or text, as a binary module.
+pub fn read_wasm(path: &Path) -> anyhow::Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let binary =
         wat::parse_bytes(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(binary.into_owned())
+}
+
+/// Reads and compiles a module file, binary or text, for the interpreter.
+pub fn load_module(config: &Config, path: &Path) -> anyhow::Result<Module> {
+    let binary = read_wasm(path)?;
     Module::new(config, &binary).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The WASI context the command line describes.
-fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
+pub(super) fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
     let mut builder = WasiCtxBuilder::new();
     builder.inherit_stdio();
     if args.invoke.is_none() {
@@ -71,6 +82,20 @@ fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let interp_only = interp_only_option(&args.checkpoint, &args.trace);
+    let choice = args.engine.choose(interp_only)?;
+    #[cfg(feature = "fast")]
+    if choice.engine == Engine::Fast
+        && let Some(code) = super::fast::run(&args, choice.explicit)?
+    {
+        return Ok(code);
+    }
+    let _ = choice;
+    run_interp(args)
+}
+
+/// `tern run` on the interpreter.
+fn run_interp(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = Config::default();
     let module = load_module(&config, &args.module)?;
     let mut store = Store::new(&config);
@@ -106,7 +131,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Parses `--invoke` arguments by the signature of export `name`.
-fn invoke_args(module: &Module, name: &str, args: &[String]) -> anyhow::Result<Vec<Value>> {
+pub(super) fn invoke_args(
+    module: &Module,
+    name: &str,
+    args: &[String],
+) -> anyhow::Result<Vec<Value>> {
     let index = module
         .exported_func(name)
         .with_context(|| format!("no exported function named `{name}`"))?;

@@ -195,8 +195,11 @@ fn call_trigger_pauses_in_front_of_the_nth_call_and_can_repeat() {
                               (call $fib (i64.sub (local.get 0) (i64.const 2))))))))"#,
     );
     let snap = dir.0.join("fib.tern").display().to_string();
+    // The interpreter pauses in front of the call (the fast engine at the callee's entry).
     let out = tern(&[
         "run",
+        "--engine",
+        "interp",
         "--checkpoint-on",
         "call:fib:1000",
         "--snapshot",

@@ -20,14 +20,14 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-const GUESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guests/ckpt");
-const CHECKPOINTED: i32 = 75;
+pub(crate) const GUESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/guests/ckpt");
+pub(crate) const CHECKPOINTED: i32 = 75;
 /// How long any one tern process may take before the test kills it and fails.
 const DEADLINE: Duration = Duration::from_secs(20);
 /// The line tern itself writes to stderr after each checkpoint; not the program's output.
 const TERN_NOTE: &str = "tern: checkpoint written to ";
 
-fn guest(name: &str) -> String {
+pub(crate) fn guest(name: &str) -> String {
     format!("{GUESTS}/{name}")
 }
 
@@ -37,7 +37,7 @@ fn guest(name: &str) -> String {
 /// A running `tern`, its stdout read line by line as it comes (so a test can wait for a
 /// line before signalling) and its stderr collected whole, both on their own threads so
 /// that a full pipe never blocks the child while the test waits.
-struct Tern {
+pub(crate) struct Tern {
     child: Child,
     lines: Receiver<Vec<u8>>,
     stdout: Vec<u8>,
@@ -46,15 +46,15 @@ struct Tern {
 }
 
 /// What one process did.
-struct Exit {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    elapsed: Duration,
+pub(crate) struct Exit {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
 }
 
 impl Tern {
-    fn spawn(args: &[&str], stdin: Stdio) -> Tern {
+    pub fn spawn(args: &[&str], stdin: Stdio) -> Tern {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tern"))
             .args(args)
             .stdin(stdin)
@@ -88,7 +88,7 @@ impl Tern {
     }
 
     /// Waits until the program has printed a line containing `needle`.
-    fn wait_for_line(&mut self, needle: &str) {
+    pub fn wait_for_line(&mut self, needle: &str) {
         loop {
             let left = DEADLINE.saturating_sub(self.started.elapsed());
             match self.lines.recv_timeout(left) {
@@ -120,7 +120,7 @@ impl Tern {
     }
 
     /// Waits for the exit (killing the process at the deadline) and collects its output.
-    fn finish(mut self) -> Exit {
+    pub fn finish(mut self) -> Exit {
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait for tern") {
                 break status;
@@ -153,7 +153,7 @@ impl Tern {
 /// Runs tern to its end with `input` on stdin, through a real pipe. Returns what the
 /// process left unread: it is still in the pipe, which is closed after the input, so the
 /// rest is exactly what the next process of a checkpoint chain must be given.
-fn run_with_input(args: &[&str], input: &[u8]) -> (Exit, Vec<u8>) {
+pub(crate) fn run_with_input(args: &[&str], input: &[u8]) -> (Exit, Vec<u8>) {
     let (mut rest, mut writer) = std::io::pipe().expect("pipe");
     // Everything is written before the start, so it must fit in the pipe's buffer (64 KiB
     // on Linux); the inputs here are a few KiB.
@@ -173,25 +173,25 @@ fn run_with_input(args: &[&str], input: &[u8]) -> (Exit, Vec<u8>) {
 // Programs and what they leave behind
 
 /// One guest program and how to run it.
-struct Program {
+pub(crate) struct Program {
     /// File name in `tests/guests/ckpt`.
-    wasm: &'static str,
-    args: &'static [&'static str],
+    pub wasm: &'static str,
+    pub args: &'static [&'static str],
     /// Runs with the preopen `/data`, seeded by `seed_data`.
-    data: bool,
+    pub data: bool,
     /// Produces the program's stdin.
-    input: fn() -> Vec<u8>,
+    pub input: fn() -> Vec<u8>,
     /// Instruction step of the probe run that measures the program's length.
-    step: u64,
+    pub step: u64,
 }
 
-fn no_input() -> Vec<u8> {
+pub(crate) fn no_input() -> Vec<u8> {
     Vec::new()
 }
 
 /// Lines of varying length for `stdin.wasm`, some longer than others so that libc's
 /// stdin buffer boundaries fall in the middle of lines.
-fn text_input() -> Vec<u8> {
+pub(crate) fn text_input() -> Vec<u8> {
     (0..300)
         .map(|i| format!("line {i}: {}\n", "abcdefghij".repeat(i % 7)))
         .collect::<String>()
@@ -231,17 +231,17 @@ pub(crate) fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
 
 /// Everything a run of a program produced, checkpointed or not.
 #[derive(Default)]
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
+pub(crate) struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
     /// The program's stderr, without tern's own checkpoint notes.
-    stderr: String,
-    files: BTreeMap<String, Vec<u8>>,
+    pub stderr: String,
+    pub files: BTreeMap<String, Vec<u8>>,
 }
 
 impl Outcome {
     /// Appends one process's output; its status becomes the outcome's.
-    fn add(&mut self, exit: &Exit) {
+    pub fn add(&mut self, exit: &Exit) {
         self.code = exit.status.code();
         self.stdout += &exit.stdout;
         for line in exit.stderr.split_inclusive('\n') {
@@ -251,7 +251,7 @@ impl Outcome {
         }
     }
 
-    fn assert_same(&self, expected: &Outcome, context: &str) {
+    pub fn assert_same(&self, expected: &Outcome, context: &str) {
         assert_eq!(self.stdout, expected.stdout, "stdout, {context}");
         assert_eq!(self.stderr, expected.stderr, "stderr, {context}");
         assert_eq!(self.code, expected.code, "exit status, {context}");
@@ -267,13 +267,13 @@ impl Outcome {
 }
 
 /// A run of `program` in `root` (which holds its `/data` when it has one).
-struct Setup<'a> {
-    program: &'a Program,
-    root: PathBuf,
+pub(crate) struct Setup<'a> {
+    pub program: &'a Program,
+    pub root: PathBuf,
 }
 
 impl<'a> Setup<'a> {
-    fn new(program: &'a Program, root: PathBuf) -> Setup<'a> {
+    pub fn new(program: &'a Program, root: PathBuf) -> Setup<'a> {
         std::fs::create_dir_all(&root).unwrap();
         if program.data {
             seed_data(&root.join("data"));
@@ -281,12 +281,12 @@ impl<'a> Setup<'a> {
         Setup { program, root }
     }
 
-    fn path(&self, name: &str) -> String {
+    pub fn path(&self, name: &str) -> String {
         self.root.join(name).display().to_string()
     }
 
     /// `tern run` with `options` before the module.
-    fn run_args(&self, options: &[String]) -> Vec<String> {
+    pub fn run_args(&self, options: &[String]) -> Vec<String> {
         let mut args = vec!["run".to_string()];
         if self.program.data {
             args.extend(["--dir".into(), format!("{}::/data", self.path("data"))]);
@@ -298,7 +298,7 @@ impl<'a> Setup<'a> {
     }
 
     /// `tern restore` of `snapshot`, with `options` after it.
-    fn restore_args(&self, snapshot: &str, options: &[String]) -> Vec<String> {
+    pub fn restore_args(&self, snapshot: &str, options: &[String]) -> Vec<String> {
         let mut args = vec![
             "restore".to_string(),
             snapshot.to_string(),
@@ -309,7 +309,7 @@ impl<'a> Setup<'a> {
         args
     }
 
-    fn files(&self, data: &str) -> BTreeMap<String, Vec<u8>> {
+    pub fn files(&self, data: &str) -> BTreeMap<String, Vec<u8>> {
         if self.program.data {
             tree(&self.root.join(data))
         } else {
@@ -318,7 +318,7 @@ impl<'a> Setup<'a> {
     }
 }
 
-fn strs(args: &[String]) -> Vec<&str> {
+pub(crate) fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 

@@ -3,6 +3,7 @@
 mod checkpoint;
 mod checkpoint_wasi;
 mod cli;
+mod engines;
 mod malformed;
 mod pause;
 mod restore_files;

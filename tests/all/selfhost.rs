@@ -1,8 +1,9 @@
 //! The self-hosted tern (`target/tern.wasm`, docs/self-hosted.md) inside two other Wasm
 //! runtimes: wasmtime's CLI and Node's `node:wasi` (`tests/support/wasi-host.mjs`). A
 //! program checkpointed by tern.wasm in one of them continues in the other and on native
-//! tern, and one checkpointed by native tern continues in tern.wasm; every combination
-//! ends with the output and files of an uninterrupted run.
+//! tern (on its interpreter and on its fast engine), and one checkpointed by native tern
+//! continues in tern.wasm; every combination ends with the output and files of an
+//! uninterrupted run.
 //!
 //! The guest is `tests/guests/ckpt/files.wasm` (file I/O through the preopen `/data`).
 //! The trigger file exists before the run starts, so tern.wasm, which looks for it
@@ -32,8 +33,10 @@ enum Host {
     Wasmtime,
     /// tern.wasm in Node's WASI.
     Node,
-    /// The native `tern` binary.
+    /// The native `tern` binary (a restore runs on its interpreter, `--engine interp`).
     Native,
+    /// The native `tern` binary, restoring with `--engine fast`.
+    NativeFast,
 }
 
 /// `target/tern.wasm`, built (or found up to date by cargo) once per test run.
@@ -116,7 +119,7 @@ fn tern_on(host: Host, dirs: &[&Path]) -> Command {
             cmd.arg(tern_wasm());
             cmd
         }
-        Host::Native => Command::new(env!("CARGO_BIN_EXE_tern")),
+        Host::Native | Host::NativeFast => Command::new(env!("CARGO_BIN_EXE_tern")),
     };
     cmd.stdin(Stdio::null()).env("RUST_BACKTRACE", "0");
     cmd
@@ -222,8 +225,14 @@ fn checkpoint_and_restore(name: &str, first: Host, then: &[Host]) {
     for (i, &host) in then.iter().enumerate() {
         let copy = root.join(format!("data-{i}"));
         copy_tree(&data, &copy);
-        let out = run(tern_on(host, &[&root])
-            .arg("restore")
+        let mut cmd = tern_on(host, &[&root]);
+        cmd.arg("restore");
+        match host {
+            Host::Native => cmd.args(["--engine", "interp"]),
+            Host::NativeFast => cmd.args(["--engine", "fast"]),
+            Host::Wasmtime | Host::Node => &mut cmd,
+        };
+        let out = run(cmd
             .arg(&snapshot)
             .arg("--module")
             .arg(&work.module)
@@ -260,6 +269,15 @@ fn checkpoint_in_wasmtime_restore_in_node_and_native() {
 }
 
 #[test]
+fn checkpoint_in_wasmtime_restore_on_native_fast_engine() {
+    checkpoint_and_restore(
+        "selfhost-wasmtime-fast",
+        Host::Wasmtime,
+        &[Host::NativeFast],
+    );
+}
+
+#[test]
 fn checkpoint_in_node_restore_in_wasmtime() {
     checkpoint_and_restore("selfhost-node", Host::Node, &[Host::Wasmtime]);
 }
@@ -284,6 +302,22 @@ fn signal_triggers_are_refused_in_tern_wasm() {
     let stderr = text(&out.stderr);
     assert!(
         stderr.starts_with("error: signal triggers are not available in tern.wasm"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn the_fast_engine_is_refused_in_tern_wasm() {
+    let work = Work::new("selfhost-engine");
+    let root = work.dir.0.clone();
+    let out = run(tern_on(Host::Wasmtime, &[&root])
+        .args(["run", "--engine", "fast"])
+        .arg(&work.module));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: --engine fast: this tern was built without the fast engine"),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -12,6 +12,16 @@ pub fn tern(args: &[&str]) -> Output {
         .expect("tern runs")
 }
 
+/// Runs `tern` with `args` and the environment variables `envs` added; stdin is empty.
+pub fn tern_with_env(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("tern runs")
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -118,6 +118,12 @@ impl FastModule {
         &self.prepared.identity
     }
 
+    /// Whether the module has a start function (such a module runs here, but
+    /// [`crate::FastInstance::restore`] refuses it: instantiation would run it again).
+    pub fn has_start(&self) -> bool {
+        self.prepared.facts.has_start
+    }
+
     /// The bytes wasmtime compiled (instrumented, with reach exports).
     pub fn instrumented(&self) -> &[u8] {
         &self.prepared.module

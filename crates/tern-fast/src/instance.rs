@@ -155,7 +155,7 @@ impl FastInstance {
         self.handle.shared.sync_word();
         let result = func.call(&mut self.store, &params, &mut results);
         if let Err(e) = result {
-            return Err(run_error(e));
+            return Err(run_error(e, &self.module.module));
         }
         if self.read_word(UNWINDING_OFFSET) != 0 {
             self.unwound = true;
@@ -219,17 +219,50 @@ pub(crate) fn to_val(value: &Value) -> Result<Val, String> {
     })
 }
 
-/// Sorts a wasmtime error into exit, trap or fatal.
-pub(crate) fn run_error(e: wasmtime::Error) -> RunError {
+/// Sorts a wasmtime error into exit, trap or fatal. A trap's message is its kind
+/// followed by the Wasm backtrace (see [`backtrace`]); `main` is the instrumented main
+/// module, whose frames are reported under their original function indices.
+pub(crate) fn run_error(e: wasmtime::Error, main: &wasmtime::Module) -> RunError {
     if let Some(exit) = e.downcast_ref::<WasiExit>() {
         return match exit {
             WasiExit::Exit(code) => RunError::Exit(*code),
-            WasiExit::Trap(message) => RunError::Trap(message.clone()),
+            WasiExit::Trap(message) => RunError::Trap(message.clone() + &backtrace(&e, main)),
             WasiExit::Interrupted => RunError::Trap("blocking call interrupted".into()),
         };
     }
     if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        return RunError::Trap(trap.to_string());
+        return RunError::Trap(trap.to_string() + &backtrace(&e, main));
     }
     RunError::Fatal(Error::Wasmtime(e))
+}
+
+/// The Wasm backtrace of a trap, innermost first, in the interpreter's format
+/// (`\nwasm backtrace:\n    0: func[3] (name)`), or nothing when wasmtime recorded none.
+/// Frames of the main module show the *original* function index and the name-section
+/// name; the byte offset is left out, as wasmtime knows only the offset in the
+/// instrumented module. Frames of a restored program's continuation clones show as
+/// `func[?] (continuation clone)`.
+fn backtrace(e: &wasmtime::Error, main: &wasmtime::Module) -> String {
+    let Some(trace) = e.downcast_ref::<wasmtime::WasmBacktrace>() else {
+        return String::new();
+    };
+    if trace.frames().is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("\nwasm backtrace:");
+    for (i, frame) in trace.frames().iter().enumerate() {
+        let line = if wasmtime::Module::same(frame.module(), main) {
+            let func = frame
+                .func_index()
+                .wrapping_sub(tern_instrument::ADDED_FUNCS);
+            let name = frame
+                .func_name()
+                .map_or(String::new(), |n| format!(" ({n})"));
+            format!("func[{func}]{name}")
+        } else {
+            "func[?] (continuation clone)".to_string()
+        };
+        text += &format!("\n  {i:>3}: {line}");
+    }
+    text
 }

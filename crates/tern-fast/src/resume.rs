@@ -101,7 +101,7 @@ impl CloneRunner for Runner<'_> {
             });
         }
         func.call(&mut inst.store, &params, &mut results)
-            .map_err(run_error)?;
+            .map_err(|e| run_error(e, &inst.module.module))?;
         if inst.read_word(UNWINDING_OFFSET) != 0 {
             return Ok(CloneOutcome::Unwound);
         }

@@ -1,0 +1,318 @@
+//! The fast engine (`crates/tern-fast`: the instrumented module on wasmtime) behind
+//! `tern run` and `tern restore` (`--engine fast`, the default).
+//!
+//! Same triggers, snapshot files, exit statuses and messages as the interpreter's path
+//! in `checkpoint.rs`, except:
+//! - `--checkpoint-on instructions:N` and `--trace` are the interpreter's alone (the
+//!   engine choice in `engine.rs` sends them there);
+//! - `--leave-running` is capture → snapshot file → restore of that state into a new
+//!   instance (the stack has unwound into the host), with the live WASI context, so open
+//!   files, sockets and stdin stay as they are; the `call:FUNC:N` count starts again
+//!   after every checkpoint;
+//! - a module the fast tier does not take (it refuses to instrument it, or a restore of
+//!   a module with a start function) runs on the interpreter unless `--engine fast` was
+//!   given, so malformed modules get the interpreter's errors.
+
+use super::checkpoint::{
+    CHECKPOINT_EXIT, CheckpointArgs, Fired, SnapshotPaths, TRAP_EXIT, Trigger, parse_trigger,
+    print_results, watch,
+};
+use super::restore::RestoreArgs;
+use super::run::RunArgs;
+use anyhow::{Context, anyhow};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tern_fast::{CheckpointHandle, FastEngine, FastInstance, FastModule, Outcome, RunError};
+use tern_snapshot::{SnapshotError, TriggerInfo, Value, trigger_kind};
+use tern_wasi::WasiCtx;
+
+/// `tern run` on the fast engine; `None` when the fast tier does not take the module and
+/// the engine was not chosen explicitly (the caller then runs the interpreter).
+pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
+    let wasm = super::run::read_wasm(&args.module)?;
+    let call = call_trigger(&args.checkpoint, &args.module)?;
+    let Some(module) = load(&wasm, call, &args.module, explicit)? else {
+        return Ok(None);
+    };
+    let (name, params) = match &args.invoke {
+        Some(name) => {
+            // The signature types the arguments (the interpreter's module knows it).
+            let config = tern_interp::Config::default();
+            let typed = super::run::load_module(&config, &args.module)?;
+            let params = super::run::invoke_args(&typed, name, &args.args)?;
+            (name.clone(), params)
+        }
+        None => ("_start".to_string(), Vec::new()),
+    };
+    let wasi = super::run::wasi_builder(args)?
+        .build()
+        .map_err(|e| anyhow!("{e}"))?;
+    let wasi = Arc::new(Mutex::new(wasi));
+    let instance = FastInstance::new(&module, wasi.clone())
+        .map_err(|e| anyhow!("{}: {e}", args.module.display()))?;
+    let program = Program {
+        module,
+        wasi,
+        call,
+        print_results: args.invoke.is_some(),
+    };
+    let default_snapshot = args.module.with_extension("tern");
+    drive(
+        &program,
+        instance,
+        Start::Invoke(name, params),
+        &args.checkpoint,
+        &default_snapshot,
+    )
+    .map(Some)
+}
+
+/// `tern restore` on the fast engine; `None` as for [`run`].
+pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
+    let shown = args.from.display();
+    let snapshot = tern_snapshot::read_snapshot_file(&args.from).map_err(|e| match e {
+        SnapshotError::Io { .. } => anyhow!("{e}"),
+        e => anyhow!("{shown}: {e}"),
+    })?;
+    let wasm = super::run::read_wasm(&args.module)?;
+    snapshot
+        .module
+        .verify(&wasm)
+        .map_err(|e| anyhow!("{shown} does not belong to {}: {e}", args.module.display()))?;
+    if has_start(&wasm) && !explicit {
+        return Ok(None);
+    }
+    let call = call_trigger(&args.checkpoint, &args.module)?;
+    let Some(module) = load(&wasm, call, &args.module, explicit)? else {
+        return Ok(None);
+    };
+    let wasi = super::restore::rebuild_wasi(args, snapshot.wasi.as_deref(), None)?;
+    let wasi = Arc::new(Mutex::new(wasi));
+    let instance = FastInstance::restore(&module, &snapshot, wasi.clone())
+        .map_err(|e| anyhow!("{shown}: {e}"))?;
+    let program = Program {
+        module,
+        wasi,
+        call,
+        print_results: true,
+    };
+    drive(
+        &program,
+        instance,
+        Start::Resume,
+        &args.checkpoint,
+        &args.from,
+    )
+    .map(Some)
+}
+
+/// Instruments and compiles `wasm` (or takes it from the compiled-module cache); `None`
+/// when the fast tier refuses the module and the interpreter may take over.
+fn load(
+    wasm: &[u8],
+    call: Option<(u32, u64)>,
+    path: &Path,
+    explicit: bool,
+) -> anyhow::Result<Option<FastModule>> {
+    let engine = FastEngine::new().map_err(|e| anyhow!("the fast engine: {e}"))?;
+    let module = match call {
+        Some((func, every)) => FastModule::with_call_trigger(&engine, wasm, func, every),
+        None => FastModule::new(&engine, wasm),
+    };
+    match module {
+        Ok(module) => Ok(Some(module)),
+        Err(tern_fast::Error::Instrument(_) | tern_fast::Error::Unsupported { .. })
+            if !explicit =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(anyhow!("{}: {e}", path.display())),
+    }
+}
+
+/// Whether the module has a start function (a restore of it needs the interpreter).
+fn has_start(wasm: &[u8]) -> bool {
+    wasmparser::Parser::new(0)
+        .parse_all(wasm)
+        .any(|p| matches!(p, Ok(wasmparser::Payload::StartSection { .. })))
+}
+
+/// `--checkpoint-on call:FUNC:N` as (original function index, N); FUNC is an index, a
+/// name-section name or an export name, as on the interpreter.
+fn call_trigger(args: &CheckpointArgs, path: &Path) -> anyhow::Result<Option<(u32, u64)>> {
+    let mut call = None;
+    for text in &args.triggers {
+        if let Trigger::Call(func, n) = parse_trigger(text)? {
+            let index = match func.parse() {
+                Ok(index) => index,
+                Err(_) => {
+                    let config = tern_interp::Config::default();
+                    let module = super::run::load_module(&config, path)?;
+                    module
+                        .func_by_name(&func)
+                        .with_context(|| format!("--checkpoint-on call: no function `{func}`"))?
+                }
+            };
+            call = Some((index, n));
+        }
+    }
+    Ok(call)
+}
+
+/// The program being run, with what a checkpoint and a `--leave-running` restore need.
+struct Program {
+    module: FastModule,
+    /// The live WASI context: kept across `--leave-running` restores.
+    wasi: Arc<Mutex<WasiCtx>>,
+    call: Option<(u32, u64)>,
+    print_results: bool,
+}
+
+enum Start {
+    Invoke(String, Vec<Value>),
+    Resume,
+}
+
+/// The watchers of one run: they request checkpoints through the handle of the current
+/// instance (a `--leave-running` restore replaces it).
+struct Armed {
+    fired: Fired,
+    current: Arc<Mutex<CheckpointHandle>>,
+    stop_watchers: Arc<AtomicBool>,
+}
+
+impl Drop for Armed {
+    fn drop(&mut self) {
+        self.stop_watchers.store(true, Ordering::Relaxed);
+    }
+}
+
+fn request(current: &Mutex<CheckpointHandle>) {
+    current.lock().unwrap_or_else(|e| e.into_inner()).request();
+}
+
+fn arm(triggers: &[Trigger], handle: CheckpointHandle) -> anyhow::Result<Armed> {
+    let armed = Armed {
+        fired: Fired::default(),
+        current: Arc::new(Mutex::new(handle)),
+        stop_watchers: Arc::new(AtomicBool::new(false)),
+    };
+    for trigger in triggers {
+        let current = armed.current.clone();
+        match trigger {
+            // The engine choice sends these to the interpreter; `call:` is compiled in.
+            Trigger::Instructions(_) => {
+                anyhow::bail!("--checkpoint-on instructions:N is not supported by the fast engine")
+            }
+            Trigger::Call(..) => {}
+            Trigger::Signal(signal) => {
+                // A thread waits for the signal (the handler itself only records it).
+                let mut signals = signal_hook::iterator::Signals::new([*signal])?;
+                let fired = armed.fired.signal.clone();
+                std::thread::spawn(move || {
+                    for _ in signals.forever() {
+                        fired.store(true, Ordering::Relaxed);
+                        request(&current);
+                    }
+                });
+            }
+            Trigger::File(path) => {
+                let (path, fired) = (path.clone(), armed.fired.file.clone());
+                watch(
+                    armed.stop_watchers.clone(),
+                    Duration::from_millis(10),
+                    move || {
+                        if path.exists() {
+                            let _ = std::fs::remove_file(&path);
+                            fired.store(true, Ordering::Relaxed);
+                            request(&current);
+                        }
+                    },
+                );
+            }
+            Trigger::Interval(every) => {
+                let fired = armed.fired.interval.clone();
+                watch(armed.stop_watchers.clone(), *every, move || {
+                    fired.store(true, Ordering::Relaxed);
+                    request(&current);
+                });
+            }
+        }
+    }
+    Ok(armed)
+}
+
+/// Runs the program to its end, checkpointing whenever a trigger fires.
+fn drive(
+    program: &Program,
+    mut instance: FastInstance,
+    start: Start,
+    args: &CheckpointArgs,
+    default_snapshot: &Path,
+) -> anyhow::Result<ExitCode> {
+    let triggers = args
+        .triggers
+        .iter()
+        .map(|t| parse_trigger(t))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let armed = arm(&triggers, instance.checkpoint_handle())?;
+    let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
+    let mut outcome = match start {
+        Start::Invoke(name, params) => instance.invoke(&name, &params),
+        Start::Resume => instance.resume(),
+    };
+    loop {
+        match outcome {
+            Ok(Outcome::Finished(results)) => {
+                if program.print_results {
+                    print_results(&results)?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            Ok(Outcome::Unwound) => {
+                let trigger = trigger_info(&armed, &instance, program);
+                let path = snapshots.next();
+                let snapshot = instance.capture(trigger).map_err(|e| anyhow!("{e}"))?;
+                tern_snapshot::write_snapshot_file(&path, &snapshot)
+                    .with_context(|| format!("writing snapshot {}", path.display()))?;
+                eprintln!("tern: checkpoint written to {}", path.display());
+                if !args.leave_running {
+                    return Ok(ExitCode::from(CHECKPOINT_EXIT));
+                }
+                // The unwound instance cannot continue: the state just captured goes
+                // into a new one, with the same (live) WASI context.
+                drop(instance);
+                instance = FastInstance::restore(&program.module, &snapshot, program.wasi.clone())
+                    .map_err(|e| anyhow!("--leave-running: {e}"))?;
+                *armed.current.lock().unwrap_or_else(|e| e.into_inner()) =
+                    instance.checkpoint_handle();
+                outcome = instance.resume();
+            }
+            Err(RunError::Exit(code)) => return Ok(ExitCode::from(code as u8)),
+            Err(RunError::Trap(message)) => {
+                eprintln!("error: {message}");
+                return Ok(ExitCode::from(TRAP_EXIT));
+            }
+            Err(RunError::Fatal(e)) => return Err(anyhow!("{e}")),
+        }
+    }
+}
+
+/// Why the program unwound. A checkpoint nobody asked for through the handle was taken
+/// by the `call:` trigger compiled into the module.
+fn trigger_info(armed: &Armed, instance: &FastInstance, program: &Program) -> TriggerInfo {
+    let take = |flag: &AtomicBool| flag.swap(false, Ordering::Relaxed);
+    let requested = instance.checkpoint_handle().is_requested();
+    match program.call {
+        Some((func, n)) if !requested => {
+            TriggerInfo::now(trigger_kind::CALL, format!("function {func}, call {n}"))
+        }
+        _ if take(&armed.fired.signal) => TriggerInfo::now(trigger_kind::SIGNAL, ""),
+        _ if take(&armed.fired.file) => TriggerInfo::now(trigger_kind::FILE, ""),
+        _ if take(&armed.fired.interval) => TriggerInfo::now(trigger_kind::INTERVAL, ""),
+        _ => TriggerInfo::now(trigger_kind::MANUAL, ""),
+    }
+}

@@ -1,0 +1,414 @@
+//! `--engine fast|interp`: the WASI guests of `tests/guests/ckpt` (the programs of
+//! `checkpoint_wasi.rs`, with its helpers) run on both engines, and checkpoints move
+//! between them — fast → interp, interp → fast, fast → fast, and a restored run
+//! checkpointed again — always ending with the exit status, stdout, stderr and files of
+//! an uninterrupted run on the interpreter.
+//!
+//! Checkpoints are taken with `--checkpoint-on call:FUNC:N`, which both engines take at
+//! the same point (in front of the N-th call of FUNC; the count starts again after a
+//! restore). The guests are stripped, so FUNC is an index: a function each program calls
+//! often enough (found once with the interpreter; a rebuilt guest may need another).
+
+use crate::checkpoint_wasi::{
+    CHECKPOINTED, Outcome, Program, Setup, Tern, guest, no_input, run_with_input, strs, text_input,
+};
+use crate::util::{TempDir, stderr, stdout, tern, tern_with_env};
+use std::path::PathBuf;
+use std::process::Stdio;
+
+/// One step of a chain: the engine, and where to checkpoint (`None`: run to the end).
+type Step = (&'static str, Option<u64>);
+
+/// Runs `steps` in new processes: the first is `tern run`, each next one `tern restore`
+/// of the snapshot the previous one wrote, given the stdin the previous ones left unread.
+fn chain(setup: &Setup<'_>, func: u32, steps: &[Step]) -> Outcome {
+    let context = format!("{} {steps:?}", setup.program.wasm);
+    let mut outcome = Outcome::default();
+    let mut input = (setup.program.input)();
+    let mut snapshot: Option<String> = None;
+    for (i, &(engine, n)) in steps.iter().enumerate() {
+        let mut options = vec!["--engine".to_string(), engine.to_string()];
+        let path = setup.path(&format!("{i}.tern"));
+        if let Some(n) = n {
+            options.extend([
+                "--checkpoint-on".into(),
+                format!("call:{func}:{n}"),
+                "--snapshot".into(),
+                path.clone(),
+            ]);
+        }
+        let args = match &snapshot {
+            None => setup.run_args(&options),
+            Some(from) => setup.restore_args(from, &options),
+        };
+        let (exit, rest) = run_with_input(&strs(&args), &input);
+        input = rest;
+        if n.is_some() {
+            assert_eq!(
+                exit.status.code(),
+                Some(CHECKPOINTED),
+                "{context}, step {i}: {}",
+                exit.stderr
+            );
+            snapshot = Some(path);
+        }
+        outcome.add(&exit);
+    }
+    outcome.files = setup.files("data");
+    outcome
+}
+
+/// An uninterrupted run on `engine`.
+fn uninterrupted(program: &Program, root: PathBuf, engine: &'static str) -> Outcome {
+    chain(&Setup::new(program, root), 0, &[(engine, None)])
+}
+
+/// The whole check for one program: both engines uninterrupted, then chains across the
+/// engines with checkpoints in front of the `n1`-th and `n2`-th call of `func`.
+fn across_engines(name: &str, program: Program, func: u32, [n1, n2]: [u64; 2]) {
+    let dir = TempDir::new(&format!("engines-{name}"));
+    let expected = uninterrupted(&program, dir.0.join("interp"), "interp");
+    let fast = uninterrupted(&program, dir.0.join("fast"), "fast");
+    fast.assert_same(&expected, &format!("{} on the fast engine", program.wasm));
+    let chains: [&[Step]; 4] = [
+        &[("fast", Some(n1)), ("interp", None)],
+        &[("interp", Some(n1)), ("fast", None)],
+        &[("fast", Some(n2)), ("fast", None)],
+        &[
+            ("fast", Some(n1)),
+            ("interp", Some(n2)),
+            ("fast", Some(n1)),
+            ("fast", None),
+        ],
+    ];
+    for (i, steps) in chains.into_iter().enumerate() {
+        let setup = Setup::new(&program, dir.0.join(format!("chain{i}")));
+        let outcome = chain(&setup, func, steps);
+        outcome.assert_same(&expected, &format!("{} {steps:?}", program.wasm));
+    }
+}
+
+#[test]
+fn compute_program_moves_between_engines() {
+    let program = Program {
+        wasm: "compute.wasm",
+        args: &["200", "6"],
+        data: false,
+        input: no_input,
+        step: 0,
+    };
+    across_engines("compute", program, 8, [40, 100]);
+}
+
+#[test]
+fn file_io_program_moves_between_engines() {
+    let program = Program {
+        wasm: "files.wasm",
+        args: &[],
+        data: true,
+        input: no_input,
+        step: 0,
+    };
+    across_engines("files", program, 20, [3, 6]);
+}
+
+#[test]
+fn stdin_program_moves_between_engines() {
+    let program = Program {
+        wasm: "stdin.wasm",
+        args: &[],
+        data: false,
+        input: text_input,
+        step: 0,
+    };
+    across_engines("stdin", program, 9, [4, 7]);
+}
+
+#[test]
+fn clock_program_moves_between_engines() {
+    let program = Program {
+        wasm: "clocks.wasm",
+        args: &["200"],
+        data: false,
+        input: no_input,
+        step: 0,
+    };
+    across_engines("clocks", program, 9, [30, 70]);
+}
+
+#[test]
+fn sleep_program_moves_between_engines() {
+    let program = Program {
+        wasm: "sleeps.wasm",
+        args: &["6", "10"],
+        data: false,
+        input: no_input,
+        step: 0,
+    };
+    across_engines("sleeps", program, 24, [3, 5]);
+}
+
+/// `--leave-running` on the fast engine (capture, snapshot, restore in place): the run
+/// ends as an uninterrupted one, and each numbered snapshot restores (on the
+/// interpreter) to the rest of the output.
+#[test]
+fn leave_running_on_the_fast_engine() {
+    let program = Program {
+        wasm: "compute.wasm",
+        args: &["200", "6"],
+        data: false,
+        input: no_input,
+        step: 0,
+    };
+    let dir = TempDir::new("engines-leave-running");
+    let expected = uninterrupted(&program, dir.0.join("interp"), "interp");
+    let setup = Setup::new(&program, dir.0.join("fast"));
+    let snaps = dir.0.join("snapshots");
+    std::fs::create_dir(&snaps).unwrap();
+    let options = [
+        "--engine",
+        "fast",
+        "--leave-running",
+        "--checkpoint-on",
+        "call:8:60",
+        "--snapshot",
+        &snaps.display().to_string(),
+    ]
+    .map(String::from);
+    let (exit, _) = run_with_input(&strs(&setup.run_args(&options)), &[]);
+    let mut outcome = Outcome::default();
+    outcome.add(&exit);
+    outcome.assert_same(&expected, "compute.wasm, fast, --leave-running");
+    let mut numbered: Vec<PathBuf> = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    numbered.sort();
+    assert!(numbered.len() >= 3, "{numbered:?}");
+    assert!(numbered[0].ends_with("snapshot-0001.tern"), "{numbered:?}");
+    for snapshot in [&numbered[1], numbered.last().unwrap()] {
+        let from = snapshot.display().to_string();
+        let args = setup.restore_args(&from, &["--engine".into(), "interp".into()]);
+        let (tail, _) = run_with_input(&strs(&args), &[]);
+        assert_eq!(tail.status.code(), expected.code, "{from}: {}", tail.stderr);
+        assert!(expected.stdout.ends_with(&tail.stdout), "{from}");
+    }
+}
+
+/// A trigger file on the fast engine stops a program in the middle of a sleep; the
+/// interpreter sleeps the rest and finishes it.
+#[test]
+fn file_trigger_on_fast_interrupts_a_sleep_and_interp_finishes() {
+    let dir = TempDir::new("engines-file");
+    let module = guest("sleeps.wasm");
+    let args = ["3", "300"];
+    let trigger = dir.0.join("now").display().to_string();
+    let snap = dir.0.join("sleeps.tern").display().to_string();
+    let when = format!("file:{trigger}");
+    let mut run = vec!["run", "--engine", "fast", "--checkpoint-on", &when];
+    run.extend(["--snapshot", &snap, &module]);
+    run.extend(args);
+    let mut first = Tern::spawn(&run, Stdio::null());
+    first.wait_for_line("step 0");
+    std::fs::write(&trigger, "").unwrap();
+    let first = first.finish();
+    assert_eq!(first.status.code(), Some(CHECKPOINTED), "{}", first.stderr);
+    assert!(!std::path::Path::new(&trigger).exists(), "trigger removed");
+    let restore = ["restore", &snap, "--module", &module, "--engine", "interp"];
+    let second = Tern::spawn(&restore, Stdio::null()).finish();
+    let mut plain = vec!["run", "--engine", "interp", &module];
+    plain.extend(args);
+    let reference = Tern::spawn(&plain, Stdio::null()).finish();
+    let mut expected = Outcome::default();
+    expected.add(&reference);
+    let mut outcome = Outcome::default();
+    outcome.add(&first);
+    outcome.add(&second);
+    outcome.assert_same(&expected, "sleeps.wasm, file trigger on fast");
+}
+
+fn one_line_error(exit: &std::process::Output, needle: &str) {
+    let err = stderr(exit);
+    assert_eq!(exit.status.code(), Some(2), "{err}");
+    assert!(err.starts_with("error: ") && err.contains(needle), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn interpreter_only_options_with_engine_fast_are_refused() {
+    let dir = TempDir::new("engines-refused");
+    let module = guest("compute.wasm");
+    let snap = dir.0.join("x.tern").display().to_string();
+    let out = tern(&["run", "--engine", "fast", "--trace", &module]);
+    one_line_error(&out, "--trace");
+    let instructions = ["--checkpoint-on", "instructions:1000"];
+    let mut args = vec!["run", "--engine", "fast"];
+    args.extend(instructions);
+    args.push(&module);
+    one_line_error(&tern(&args), "--checkpoint-on instructions:1000");
+    // Without --engine the interpreter takes them.
+    let mut args = vec!["run", "--snapshot", &snap];
+    args.extend(instructions);
+    args.extend([module.as_str(), "200", "6"]);
+    let out = tern(&args);
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    let out = tern(&[
+        "restore", &snap, "--module", &module, "--engine", "fast", "--trace",
+    ]);
+    one_line_error(&out, "--trace");
+    // The snapshot taken by the interpreter finishes on the fast engine.
+    let out = tern(&["restore", &snap, "--module", &module, "--engine", "fast"]);
+    let plain = tern(&["run", "--engine", "interp", &module, "200", "6"]);
+    assert_eq!(out.status.code(), plain.status.code(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), stdout(&plain));
+}
+
+const TRAP: &str = r#"(module
+  (func $inner (param i32) (result i32) (i32.div_u (i32.const 1) (local.get 0)))
+  (func $outer (export "go") (result i32) (call $inner (i32.const 0)))
+  (func (export "add") (param i32 i64) (result i64)
+    (i64.add (i64.extend_i32_s (local.get 0)) (local.get 1))))"#;
+
+#[test]
+fn trap_on_fast_exits_134_with_a_named_backtrace() {
+    let dir = TempDir::new("engines-trap");
+    let module = dir.file("trap.wat", TRAP);
+    let out = tern(&["run", "--engine", "fast", "--invoke", "go", &module]);
+    assert_eq!(out.status.code(), Some(134));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: wasm trap: "), "{err}");
+    assert!(err.contains("integer divide by zero"), "{err}");
+    assert!(err.contains("wasm backtrace:"), "{err}");
+    let inner = err.find("func[0] (inner)").expect("inner frame named");
+    let outer = err.find("func[1] (outer)").expect("outer frame named");
+    assert!(inner < outer, "innermost frame first:\n{err}");
+    // The fast engine is the default.
+    let default = tern(&["run", "--invoke", "go", &module]);
+    assert_eq!(stderr(&default), err);
+    let interp = stderr(&tern(&[
+        "run", "--engine", "interp", "--invoke", "go", &module,
+    ]));
+    assert!(interp.contains("func[0] (inner) @ 0x"), "{interp}");
+}
+
+#[test]
+fn invoke_on_fast_prints_typed_results() {
+    let dir = TempDir::new("engines-invoke");
+    let module = dir.file("add.wat", TRAP);
+    let out = tern(&[
+        "run", "--engine", "fast", "--invoke", "add", &module, "-5", "0x10",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "11\n");
+}
+
+/// The second restore on the fast engine takes the compiled module from the cache (the
+/// cached file is not rewritten) and prints nothing more than the first.
+#[test]
+fn fast_restore_uses_the_compiled_module_cache() {
+    let dir = TempDir::new("engines-cache");
+    let cache = dir.0.join("cache");
+    let cache_env = cache.display().to_string();
+    let env = [("TERN_CACHE_DIR", cache_env.as_str())];
+    let module = guest("compute.wasm");
+    let snap = dir.0.join("c.tern").display().to_string();
+    let run = [
+        "run",
+        "--engine",
+        "interp",
+        "--checkpoint-on",
+        "call:8:40",
+        "--snapshot",
+        &snap,
+        &module,
+        "200",
+        "6",
+    ];
+    let out = tern_with_env(&run, &env);
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    let restore = ["restore", &snap, "--module", &module, "--engine", "fast"];
+    let first = tern_with_env(&restore, &env);
+    let cached = cached_files(&cache);
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    let second = tern_with_env(&restore, &env);
+    assert_eq!(
+        cached_files(&cache),
+        cached,
+        "the cache entry was rewritten"
+    );
+    assert_eq!(first.status.code(), second.status.code());
+    assert_eq!(stdout(&first), stdout(&second));
+    assert_eq!(stderr(&first), stderr(&second));
+    let plain = tern(&["run", "--engine", "interp", &module, "200", "6"]);
+    assert_eq!(
+        first.status.code(),
+        plain.status.code(),
+        "{}",
+        stderr(&first)
+    );
+}
+
+/// Every compiled module in the cache with its modification time.
+fn cached_files(root: &std::path::Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if entry.path().extension().is_some_and(|e| e == "cwasm") {
+                found.push((entry.path(), meta.modified().unwrap()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The fast tier cannot restore a module with a start function (instantiating it would
+/// run the start function again): without `--engine` the interpreter restores it, with
+/// `--engine fast` it is a one-line error.
+#[test]
+fn a_module_with_a_start_function_restores_on_the_interpreter() {
+    let dir = TempDir::new("engines-start");
+    let module = dir.file(
+        "start.wat",
+        r#"(module
+          (global $g (mut i32) (i32.const 0))
+          (func $init (global.set $g (i32.add (global.get $g) (i32.const 5))))
+          (start $init)
+          (func $f (export "f") (param i32) (result i32)
+            (if (result i32) (i32.eqz (local.get 0))
+              (then (global.get $g))
+              (else (i32.add (i32.const 1)
+                             (call $f (i32.sub (local.get 0) (i32.const 1))))))))"#,
+    );
+    let snap = dir.0.join("start.tern").display().to_string();
+    let out = tern(&[
+        "run",
+        "--engine",
+        "fast",
+        "--checkpoint-on",
+        "call:f:50",
+        "--snapshot",
+        &snap,
+        "--invoke",
+        "f",
+        &module,
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+    let out = tern(&["restore", &snap, "--module", &module]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "105\n");
+    let out = tern(&["restore", &snap, "--module", &module, "--engine", "fast"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("start function"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
