@@ -22,6 +22,8 @@ enum Command {
     Restore(commands::restore::RestoreArgs),
     Inspect(commands::inspect::InspectArgs),
     Wast(commands::wast::WastArgs),
+    Serve(commands::serve::ServeArgs),
+    Migrate(commands::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,8 @@ fn main() -> ExitCode {
         Command::Restore(args) => commands::restore::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Wast(args) => commands::wast::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
     };
     match result {
         Ok(code) => code,

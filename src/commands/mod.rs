@@ -2,8 +2,10 @@
 
 pub mod checkpoint;
 pub mod inspect;
+pub mod migrate;
 pub mod restore;
 pub mod run;
+pub mod serve;
 pub mod trace;
 pub mod values;
 pub mod wast;

@@ -30,6 +30,8 @@ pub struct RunArgs {
     checkpoint: CheckpointArgs,
     #[command(flatten)]
     trace: super::trace::TraceArgs,
+    #[command(flatten)]
+    migration: super::migrate::ControlArgs,
     /// The module: a binary `.wasm` or a text `.wat` file.
     module: PathBuf,
     /// The program's arguments; with `--invoke`, the function's arguments, typed by its
@@ -100,6 +102,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         print_results: args.invoke.is_some(),
         tracer,
     };
+    if args.migration.enabled() {
+        if !args.checkpoint.triggers.is_empty() || args.invoke.is_some() {
+            bail!("--control/--migrate-on cannot be combined with --checkpoint-on or --invoke");
+        }
+        let bytes = session.module.bytes().to_vec();
+        return super::migrate::drive(session, &args.migration, bytes, |store| {
+            store.invoke(instance, &name, &params)
+        });
+    }
     drive(session, &args.checkpoint, &default_snapshot, |store| {
         store.invoke(instance, &name, &params)
     })
