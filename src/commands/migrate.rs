@@ -255,11 +255,21 @@ struct Running {
 /// `tern run` with `--control` / `--migrate-on`: runs the program to its end, or until it
 /// has moved to another host (exit 0, "tern: migrated to ...").
 pub fn drive(
-    mut session: Session,
+    session: Session,
     args: &ControlArgs,
     module_bytes: Vec<u8>,
     first: impl FnOnce(&mut Store) -> Result<Outcome, RunError>,
 ) -> anyhow::Result<ExitCode> {
+    drive_status(session, args, module_bytes, first).map(ExitCode::from)
+}
+
+/// [`drive`], with the exit status as a number.
+pub fn drive_status(
+    mut session: Session,
+    args: &ControlArgs,
+    module_bytes: Vec<u8>,
+    first: impl FnOnce(&mut Store) -> Result<Outcome, RunError>,
+) -> anyhow::Result<u8> {
     let interrupt = session.store.interrupt_handle();
     let pending = listen(args, &interrupt)?;
     let mut running: Option<Running> = None;
@@ -276,7 +286,7 @@ pub fn drive(
                         if finish && result.is_ok() {
                             r.coord.locations.close();
                             eprintln!("tern: migrated to {}", r.to);
-                            return Ok(ExitCode::SUCCESS);
+                            return Ok(0);
                         }
                         session.store.unshare_memory_locations();
                     } else if r.thread.is_finished() {
@@ -300,11 +310,11 @@ pub fn drive(
                     let _ = r.thread.join();
                 }
                 return match end {
-                    Ok(_) => Ok(ExitCode::SUCCESS),
-                    Err(RunError::Exit(code)) => Ok(ExitCode::from(code as u8)),
+                    Ok(_) => Ok(0),
+                    Err(RunError::Exit(code)) => Ok(code as u8),
                     Err(RunError::Trap(trap)) => {
                         eprintln!("error: {trap}");
-                        Ok(ExitCode::from(TRAP_EXIT))
+                        Ok(TRAP_EXIT)
                     }
                     Err(e) => Err(e.into()),
                 };

@@ -7,14 +7,14 @@
 //! same WASI rebuild — and only then is "running" sent and the program run. Its
 //! stdout/stderr are serve's. One log line per migration goes to serve's stderr.
 
-use super::checkpoint::TRAP_EXIT;
+use super::checkpoint::Session;
 use anyhow::Context;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tern_interp::{Config, Linker, Module, Outcome, PauseReason, RunError, Store};
+use tern_interp::{Config, Linker, Module, Store};
 use tern_migrate::{Arrival, Incoming};
 use tern_wasi::{WasiCtxBuilder, WasiState, add_to_linker};
 
@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// arriving program must be given here, or the migration is refused.
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
+    /// Give every arriving program a control socket `DIR/migration-N.sock`, so that
+    /// `tern migrate` can move it on again (N counts this serve's migrations from 1).
+    #[arg(long, value_name = "DIR")]
+    control_dir: Option<PathBuf>,
     /// Exit after this many migrations have ended (for tests and scripts).
     #[arg(long, value_name = "N")]
     max_migrations: Option<u64>,
@@ -53,8 +57,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let Ok(conn) = conn else { continue };
         accepted += 1;
         let (dirs, done) = (dirs.clone(), done.clone());
+        let control =
+            (args.control_dir.as_ref()).map(|d| d.join(format!("migration-{accepted}.sock")));
         threads.push(std::thread::spawn(move || {
-            serve_one(conn, &dirs);
+            serve_one(conn, &dirs, control);
             *done.lock().unwrap() += 1;
         }));
         if args.max_migrations.is_some_and(|n| accepted >= n) {
@@ -67,7 +73,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve_one(conn: TcpStream, dirs: &[(String, String)]) {
+fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf>) {
     let peer = conn
         .peer_addr()
         .map_or_else(|_| "?".into(), |a| a.to_string());
@@ -80,8 +86,8 @@ fn serve_one(conn: TcpStream, dirs: &[(String, String)]) {
     };
     let from = format!("{} ({})", incoming.peer, incoming.source_name);
     match receive(incoming, dirs) {
-        Ok((mut store, arrival, restore_ms)) => {
-            let status = match finish(&mut store) {
+        Ok((session, arrival, restore_ms)) => {
+            let status = match finish(session, control) {
                 Ok(code) => format!("exit status {code}"),
                 Err(e) => format!("failed: {e}"),
             };
@@ -95,7 +101,10 @@ fn serve_one(conn: TcpStream, dirs: &[(String, String)]) {
 }
 
 /// Receives and restores; on any error the source is told (and resumes its program).
-fn receive(incoming: Incoming, dirs: &[(String, String)]) -> anyhow::Result<(Store, Arrival, f64)> {
+fn receive(
+    incoming: Incoming,
+    dirs: &[(String, String)],
+) -> anyhow::Result<(Session, Arrival, f64)> {
     let config = Config::default();
     let module = match Module::new(&config, &incoming.module) {
         Ok(m) => m,
@@ -108,9 +117,9 @@ fn receive(incoming: Incoming, dirs: &[(String, String)]) -> anyhow::Result<(Sto
     let mut arrival = incoming.receive()?;
     let started = Instant::now();
     match restore(&config, &module, &mut arrival, dirs, shared_fs) {
-        Ok(store) => {
+        Ok(session) => {
             arrival.confirm()?;
-            Ok((store, arrival, started.elapsed().as_secs_f64() * 1e3))
+            Ok((session, arrival, started.elapsed().as_secs_f64() * 1e3))
         }
         Err(e) => {
             arrival.refuse(&format!("{e:#}"));
@@ -125,7 +134,7 @@ fn restore(
     arrival: &mut Arrival,
     dirs: &[(String, String)],
     shared_fs: bool,
-) -> anyhow::Result<Store> {
+) -> anyhow::Result<Session> {
     let snapshot = &arrival.snapshot;
     snapshot
         .module
@@ -183,33 +192,33 @@ fn restore(
     .map_err(|e| anyhow::anyhow!("cannot restore the WASI state: {e}"))?;
     let wasi = Arc::new(Mutex::new(wasi));
     let mut linker = Linker::new();
-    add_to_linker(&mut linker, wasi);
-    linker
+    add_to_linker(&mut linker, wasi.clone());
+    let instance = linker
         .instantiate_for_restore(&mut store, module)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let memories = std::mem::take(&mut arrival.memories);
     store
         .restore_with_memories(&snapshot.state, memories)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(store)
+    Ok(Session {
+        store,
+        instance,
+        module: module.clone(),
+        identity: snapshot.module,
+        instructions_before: None,
+        wasi,
+        print_results: false,
+        tracer: None,
+    })
 }
 
-/// Runs the restored program to its end; its exit status.
-fn finish(store: &mut Store) -> anyhow::Result<u8> {
-    let mut outcome = store.resume();
-    loop {
-        match outcome {
-            Ok(Outcome::Finished(_)) => return Ok(0),
-            Ok(Outcome::Paused(PauseReason::Interrupted | PauseReason::HostInterrupted)) => {
-                outcome = store.resume();
-            }
-            Ok(Outcome::Paused(r)) => anyhow::bail!("paused: {r:?}"),
-            Err(RunError::Exit(code)) => return Ok(code as u8),
-            Err(RunError::Trap(trap)) => {
-                eprintln!("error: {trap}");
-                return Ok(TRAP_EXIT);
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+/// Runs the restored program to its end (or until it moves on); its exit status.
+fn finish(session: Session, control: Option<PathBuf>) -> anyhow::Result<u8> {
+    let module = session.module.bytes().to_vec();
+    let args = super::migrate::ControlArgs {
+        control,
+        ..Default::default()
+    };
+    let code = super::migrate::drive_status(session, &args, module, Store::resume)?;
+    Ok(code)
 }

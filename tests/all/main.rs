@@ -4,6 +4,7 @@ mod checkpoint;
 mod checkpoint_wasi;
 mod cli;
 mod malformed;
+mod migrate;
 mod pause;
 mod restore_files;
 mod selfhost;
