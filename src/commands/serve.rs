@@ -50,18 +50,17 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             })
             .collect(),
     );
-    let done = Arc::new(Mutex::new(0u64));
     let mut threads = Vec::new();
     let mut accepted = 0u64;
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         accepted += 1;
-        let (dirs, done) = (dirs.clone(), done.clone());
+        threads.retain(|t: &std::thread::JoinHandle<()>| !t.is_finished());
+        let dirs = dirs.clone();
         let control =
             (args.control_dir.as_ref()).map(|d| d.join(format!("migration-{accepted}.sock")));
         threads.push(std::thread::spawn(move || {
             serve_one(conn, &dirs, control);
-            *done.lock().unwrap() += 1;
         }));
         if args.max_migrations.is_some_and(|n| accepted >= n) {
             break;

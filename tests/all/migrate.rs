@@ -5,7 +5,7 @@
 use crate::util::TempDir;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -406,7 +406,7 @@ fn migrate_twice_a_to_b_to_a() {
 
 /// A proxy on loopback in front of `to` that forwards the source's bytes and applies
 /// `fault` once `after` bytes went through: `Cut` drops both connections, `Flip` flips
-/// one byte, `Kill` runs the callback (kills the target). Returns its port.
+/// one byte. Returns its port.
 #[derive(Clone, Copy)]
 enum Fault {
     Cut,
@@ -582,8 +582,6 @@ fn migrate_fault_target_killed() {
                 }
             }
         });
-        let _ = t.child.try_wait();
-        let _unused: PathBuf = dir.to_path_buf();
         (format!("127.0.0.1:{p}"), Some(t))
     });
 }

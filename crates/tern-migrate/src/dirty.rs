@@ -282,3 +282,38 @@ mod uffd {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracks_written_chunks() {
+        let (mut tracker, why) = Tracker::best();
+        if let Some(why) = why {
+            println!("note: no userfaultfd here ({why})");
+            return;
+        }
+        let mut memory = vec![0u8; 64 * CHUNK];
+        let region = |m: &Vec<u8>| MemoryRegion {
+            ptr: m.as_ptr() as usize,
+            len: m.len(),
+            generation: 0,
+        };
+        assert_eq!(
+            tracker.collect(0, region(&memory)).len(),
+            64,
+            "all at first"
+        );
+        assert!(tracker.collect(0, region(&memory)).is_empty());
+        memory[10 * CHUNK + 5] = 1;
+        memory[40 * CHUNK] = 1;
+        let dirty = tracker.collect(0, region(&memory));
+        assert!(dirty.contains(&10) && dirty.contains(&40), "{dirty:?}");
+        assert!(
+            dirty.len() <= 4,
+            "one written OS page marks at most two chunks: {dirty:?}"
+        );
+        assert!(tracker.collect(0, region(&memory)).is_empty());
+    }
+}

@@ -108,3 +108,22 @@ pub fn put_string(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&(s.len() as u32).to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_and_truncated_frames_are_rejected() {
+        let mut wire = vec![kind::PAGES];
+        wire.extend_from_slice(&(MAX_PAYLOAD + 1).to_le_bytes());
+        assert!(matches!(
+            read_frame(&mut &wire[..]),
+            Err(MigrateError::Protocol(_))
+        ));
+        let mut ok = Vec::new();
+        write_frame(&mut ok, kind::END, &[1, 2, 3]).unwrap();
+        ok.pop();
+        assert!(matches!(read_frame(&mut &ok[..]), Err(MigrateError::Io(_))));
+    }
+}
