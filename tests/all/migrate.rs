@@ -550,7 +550,7 @@ fn migrate_fault_target_killed() {
             names: None,
             addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
         };
-        let mut t = serve(&hosts, 1, port, &dir.join("b"), &[]);
+        let t = serve(&hosts, 1, port, &dir.join("b"), &[]);
         // A proxy that kills the target once 2 MiB went through.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let p = listener.local_addr().unwrap().port();
