@@ -2,9 +2,11 @@
 
 pub mod checkpoint;
 pub mod inspect;
+#[cfg(not(target_os = "wasi"))]
 pub mod migrate;
 pub mod restore;
 pub mod run;
+#[cfg(not(target_os = "wasi"))]
 pub mod serve;
 pub mod trace;
 pub mod values;

@@ -30,6 +30,7 @@ pub struct RunArgs {
     checkpoint: CheckpointArgs,
     #[command(flatten)]
     trace: super::trace::TraceArgs,
+    #[cfg(not(target_os = "wasi"))]
     #[command(flatten)]
     migration: super::migrate::ControlArgs,
     /// The module: a binary `.wasm` or a text `.wat` file.
@@ -102,6 +103,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         print_results: args.invoke.is_some(),
         tracer,
     };
+    #[cfg(not(target_os = "wasi"))]
     if args.migration.enabled() {
         if !args.checkpoint.triggers.is_empty() || args.invoke.is_some() {
             bail!("--control/--migrate-on cannot be combined with --checkpoint-on or --invoke");
