@@ -458,7 +458,7 @@ fn proxy(to: String, after: usize, fault: Fault) -> u16 {
 
 /// The source tries a migration that fails as `fail` arranges; it must continue and
 /// complete exactly as an uninterrupted run, and the target must run nothing.
-fn survives(tag: &str, fail: impl FnOnce(&Path, u16) -> (String, Option<Proc>)) {
+fn survives(tag: &str, reason: &str, fail: impl FnOnce(&Path, u16) -> (String, Option<Proc>)) {
     let dir = TempDir::new(tag);
     let (ref_out, ref_log) = reference(&dir.0);
     let hosts = Hosts {
@@ -471,6 +471,7 @@ fn survives(tag: &str, fail: impl FnOnce(&Path, u16) -> (String, Option<Proc>)) 
     let (code, err) = migrate(&hosts, 0, &to, &control);
     assert_eq!(code, 1, "the migration must fail: {err}");
     assert!(err.contains("continues at the source"), "{err}");
+    assert!(err.contains(reason), "expected `{reason}` in: {err}");
     assert_eq!(src.wait(), 0, "{}", src.err());
     assert!(src.err().contains("continues here"), "{}", src.err());
     assert_eq!(
@@ -495,7 +496,7 @@ fn survives(tag: &str, fail: impl FnOnce(&Path, u16) -> (String, Option<Proc>)) 
 
 #[test]
 fn migrate_fault_connection_cut() {
-    survives("migrate-cut", |dir, port| {
+    survives("migrate-cut", "", |dir, port| {
         let t = serve(
             &Hosts {
                 names: None,
@@ -513,7 +514,7 @@ fn migrate_fault_connection_cut() {
 
 #[test]
 fn migrate_fault_corrupted_frame() {
-    survives("migrate-flip", |dir, port| {
+    survives("migrate-flip", "corrupted frame", |dir, port| {
         let t = serve(
             &Hosts {
                 names: None,
@@ -531,7 +532,7 @@ fn migrate_fault_corrupted_frame() {
 
 #[test]
 fn migrate_fault_missing_preopen() {
-    survives("migrate-nodir", |_dir, port| {
+    survives("migrate-nodir", "missing preopen", |_dir, port| {
         let hosts = Hosts {
             names: None,
             addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
@@ -545,7 +546,7 @@ fn migrate_fault_missing_preopen() {
 
 #[test]
 fn migrate_fault_target_killed() {
-    survives("migrate-kill", |dir, port| {
+    survives("migrate-kill", "", |dir, port| {
         let hosts = Hosts {
             names: None,
             addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
@@ -584,4 +585,50 @@ fn migrate_fault_target_killed() {
         });
         (format!("127.0.0.1:{p}"), Some(t))
     });
+}
+
+#[test]
+fn migrate_on_file_trigger() {
+    let dir = TempDir::new("migrate-trigger");
+    let (ref_out, ref_log) = reference(&dir.0);
+    let hosts = Hosts::new("f");
+    let port = port();
+    let mut target = serve(
+        &hosts,
+        1,
+        port,
+        &dir.0.join("b"),
+        &["--max-migrations", "1"],
+    );
+    let data = dir.0.join("a");
+    std::fs::create_dir_all(&data).unwrap();
+    let dirarg = format!("{}::/data", data.display());
+    let trigger = dir.0.join("go");
+    let on = format!("file:{}", trigger.display());
+    let to = format!("{}:{port}", hosts.addrs[1]);
+    let mut args = vec![
+        "run",
+        "--migrate-on",
+        &on,
+        "--migrate-to",
+        &to,
+        "--dir",
+        &dirarg,
+        CHURN,
+    ];
+    args.extend(ARGS);
+    let mut src = Proc::spawn(hosts.tern(0, &args));
+    src.wait_for("step 5\n");
+    std::fs::write(&trigger, "").unwrap();
+    assert_eq!(src.wait(), 0, "{}", src.err());
+    assert!(src.err().contains("migrated to"), "{}", src.err());
+    assert_eq!(target.wait(), 0, "{}", target.err());
+    assert_eq!(
+        program_lines(&src.out()) + &program_lines(&target.out()),
+        ref_out
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("b/log.txt")).unwrap(),
+        ref_log
+    );
 }

@@ -102,7 +102,18 @@ pub fn migrate(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report, MigrateError> {
     let mut paused = false;
-    let result = run(addr, program, opts, progress, &mut paused);
+    let mut conn = None;
+    let mut result = run(addr, program, opts, progress, &mut paused, &mut conn);
+    // A target that refuses mid-stream closes the connection while we still write; its
+    // reason is waiting to be read.
+    if let (Err(MigrateError::Io(_)), Some(stream)) = (&result, &mut conn) {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+        if let Ok((kind::REFUSE, reason)) = read_frame(stream) {
+            result = Err(MigrateError::Refused(
+                String::from_utf8_lossy(&reason).into_owned(),
+            ));
+        }
+    }
     match &result {
         Ok(_) => program.finish(),
         Err(_) if paused => program.resume(),
@@ -117,6 +128,7 @@ fn run(
     opts: &Options,
     progress: &mut dyn FnMut(&str),
     paused: &mut bool,
+    conn: &mut Option<TcpStream>,
 ) -> Result<Report, MigrateError> {
     let started = Instant::now();
     let target = addr
@@ -128,6 +140,7 @@ fn run(
     stream.set_write_timeout(Some(opts.timeout))?;
     stream.set_nodelay(true)?;
     let mut reader = stream.try_clone()?;
+    *conn = Some(stream.try_clone()?);
     let mut w = BufWriter::with_capacity(
         1 << 20,
         Counting {

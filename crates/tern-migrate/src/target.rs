@@ -79,8 +79,7 @@ pub fn accept_hello(stream: TcpStream, timeout: Duration) -> Result<Incoming, Mi
             bytes,
         }),
         Err(e) => {
-            let mut s = stream;
-            let _ = write_frame(&mut s, kind::REFUSE, e.to_string().as_bytes());
+            refuse(&stream, &e.to_string());
             Err(e)
         }
     }
@@ -140,8 +139,8 @@ fn read_hello(r: &mut BufReader<TcpStream>) -> Result<Hello, MigrateError> {
 
 impl Incoming {
     /// Refuses the migration with `reason` (the source resumes its program).
-    pub fn refuse(mut self, reason: &str) {
-        let _ = write_frame(&mut self.stream, kind::REFUSE, reason.as_bytes());
+    pub fn refuse(self, reason: &str) {
+        refuse(&self.stream, reason);
     }
 
     /// Accepts the hello and receives memories, files and the final state.
@@ -158,7 +157,7 @@ impl Incoming {
                 bytes,
             }),
             Err(e) => {
-                let _ = write_frame(&mut self.stream, kind::REFUSE, e.to_string().as_bytes());
+                refuse(&self.stream, &e.to_string());
                 Err(e)
             }
         }
@@ -310,6 +309,23 @@ impl Arrival {
 
     /// Refuses after everything arrived (e.g. a missing preopen): the source resumes.
     pub fn refuse(&mut self, reason: &str) {
-        let _ = write_frame(&mut self.stream, kind::REFUSE, reason.as_bytes());
+        refuse(&self.stream, reason);
+    }
+}
+
+/// Sends a refusal, then reads and discards what the source still sends (at most 2 s) so
+/// that closing does not reset the connection before the source read the reason.
+fn refuse(stream: &TcpStream, reason: &str) {
+    let mut s = stream;
+    let _ = write_frame(&mut s, kind::REFUSE, reason.as_bytes());
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let until = std::time::Instant::now() + Duration::from_secs(2);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut sink = [0u8; 65536];
+    while std::time::Instant::now() < until {
+        match std::io::Read::read(&mut s, &mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
     }
 }
