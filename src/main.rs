@@ -22,6 +22,10 @@ enum Command {
     Restore(commands::restore::RestoreArgs),
     Inspect(commands::inspect::InspectArgs),
     Wast(commands::wast::WastArgs),
+    #[cfg(not(target_os = "wasi"))]
+    Serve(commands::serve::ServeArgs),
+    #[cfg(not(target_os = "wasi"))]
+    Migrate(commands::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +35,10 @@ fn main() -> ExitCode {
         Command::Restore(args) => commands::restore::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Wast(args) => commands::wast::run(args),
+        #[cfg(not(target_os = "wasi"))]
+        Command::Serve(args) => commands::serve::run(args),
+        #[cfg(not(target_os = "wasi"))]
+        Command::Migrate(args) => commands::migrate::run(args),
     };
     match result {
         Ok(code) => code,

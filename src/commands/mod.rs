@@ -5,8 +5,12 @@ pub mod engine;
 #[cfg(feature = "fast")]
 pub mod fast;
 pub mod inspect;
+#[cfg(not(target_os = "wasi"))]
+pub mod migrate;
 pub mod restore;
 pub mod run;
+#[cfg(not(target_os = "wasi"))]
+pub mod serve;
 pub mod trace;
 pub mod values;
 pub mod wast;

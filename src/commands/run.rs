@@ -35,6 +35,9 @@ pub struct RunArgs {
     pub(super) checkpoint: CheckpointArgs,
     #[command(flatten)]
     pub(super) trace: super::trace::TraceArgs,
+    #[cfg(not(target_os = "wasi"))]
+    #[command(flatten)]
+    pub(super) migration: super::migrate::ControlArgs,
     /// The module: a binary `.wasm` or a text `.wat` file.
     pub(super) module: PathBuf,
     /// The program's arguments; with `--invoke`, the function's arguments, typed by its
@@ -83,6 +86,13 @@ pub(super) fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let interp_only = interp_only_option(&args.checkpoint, &args.trace);
+    // Live migration drives the interpreter only so far (docs/migration.md).
+    #[cfg(not(target_os = "wasi"))]
+    let interp_only = interp_only.or_else(|| {
+        args.migration
+            .enabled()
+            .then(|| "--control/--migrate-on".to_string())
+    });
     let choice = args.engine.choose(interp_only)?;
     #[cfg(feature = "fast")]
     if choice.engine == Engine::Fast
@@ -125,6 +135,16 @@ fn run_interp(args: RunArgs) -> anyhow::Result<ExitCode> {
         print_results: args.invoke.is_some(),
         tracer,
     };
+    #[cfg(not(target_os = "wasi"))]
+    if args.migration.enabled() {
+        if !args.checkpoint.triggers.is_empty() || args.invoke.is_some() {
+            bail!("--control/--migrate-on cannot be combined with --checkpoint-on or --invoke");
+        }
+        let bytes = session.module.bytes().to_vec();
+        return super::migrate::drive(session, &args.migration, bytes, |store| {
+            store.invoke(instance, &name, &params)
+        });
+    }
     drive(session, &args.checkpoint, &default_snapshot, |store| {
         store.invoke(instance, &name, &params)
     })

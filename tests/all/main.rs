@@ -5,6 +5,7 @@ mod checkpoint_wasi;
 mod cli;
 mod engines;
 mod malformed;
+mod migrate;
 mod pause;
 mod restore_files;
 mod selfhost;

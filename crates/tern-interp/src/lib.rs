@@ -39,6 +39,7 @@ mod huge_pages;
 mod linker;
 mod module;
 mod numeric;
+mod shared;
 mod simd;
 mod state;
 mod store;
@@ -54,6 +55,7 @@ pub use error::{
 pub use frame_view::{FrameTypes, FrameView};
 pub use linker::Linker;
 pub use module::{ExportKind, Module};
+pub use shared::{MemoryLocations, RawMemory};
 pub use store::{Extern, HostContext, HostFunc, InstanceId, Outcome, PauseReason, Store};
 pub use tern_snapshot::Value;
 pub use types::{ExternType, FuncType, GlobalType, Limits, MemoryType, TableType, ValType};

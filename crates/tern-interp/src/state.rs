@@ -257,6 +257,51 @@ impl Store {
         state: &ExecState,
         mut fill: impl FnMut(usize, &mut [u8]) -> Result<(), String>,
     ) -> Result<(), RestoreError> {
+        self.restore_inner(state, |i, pages| {
+            let mut bytes = zeroed_pages(pages)
+                .ok_or_else(|| format!("memory {i}: cannot allocate {pages} pages"))?;
+            fill(i, &mut bytes)?;
+            Ok(bytes)
+        })
+    }
+
+    /// [`Store::restore`] with each memory's whole content given, already in place
+    /// (`memories[i]` must be exactly `state.memories[i].pages` Wasm pages long): no
+    /// copy, however large the memories. For live migration, whose target assembles
+    /// memories while the source still runs. The images' own pages are ignored; on an
+    /// error the store is unchanged (and the given memories are dropped).
+    pub fn restore_with_memories(
+        &mut self,
+        state: &ExecState,
+        memories: Vec<Vec<u8>>,
+    ) -> Result<(), RestoreError> {
+        if memories.len() != state.memories.len() {
+            return Err(RestoreError(format!(
+                "{} memories given for {} in the state",
+                memories.len(),
+                state.memories.len()
+            )));
+        }
+        let mut given = memories.into_iter();
+        self.restore_inner(state, |i, pages| {
+            let bytes = given.next().unwrap_or_default();
+            if bytes.len() != pages as usize * WASM_PAGE {
+                return Err(format!(
+                    "memory {i}: {} bytes given for {pages} pages",
+                    bytes.len()
+                ));
+            }
+            Ok(bytes)
+        })
+    }
+
+    /// The checks and the swap of [`Store::restore_with`]; `memory(i, pages)` makes the
+    /// content of memory `i`, last, after everything else was checked.
+    fn restore_inner(
+        &mut self,
+        state: &ExecState,
+        mut memory: impl FnMut(usize, u32) -> Result<Vec<u8>, String>,
+    ) -> Result<(), RestoreError> {
         let err = |m: String| RestoreError(m);
         if state.memories.len() != self.memories.len()
             || state.tables.len() != self.tables.len()
@@ -309,10 +354,7 @@ impl Store {
         // Last, as the most expensive step: a large memory is written page by page.
         let mut memories = Vec::with_capacity(state.memories.len());
         for (i, image) in state.memories.iter().enumerate() {
-            let mut bytes = zeroed_pages(image.pages)
-                .ok_or_else(|| err(format!("memory {i}: cannot allocate {} pages", image.pages)))?;
-            fill(i, &mut bytes).map_err(err)?;
-            memories.push(bytes);
+            memories.push(memory(i, image.pages).map_err(err)?);
         }
 
         for (memory, bytes) in self.memories.iter_mut().zip(memories) {

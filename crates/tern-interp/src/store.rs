@@ -83,6 +83,9 @@ pub(crate) struct TableEntity {
 pub(crate) struct MemoryEntity {
     pub ty: MemoryType,
     pub bytes: Vec<u8>,
+    /// While another thread reads this memory (see [`Store::share_memory_locations`]):
+    /// the shared table of locations and this memory's index in it.
+    pub shared: Option<(crate::shared::MemoryLocations, usize)>,
 }
 
 impl MemoryEntity {
@@ -100,10 +103,18 @@ impl MemoryEntity {
             return None;
         }
         let extra = delta as usize * WASM_PAGE;
+        // A reader on another thread must not look while the allocation moves.
+        let shared = self.shared.clone();
+        let mut locations = shared.as_ref().map(|(l, i)| (l.write(), *i));
         self.bytes.try_reserve_exact(extra).ok()?;
         // Before `resize` writes the new pages (a moved allocation is fresh memory).
         crate::huge_pages::advise(&self.bytes);
         self.bytes.resize(new as usize * WASM_PAGE, 0);
+        if let Some((locations, i)) = &mut locations
+            && let Some(entry) = locations.get_mut(*i)
+        {
+            *entry = crate::shared::RawMemory::of(&self.bytes, entry.generation + 1);
+        }
         Some(old)
     }
 }
@@ -336,7 +347,11 @@ impl Store {
     pub fn new_memory(&mut self, ty: MemoryType) -> u32 {
         let bytes = vec![0; ty.limits.min as usize * WASM_PAGE]; // calloc: lazily zeroed
         crate::huge_pages::advise(&bytes);
-        self.memories.push(MemoryEntity { ty, bytes });
+        self.memories.push(MemoryEntity {
+            ty,
+            bytes,
+            shared: None,
+        });
         self.memories.len() as u32 - 1
     }
 
@@ -367,6 +382,28 @@ impl Store {
     /// Content of memory `addr`.
     pub fn memory(&self, addr: u32) -> Option<&[u8]> {
         Some(&self.memories.get(addr as usize)?.bytes)
+    }
+
+    /// Publishes where every memory of the store lies, for a thread that reads them while
+    /// the program keeps running (live migration's pre-copy). From now on `memory.grow`
+    /// updates the table under its write lock, so a reader holding the read lock always
+    /// sees live allocations. Calling it again returns a fresh table.
+    pub fn share_memory_locations(&mut self) -> crate::shared::MemoryLocations {
+        let table: Vec<_> = (self.memories.iter())
+            .map(|m| crate::shared::RawMemory::of(&m.bytes, 0))
+            .collect();
+        let locations = crate::shared::MemoryLocations::new(table);
+        for (i, memory) in self.memories.iter_mut().enumerate() {
+            memory.shared = Some((locations.clone(), i));
+        }
+        locations
+    }
+
+    /// Stops publishing memory locations (see [`Store::share_memory_locations`]).
+    pub fn unshare_memory_locations(&mut self) {
+        for memory in &mut self.memories {
+            memory.shared = None;
+        }
     }
 
     /// Content of memory `addr`, writable.
@@ -421,6 +458,7 @@ impl Store {
             .map(|m| MemoryEntity {
                 ty: m.ty,
                 bytes: Vec::new(),
+                shared: None,
             })
             .collect();
         copy.globals = self

@@ -1,0 +1,634 @@
+//! Live migration (`tern serve`, `tern run --control`, `tern migrate`): two hosts in
+//! separate network namespaces where `ip netns` is permitted (loopback otherwise, with a
+//! note), and faults injected by a small proxy in the test. Every wait is bounded.
+
+use crate::util::TempDir;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CHURN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/guests/migrate/churn.wasm"
+);
+/// The program's arguments: 16 MiB, 60 steps of 8 hot pages, 20 ms apart (about 1.5 s).
+const ARGS: [&str; 4] = ["16", "60", "8", "20"];
+const LIMIT: Duration = Duration::from_secs(60);
+
+static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
+
+fn port() -> u16 {
+    let base = 20000 + (std::process::id() % 20000) as u16;
+    base + NEXT_PORT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Two hosts: network namespaces joined by a veth pair, removed on drop (even when the
+/// test fails); or, where namespaces are not permitted, both on loopback.
+struct Hosts {
+    names: Option<[String; 2]>,
+    addrs: [String; 2],
+}
+
+impl Hosts {
+    fn new(tag: &str) -> Hosts {
+        let id = format!("{}{tag}", std::process::id() % 100000);
+        let (a, b) = (format!("ternA{id}"), format!("ternB{id}"));
+        let net = 10 + std::process::id() % 200;
+        let sub = tag.bytes().map(u32::from).sum::<u32>() % 250;
+        let hosts = Hosts {
+            names: Some([a.clone(), b.clone()]),
+            addrs: [format!("10.{net}.{sub}.1"), format!("10.{net}.{sub}.2")],
+        };
+        let (va, vb) = (format!("va{id}"), format!("vb{id}"));
+        let steps: Vec<Vec<String>> = vec![
+            vec!["netns".into(), "add".into(), a.clone()],
+            vec!["netns".into(), "add".into(), b.clone()],
+            vec![
+                "link".into(),
+                "add".into(),
+                va.clone(),
+                "type".into(),
+                "veth".into(),
+                "peer".into(),
+                "name".into(),
+                vb.clone(),
+            ],
+            vec![
+                "link".into(),
+                "set".into(),
+                va.clone(),
+                "netns".into(),
+                a.clone(),
+            ],
+            vec![
+                "link".into(),
+                "set".into(),
+                vb.clone(),
+                "netns".into(),
+                b.clone(),
+            ],
+            vec![
+                "-n".into(),
+                a.clone(),
+                "addr".into(),
+                "add".into(),
+                format!("{}/24", hosts.addrs[0]),
+                "dev".into(),
+                va.clone(),
+            ],
+            vec![
+                "-n".into(),
+                b.clone(),
+                "addr".into(),
+                "add".into(),
+                format!("{}/24", hosts.addrs[1]),
+                "dev".into(),
+                vb.clone(),
+            ],
+            vec![
+                "-n".into(),
+                a.clone(),
+                "link".into(),
+                "set".into(),
+                va,
+                "up".into(),
+            ],
+            vec![
+                "-n".into(),
+                b.clone(),
+                "link".into(),
+                "set".into(),
+                vb,
+                "up".into(),
+            ],
+            vec![
+                "-n".into(),
+                a,
+                "link".into(),
+                "set".into(),
+                "lo".into(),
+                "up".into(),
+            ],
+            vec![
+                "-n".into(),
+                b,
+                "link".into(),
+                "set".into(),
+                "lo".into(),
+                "up".into(),
+            ],
+        ];
+        for step in steps {
+            let ok = Command::new("ip")
+                .args(&step)
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                println!(
+                    "note: `ip {}` not permitted; both hosts on loopback",
+                    step.join(" ")
+                );
+                drop(hosts);
+                return Hosts {
+                    names: None,
+                    addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
+                };
+            }
+        }
+        hosts
+    }
+
+    /// `tern ARGS` on host `i` (0 = A, 1 = B).
+    fn tern(&self, i: usize, args: &[&str]) -> Command {
+        match &self.names {
+            Some(names) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", &names[i], env!("CARGO_BIN_EXE_tern")]);
+                c.args(args);
+                c
+            }
+            None => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_tern"));
+                c.args(args);
+                c
+            }
+        }
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        if let Some(names) = &self.names {
+            for n in names {
+                let _ = Command::new("ip").args(["netns", "del", n]).status();
+            }
+        }
+    }
+}
+
+/// A child process killed on drop, with its output collected by threads.
+struct Proc {
+    child: Child,
+    out: Arc<Mutex<String>>,
+    err: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Proc {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let collect = |r: Box<dyn Read + Send>| {
+            let text = Arc::new(Mutex::new(String::new()));
+            let t = text.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(r).lines().map_while(Result::ok) {
+                    let mut t = t.lock().unwrap();
+                    t.push_str(&line);
+                    t.push('\n');
+                }
+            });
+            text
+        };
+        let out = collect(Box::new(child.stdout.take().unwrap()));
+        let err = collect(Box::new(child.stderr.take().unwrap()));
+        Proc { child, out, err }
+    }
+
+    fn out(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+    fn err(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until `what` shows in stdout or stderr.
+    fn wait_for(&self, what: &str) {
+        let start = Instant::now();
+        while !self.out().contains(what) && !self.err().contains(what) {
+            assert!(
+                start.elapsed() < LIMIT,
+                "timed out waiting for `{what}`; stdout:\n{}\nstderr:\n{}",
+                self.out(),
+                self.err()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits (bounded) for the exit status.
+    fn wait(&mut self) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads drain the pipes.
+                std::thread::sleep(Duration::from_millis(100));
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "timed out; stderr:\n{}",
+                self.err()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The uninterrupted run: stdout and log.
+fn reference(dir: &Path) -> (String, String) {
+    let data = dir.join("ref");
+    std::fs::create_dir_all(&data).unwrap();
+    let dirarg = format!("{}::/data", data.display());
+    let mut args = vec!["run", "--dir", &dirarg, CHURN];
+    args.extend(ARGS);
+    let out = crate::util::tern(&args);
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
+    (
+        crate::util::stdout(&out),
+        std::fs::read_to_string(data.join("log.txt")).unwrap(),
+    )
+}
+
+fn serve(hosts: &Hosts, i: usize, port: u16, data: &Path, extra: &[&str]) -> Proc {
+    std::fs::create_dir_all(data).unwrap();
+    let listen = format!("{}:{port}", hosts.addrs[i]);
+    let dirarg = format!("{}::/data", data.display());
+    let mut args = vec!["serve", "--listen", &listen, "--dir", &dirarg];
+    args.extend(extra);
+    let p = Proc::spawn(hosts.tern(i, &args));
+    p.wait_for("listening on");
+    p
+}
+
+fn source(hosts: &Hosts, data: &Path, control: &Path) -> Proc {
+    std::fs::create_dir_all(data).unwrap();
+    let dirarg = format!("{}::/data", data.display());
+    let control = control.display().to_string();
+    let mut args = vec!["run", "--control", &control, "--dir", &dirarg, CHURN];
+    args.extend(ARGS);
+    let p = Proc::spawn(hosts.tern(0, &args));
+    p.wait_for("step 5\n");
+    p
+}
+
+fn migrate(hosts: &Hosts, host: usize, to: &str, control: &Path) -> (i32, String) {
+    let mut p = Proc::spawn(hosts.tern(
+        host,
+        &["migrate", "--to", to, &control.display().to_string()],
+    ));
+    let code = p.wait();
+    (code, p.err())
+}
+
+/// Program lines of a process's stdout.
+fn program_lines(text: &str) -> String {
+    text.lines()
+        .filter(|l| l.starts_with("step") || l.starts_with("done") || l.starts_with("filled"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn migrate_mid_run_same_output_and_files() {
+    let dir = TempDir::new("migrate-basic");
+    let (ref_out, ref_log) = reference(&dir.0);
+    let hosts = Hosts::new("m");
+    let port = port();
+    let mut target = serve(
+        &hosts,
+        1,
+        port,
+        &dir.0.join("b"),
+        &["--max-migrations", "1"],
+    );
+    let control = dir.0.join("ctl.sock");
+    let mut src = source(&hosts, &dir.0.join("a"), &control);
+    let (code, err) = migrate(&hosts, 0, &format!("{}:{port}", hosts.addrs[1]), &control);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("downtime"), "{err}");
+    assert_eq!(src.wait(), 0, "{}", src.err());
+    assert!(src.err().contains("migrated to"), "{}", src.err());
+    assert_eq!(target.wait(), 0, "{}", target.err());
+    assert!(target.err().contains("exit status 0"), "{}", target.err());
+    let both = program_lines(&src.out()) + &program_lines(&target.out());
+    assert_eq!(both, ref_out);
+    let log = std::fs::read_to_string(dir.0.join("b/log.txt")).unwrap();
+    assert_eq!(log, ref_log);
+}
+
+#[test]
+fn migrate_stop_and_copy_same_output() {
+    let dir = TempDir::new("migrate-stopcopy");
+    let (ref_out, ref_log) = reference(&dir.0);
+    let hosts = Hosts::new("s");
+    let port = port();
+    let mut target = serve(
+        &hosts,
+        1,
+        port,
+        &dir.0.join("b"),
+        &["--max-migrations", "1"],
+    );
+    let control = dir.0.join("ctl.sock");
+    let mut src = source(&hosts, &dir.0.join("a"), &control);
+    let control_s = control.display().to_string();
+    let to = format!("{}:{port}", hosts.addrs[1]);
+    let mut p =
+        Proc::spawn(hosts.tern(0, &["migrate", "--stop-and-copy", "--to", &to, &control_s]));
+    assert_eq!(p.wait(), 0, "{}", p.err());
+    assert_eq!(src.wait(), 0);
+    assert_eq!(target.wait(), 0);
+    assert_eq!(
+        program_lines(&src.out()) + &program_lines(&target.out()),
+        ref_out
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("b/log.txt")).unwrap(),
+        ref_log
+    );
+}
+
+#[test]
+fn migrate_twice_a_to_b_to_a() {
+    let dir = TempDir::new("migrate-aba");
+    let (ref_out, ref_log) = reference(&dir.0);
+    let hosts = Hosts::new("t");
+    let (pa, pb) = (port(), port());
+    let ctl_dir = dir.0.join("ctl-b");
+    std::fs::create_dir_all(&ctl_dir).unwrap();
+    let ctl_arg = ctl_dir.display().to_string();
+    let mut b = serve(
+        &hosts,
+        1,
+        pb,
+        &dir.0.join("b"),
+        &["--max-migrations", "1", "--control-dir", &ctl_arg],
+    );
+    let mut a = serve(&hosts, 0, pa, &dir.0.join("a2"), &["--max-migrations", "1"]);
+    let control = dir.0.join("ctl.sock");
+    let mut src = source(&hosts, &dir.0.join("a"), &control);
+    let (code, err) = migrate(&hosts, 0, &format!("{}:{pb}", hosts.addrs[1]), &control);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(src.wait(), 0);
+    let on_b = ctl_dir.join("migration-1.sock");
+    let start = Instant::now();
+    while !b.out().contains("step 25\n") {
+        assert!(start.elapsed() < LIMIT, "{}", b.err());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (code, err) = migrate(&hosts, 1, &format!("{}:{pa}", hosts.addrs[0]), &on_b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(b.wait(), 0);
+    assert_eq!(a.wait(), 0);
+    let all = program_lines(&src.out()) + &program_lines(&b.out()) + &program_lines(&a.out());
+    assert_eq!(all, ref_out);
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("a2/log.txt")).unwrap(),
+        ref_log
+    );
+}
+
+/// A proxy on loopback in front of `to` that forwards the source's bytes and applies
+/// `fault` once `after` bytes went through: `Cut` drops both connections, `Flip` flips
+/// one byte. Returns its port.
+#[derive(Clone, Copy)]
+enum Fault {
+    Cut,
+    Flip,
+}
+
+fn proxy(to: String, after: usize, fault: Fault) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((mut client, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(mut server) = TcpStream::connect(&to) else {
+            return;
+        };
+        let (mut s2, mut c2) = (server.try_clone().unwrap(), client.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut s2, &mut c2);
+        });
+        let mut sent = 0usize;
+        let mut buf = vec![0u8; 65536];
+        let mut done = false;
+        while let Ok(n) = client.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let chunk = &mut buf[..n];
+            if !done && sent + n > after {
+                done = true;
+                match fault {
+                    Fault::Cut => {
+                        let _ = server.write_all(&chunk[..after - sent]);
+                        let _ = server.shutdown(std::net::Shutdown::Both);
+                        let _ = client.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    Fault::Flip => chunk[after - sent] ^= 0x40,
+                }
+            }
+            sent += n;
+            if server.write_all(chunk).is_err() {
+                break;
+            }
+        }
+    });
+    port
+}
+
+/// The source tries a migration that fails as `fail` arranges; it must continue and
+/// complete exactly as an uninterrupted run, and the target must run nothing.
+fn survives(tag: &str, reason: &str, fail: impl FnOnce(&Path, u16) -> (String, Option<Proc>)) {
+    let dir = TempDir::new(tag);
+    let (ref_out, ref_log) = reference(&dir.0);
+    let hosts = Hosts {
+        names: None,
+        addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
+    };
+    let control = dir.0.join("ctl.sock");
+    let mut src = source(&hosts, &dir.0.join("a"), &control);
+    let (to, target) = fail(&dir.0, port());
+    let (code, err) = migrate(&hosts, 0, &to, &control);
+    assert_eq!(code, 1, "the migration must fail: {err}");
+    assert!(err.contains("continues at the source"), "{err}");
+    assert!(err.contains(reason), "expected `{reason}` in: {err}");
+    assert_eq!(src.wait(), 0, "{}", src.err());
+    assert!(src.err().contains("continues here"), "{}", src.err());
+    assert_eq!(
+        program_lines(&src.out()),
+        ref_out,
+        "the source completes the program"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("a/log.txt")).unwrap(),
+        ref_log
+    );
+    if let Some(target) = target {
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            program_lines(&target.out()),
+            "",
+            "nothing runs on the target"
+        );
+        assert!(!target.err().contains("exit status"), "{}", target.err());
+    }
+}
+
+#[test]
+fn migrate_fault_connection_cut() {
+    survives("migrate-cut", "", |dir, port| {
+        let t = serve(
+            &Hosts {
+                names: None,
+                addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
+            },
+            1,
+            port,
+            &dir.join("b"),
+            &[],
+        );
+        let p = proxy(format!("127.0.0.1:{port}"), 3 << 20, Fault::Cut);
+        (format!("127.0.0.1:{p}"), Some(t))
+    });
+}
+
+#[test]
+fn migrate_fault_corrupted_frame() {
+    survives("migrate-flip", "corrupted frame", |dir, port| {
+        let t = serve(
+            &Hosts {
+                names: None,
+                addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
+            },
+            1,
+            port,
+            &dir.join("b"),
+            &[],
+        );
+        let p = proxy(format!("127.0.0.1:{port}"), 2 << 20, Fault::Flip);
+        (format!("127.0.0.1:{p}"), Some(t))
+    });
+}
+
+#[test]
+fn migrate_fault_missing_preopen() {
+    survives("migrate-nodir", "missing preopen", |_dir, port| {
+        let hosts = Hosts {
+            names: None,
+            addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
+        };
+        let listen = format!("127.0.0.1:{port}");
+        let t = Proc::spawn(hosts.tern(1, &["serve", "--listen", &listen]));
+        t.wait_for("listening on");
+        (listen, Some(t))
+    });
+}
+
+#[test]
+fn migrate_fault_target_killed() {
+    survives("migrate-kill", "", |dir, port| {
+        let hosts = Hosts {
+            names: None,
+            addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
+        };
+        let t = serve(&hosts, 1, port, &dir.join("b"), &[]);
+        // A proxy that kills the target once 2 MiB went through.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = listener.local_addr().unwrap().port();
+        let pid = t.child.id();
+        std::thread::spawn(move || {
+            let Ok((mut client, _)) = listener.accept() else {
+                return;
+            };
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", port)) else {
+                return;
+            };
+            let (mut s2, mut c2) = (server.try_clone().unwrap(), client.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s2, &mut c2);
+            });
+            let mut sent = 0;
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = client.read(&mut buf) {
+                if n == 0 || server.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                sent += n;
+                if sent > 2 << 20 {
+                    // The target process this test started.
+                    let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+                    std::thread::sleep(Duration::from_millis(200));
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    break;
+                }
+            }
+        });
+        (format!("127.0.0.1:{p}"), Some(t))
+    });
+}
+
+#[test]
+fn migrate_on_file_trigger() {
+    let dir = TempDir::new("migrate-trigger");
+    let (ref_out, ref_log) = reference(&dir.0);
+    let hosts = Hosts::new("f");
+    let port = port();
+    let mut target = serve(
+        &hosts,
+        1,
+        port,
+        &dir.0.join("b"),
+        &["--max-migrations", "1"],
+    );
+    let data = dir.0.join("a");
+    std::fs::create_dir_all(&data).unwrap();
+    let dirarg = format!("{}::/data", data.display());
+    let trigger = dir.0.join("go");
+    let on = format!("file:{}", trigger.display());
+    let to = format!("{}:{port}", hosts.addrs[1]);
+    let mut args = vec![
+        "run",
+        "--migrate-on",
+        &on,
+        "--migrate-to",
+        &to,
+        "--dir",
+        &dirarg,
+        CHURN,
+    ];
+    args.extend(ARGS);
+    let mut src = Proc::spawn(hosts.tern(0, &args));
+    src.wait_for("step 5\n");
+    std::fs::write(&trigger, "").unwrap();
+    assert_eq!(src.wait(), 0, "{}", src.err());
+    assert!(src.err().contains("migrated to"), "{}", src.err());
+    assert_eq!(target.wait(), 0, "{}", target.err());
+    assert_eq!(
+        program_lines(&src.out()) + &program_lines(&target.out()),
+        ref_out
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.0.join("b/log.txt")).unwrap(),
+        ref_log
+    );
+}
