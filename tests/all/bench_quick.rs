@@ -37,5 +37,8 @@ fn bench_quick_mode_checksums_match_native() {
         "bench/run.py --quick failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
-    assert!(stdout.contains("12 passed, 0 failed"), "unexpected summary:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("12 passed, 0 failed"),
+        "unexpected summary:\n{stdout}\n{stderr}"
+    );
 }
