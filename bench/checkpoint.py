@@ -445,8 +445,9 @@ def environment(tern: str, command: str, reps: tuple[int, int], baseline: float,
 
 
 METHOD = """\
-`python3 bench/checkpoint.py` measures, for a guest whose touched memory is 1 MiB, 64 MiB
-and 1 GiB (`bench/ckpt/fill.c`: each 64 KiB page a quarter pseudo-random bytes, three
+`python3 bench/checkpoint.py` (by default 1 MiB, 64 MiB and 1 GiB) and `python3
+bench/run.py` (the sizes of the tables) measure, for a guest that touches that much
+memory (`bench/ckpt/fill.c`: each 64 KiB page a quarter pseudo-random bytes, three
 quarters text from a small vocabulary; it prints a checksum, then blocks reading an
 empty stdin pipe):
 

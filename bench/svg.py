@@ -105,7 +105,7 @@ def bar_chart(
         lo, hi = min(lo, reference), max(hi, reference)
     if not log:
         lo = 0.0
-    x = _Axis(lo / 1.5 if log else lo, hi * 1.5 if log else hi * 1.1, left, width - right, log)
+    x = _Axis(lo if log else lo, hi * 1.5 if log else hi * 1.1, left, width - right, log)
     body = []
     for t in x.ticks:
         px = x(t)
@@ -154,8 +154,8 @@ def line_chart(
     points = [p for pts in series.values() for p in pts if p[0] > 0 and p[1] > 0]
     if not points:
         return
-    width, height = 720, 420
-    left, right, top, bottom = 70, 170, 40, 60
+    width, height = 840, 420
+    left, right, top, bottom = 70, 280, 40, 60
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x = _Axis(min(xs), max(xs), left, width - right, log_x)
     y_lo = min(ys) / 1.3 if log_y else 0.0
