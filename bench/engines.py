@@ -209,7 +209,7 @@ def tern_engines(binary: Path | None, error: str | None, timeout: float) -> list
     tern = str(binary)
     snapshot = str(OUT_DIR / "tmp" / "never-written.tern")
 
-    if _tern_knows_engine_flag(tern, timeout):
+    if tern_knows_engine_flag(tern, timeout):
         fast.command = lambda name, args, d: [
             tern, "run", "--engine", "fast", "--checkpoint-on", "signal",
             "--snapshot", snapshot, *_dir_flags("--dir", d), wasm_path(name), *args,
@@ -229,7 +229,7 @@ def tern_engines(binary: Path | None, error: str | None, timeout: float) -> list
     return [fast, interp]
 
 
-def _tern_knows_engine_flag(tern: str, timeout: float) -> bool:
+def tern_knows_engine_flag(tern: str, timeout: float = 300) -> bool:
     """Whether `tern run --engine fast` is accepted at all (clap rejects an
     unknown flag with status 2 and names it on stderr)."""
     argv = [tern, "run", "--engine", "fast", wasm_path(PROBE_PROGRAM), str(PROBE_N)]

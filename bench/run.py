@@ -112,7 +112,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="tiny sizes, one repetition, checksums only; leaves doc and plots alone",
     )
-    parser.add_argument("--reps", type=int, help="repetitions (default 3, or 1 with --quick)")
+    parser.add_argument("--reps", type=int, help="repetitions (default 5, or 1 with --quick)")
     parser.add_argument("--tern", metavar="PATH", help="tern binary (skips cargo build)")
     parser.add_argument("--wasmtime", metavar="PATH", help="wasmtime binary to use")
     parser.add_argument("--wasmi", metavar="PATH", help="wasmi binary to use")
@@ -154,6 +154,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--cr-reps", type=int, default=3, help="C/R repetitions per size below 1 GiB (default 3)"
     )
     parser.add_argument(
+        "--cr-engine",
+        choices=["interp", "fast"],
+        default="interp",
+        help="tern engine of the C/R measurement (default %(default)s; ignored by a tern "
+        "without `run --engine`, which has only the interpreter)",
+    )
+    parser.add_argument(
         "--no-cr", action="store_true", help="skip the checkpoint/restore measurement"
     )
     parser.add_argument(
@@ -167,7 +174,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "is excused while tern has no `run --engine` flag",
     )
     args = parser.parse_args(argv)
-    args.reps = args.reps or (1 if args.quick else 3)
+    args.reps = args.reps or (1 if args.quick else 5)
     if args.reps < 1:
         parser.error("--reps must be at least 1")
     chosen = _subset(parser, "--engines", args.engines, [key(n) for n in ENGINE_NAMES])
@@ -354,11 +361,20 @@ class CrPoint:
 
 
 def checkpoint_restore(
-    tern: Path, sizes: list[int], reps: int, quick: bool, command: str, load: float
+    tern: Path,
+    engine: str | None,
+    sizes: list[int],
+    reps: int,
+    quick: bool,
+    command: str,
+    load: float,
 ) -> tuple[str, list[CrPoint]]:
-    """Runs bench/checkpoint.py's measurement; returns its doc section and the
-    points of the plots.  Raises checkpoint.Failed."""
+    """Runs bench/checkpoint.py's measurement with `tern run/restore --engine
+    ENGINE` (no flag when None); returns its doc section and the points of the
+    plots.  Raises checkpoint.Failed."""
     import checkpoint as ck
+
+    ck.ENGINE[:] = ["--engine", engine] if engine else []
 
     tern_path = str(tern)
     big_reps = 1 if quick else 2
@@ -570,6 +586,8 @@ def render_section(
         "### Checkpoint and restore by touched memory",
         "",
     ]
+    import checkpoint as ck
+
     if isinstance(cr, str):
         out += [cr, ""]
     else:
@@ -578,7 +596,10 @@ def render_section(
         out += [
             "",
             "Medians, from the measurement described in *Checkpoint and restore* below "
-            "(`tern run --checkpoint-on signal` on `bench/ckpt/fill.wasm`; checkpoint = "
+            f"(`{shlex.join(['tern', 'run', *ck.ENGINE, '--checkpoint-on', 'signal'])}` on "
+            "`bench/ckpt/fill.wasm`, a tern "
+            f"{'without `--engine`, i.e. the interpreter' if not ck.ENGINE else 'engine as shown'}; "
+            "checkpoint = "
             "pause → snapshot durable, restore = `tern restore` to the program's first "
             "line minus process startup):",
             "",
@@ -643,8 +664,9 @@ def main(argv: list[str]) -> int:
             import checkpoint as ck
 
             try:
+                engine = args.cr_engine if eng.tern_knows_engine_flag(str(tern)) else None
                 cr_section, points = checkpoint_restore(
-                    tern, args.cr_sizes, 1 if args.quick else args.cr_reps, args.quick,
+                    tern, engine, args.cr_sizes, 1 if args.quick else args.cr_reps, args.quick,
                     command, load,
                 )  # fmt: skip
                 print()
