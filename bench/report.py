@@ -73,8 +73,12 @@ def _ratio(r: float | None) -> str:
 # Tables (Markdown, so the terminal output and the doc are the same text)
 
 
-def markdown(header: list[str], rows: list[list[str]], right_from: int) -> str:
-    align = [":--"] * right_from + ["--:"] * (len(header) - right_from)
+def markdown(
+    header: list[str], rows: list[list[str]], right_from: int, left_from: int | None = None
+) -> str:
+    """Columns before `right_from` and from `left_from` on are left-aligned."""
+    left_from = len(header) if left_from is None else left_from
+    align = [":--" if i < right_from or i >= left_from else "--:" for i in range(len(header))]
     lines = [header, align, *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 

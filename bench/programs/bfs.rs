@@ -17,7 +17,7 @@ impl Rng {
 const DEGREE: usize = 8;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).map_or(120_000, |s| s.parse().expect("usage: bfs [N]"));
+    let n: usize = std::env::args().nth(1).map_or(240_000, |s| s.parse().expect("usage: bfs [N]"));
     let n = n.max(2);
     let mut rng = Rng(0xdead_beef_cafe_f00d);
     // Undirected edges: each vertex's random partners, plus i -- i+1.

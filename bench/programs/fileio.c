@@ -9,7 +9,7 @@
 #define BLOCK 4096
 
 int main(int argc, char **argv) {
-    long mib = arg_size(argc, argv, 64);
+    long mib = arg_size(argc, argv, 128);
     const char *dir = argc > 2 ? argv[2] : ".";
     char path[4096];
     snprintf(path, sizeof path, "%s/fileio-bench.dat", dir);

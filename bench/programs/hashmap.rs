@@ -35,7 +35,7 @@ impl Rng {
 }
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).map_or(1_000_000, |s| s.parse().expect("usage: hashmap [N]"));
+    let n: u64 = std::env::args().nth(1).map_or(2_000_000, |s| s.parse().expect("usage: hashmap [N]"));
     let range = (n / 2).max(1);
     let mut map: HashMap<u64, u64, BuildHasherDefault<Fx>> = HashMap::default();
     let mut rng = Rng(0x0123_4567_89ab_cdef);

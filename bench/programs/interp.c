@@ -58,7 +58,7 @@ NOINLINE static i64 execute(const i64 *code, i64 n) {
 }
 
 int main(int argc, char **argv) {
-    long n = arg_size(argc, argv, 40000);
+    long n = arg_size(argc, argv, 80000);
     if (PROGRAM[74] != LOAD || PROGRAM[65] != LOAD || PROGRAM[19] != LOAD || PROGRAM[8] != LOAD) {
         printf("bad jump targets\n");
         return 1;

@@ -4,7 +4,7 @@
 #define MAX_ITER 100
 
 int main(int argc, char **argv) {
-    long n = arg_size(argc, argv, 600);
+    long n = arg_size(argc, argv, 850);
     u64 sum = 0, inside = 0;
     for (long y = 0; y < n; y++) {
         double ci = 2.0 * y / n - 1.0;

@@ -2,7 +2,7 @@
 #include "common.h"
 
 int main(int argc, char **argv) {
-    long n = arg_size(argc, argv, 300);
+    long n = arg_size(argc, argv, 380);
     double *a = xmalloc(sizeof(double) * n * n);
     double *b = xmalloc(sizeof(double) * n * n);
     double *c = xmalloc(sizeof(double) * n * n);

@@ -95,7 +95,7 @@ fn advance(b: &mut [Body; 5], dt: f64) {
 }
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).map_or(300_000, |s| s.parse().expect("usage: nbody [N]"));
+    let n: u64 = std::env::args().nth(1).map_or(600_000, |s| s.parse().expect("usage: nbody [N]"));
     let mut b = bodies();
     offset_momentum(&mut b);
     let before = energy(&b);

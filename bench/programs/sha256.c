@@ -55,7 +55,7 @@ static void sha256(const unsigned char *data, size_t len, unsigned char out[32])
 }
 
 int main(int argc, char **argv) {
-    long mib = arg_size(argc, argv, 3);
+    long mib = arg_size(argc, argv, 6);
     size_t len = (size_t)mib << 20;
     if (len == 0)
         len = 1000; /* still exercises the padding path */

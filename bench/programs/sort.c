@@ -39,7 +39,7 @@ NOINLINE static void quicksort(u32 *a, long n) {
 }
 
 int main(int argc, char **argv) {
-    long n = arg_size(argc, argv, 600000);
+    long n = arg_size(argc, argv, 1200000);
     u32 *a = xmalloc(sizeof(u32) * (n + 1));
     u64 state = 0x9e3779b97f4a7c15ull;
     for (long i = 0; i < n; i++)
