@@ -32,7 +32,7 @@ def _nice_ticks(lo: float, hi: float, log: bool) -> list[float]:
 def _fmt(v: float) -> str:
     if v == 0:
         return "0"
-    if abs(v) >= 1000 or abs(v) < 0.01:
+    if abs(v) >= 1e6 or abs(v) < 0.01:
         return f"{v:.0e}".replace("e+0", "e").replace("e-0", "e-")
     return f"{v:g}"
 
