@@ -515,11 +515,20 @@ def _migration_plot(rows: list[dict]) -> list[str]:
     y_keys = [k for k in numeric if "downtime" in k.lower()]
     if not x_key or not y_keys:
         return []
+    # A text column with a few values (e.g. "mode": pre-copy / stop-and-copy) splits
+    # the rows into one line each.
+    texts = [k for k in rows[0] if all(isinstance(r.get(k), str) for r in rows)]
+    split = next((k for k in texts if 1 < len({r[k] for r in rows}) <= 4), None)
+    series: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        for k in y_keys:
+            name = f"{r[split]}: {k}" if split else k
+            series.setdefault(name, []).append((r[x_key], r[k]))
     path = report.IMG_DIR / "migration-downtime.svg"
     report.svg.line_chart(
         path,
         "tern migration downtime",
-        {k: [(r[x_key], r[k]) for r in rows] for k in y_keys},
+        series,
         x_key,
         "downtime",
     )
