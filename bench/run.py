@@ -617,7 +617,8 @@ def render_section(
             "",
         ]
     out += ["### Migration downtime", ""]
-    out += [f"![{Path(link).stem}]({link})" for link in migration_links]
+    if migration_links:
+        out += [f"![{Path(link).stem}]({link})" for link in migration_links] + [""]
     out += [*migration_lines, report.SECTION_END]
     return "\n".join(out)
 
