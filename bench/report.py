@@ -1,4 +1,4 @@
-"""Turning measurements into tables, and writing them into docs/benchmarks.md."""
+"""Turning measurements into tables, plots and the generated sections of docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -10,29 +10,33 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engines import Engine
+import svg
+from engines import REPO_ROOT, Engine
 
-BASELINE = "tern"  # ratios are tern time / peer time: > 1 means tern is slower
-SECTION_START = "<!-- interp-vs-peers:start -->"
-SECTION_END = "<!-- interp-vs-peers:end -->"
+SECTION_START = "<!-- results:start -->"
+SECTION_END = "<!-- results:end -->"
+# The section of the single-engine suite this one replaced; removed when found.
+OLD_START, OLD_END = "<!-- interp-vs-peers:start -->", "<!-- interp-vs-peers:end -->"
+IMG_DIR = REPO_ROOT / "docs" / "img"
+NATIVE, WASMTIME = "native", "wasmtime"
 
 DOC_HEADER = """# Benchmarks
 
-How fast tern's interpreter runs compute-bound WebAssembly compared with other
-engines.  Reproduce with `python3 bench/run.py`.
+tern against peer runtimes and native code.  Reproduce with `python3 bench/run.py`.
 
 """
 
 
 @dataclass
 class Row:
-    """What one workload measured on every engine."""
+    """What one program measured on every engine."""
 
     workload: str
+    lang: str
     n: int
     medians: dict[str, float]  # engine name -> median seconds (engines that ran)
     status: dict[str, str]  # engine name -> "ok" | "MISMATCH" | "error" | "missing"
-    checksum: int | None  # the agreed value (the reference engine's), if any
+    checksum: str | None  # the reference value (native's), if any
 
 
 # --------------------------------------------------------------------------
@@ -43,9 +47,18 @@ def geomean(values: list[float]) -> float | None:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
 
-def ratio(row: Row, peer: str) -> float | None:
-    base, other = row.medians.get(BASELINE), row.medians.get(peer)
-    return base / other if base and other else None
+def ratio(row: Row, engine: str, base: str) -> float | None:
+    """engine's time / base's time (above 1: slower than base); None unless both ran ok."""
+    if row.status.get(engine) != "ok" or row.status.get(base) != "ok":
+        return None
+    a, b = row.medians.get(engine), row.medians.get(base)
+    return a / b if a and b else None
+
+
+def geomeans(rows: list[Row], engines: list[str], base: str) -> dict[str, float | None]:
+    return {
+        e: geomean([r for r in (ratio(row, e, base) for row in rows) if r]) for e in engines
+    }
 
 
 def _seconds(t: float) -> str:
@@ -60,32 +73,35 @@ def _ratio(r: float | None) -> str:
 # Tables (Markdown, so the terminal output and the doc are the same text)
 
 
-def _markdown(header: list[str], rows: list[list[str]], right_from: int) -> str:
-    align = [":--"] * right_from + ["--:"] * (len(header) - right_from)
+def markdown(
+    header: list[str], rows: list[list[str]], right_from: int, left_from: int | None = None
+) -> str:
+    """Columns before `right_from` and from `left_from` on are left-aligned."""
+    left_from = len(header) if left_from is None else left_from
+    align = [":--" if i < right_from or i >= left_from else "--:" for i in range(len(header))]
     lines = [header, align, *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
 def timing_table(rows: list[Row], engines: list[Engine]) -> str:
-    """Median seconds per engine, then tern/peer ratios with their geomean."""
+    """Median seconds per engine."""
     names = [e.name for e in engines]
-    peers = [n for n in names if n != BASELINE] if BASELINE in names else []
-    header = (
-        ["workload", "n"]
-        + [f"{n} (s)" for n in names]
-        + [f"{BASELINE}/{p}" for p in peers]
-        + ["checksum"]
-    )
+    header = ["program", "lang", "n"] + [f"{n} (s)" for n in names]
     body = []
     for row in rows:
-        cells = [row.workload, f"{row.n:,}"] + [_timing_cell(row, name) for name in names]
-        cells += [_ratio(ratio(row, p)) for p in peers]
-        cells.append("–" if row.checksum is None else str(row.checksum))
-        body.append(cells)
-    if peers:
-        means = [_ratio(geomean([r for r in (ratio(row, p) for row in rows) if r])) for p in peers]
-        body.append(["**geomean**", ""] + [""] * len(names) + means + [""])
-    return _markdown(header, body, right_from=1)
+        cells = [f"`{row.workload}`", row.lang, f"{row.n:,}"]
+        body.append(cells + [_timing_cell(row, name) for name in names])
+    return markdown(header, body, right_from=2)
+
+
+def ratio_table(rows: list[Row], engines: list[Engine], base: str) -> str:
+    """Each engine's time divided by `base`'s, with geomeans."""
+    names = [e.name for e in engines if e.name != base]
+    header = ["program"] + [f"{n} / {base}" for n in names]
+    body = [[f"`{row.workload}`"] + [_ratio(ratio(row, n, base)) for n in names] for row in rows]
+    means = geomeans(rows, names, base)
+    body.append(["**geomean**"] + [f"**{_ratio(means[n])}**" for n in names])
+    return markdown(header, body, right_from=1)
 
 
 def _timing_cell(row: Row, name: str) -> str:
@@ -96,15 +112,47 @@ def _timing_cell(row: Row, name: str) -> str:
 
 
 def checksum_table(rows: list[Row], engines: list[Engine]) -> str:
-    """--quick output: did every engine compute the same checksum?"""
+    """--quick output: did every engine print native's checksum?"""
     names = [e.name for e in engines]
-    header = ["workload", "n", "checksum"] + names
+    header = ["program", "lang", "n", "checksum"] + names
     body = [
-        [row.workload, f"{row.n:,}", "–" if row.checksum is None else str(row.checksum)]
+        [row.workload, row.lang, f"{row.n:,}", row.checksum or "–"]
         + [row.status[name] for name in names]
         for row in rows
     ]
-    return _markdown(header, body, right_from=1)
+    return markdown(header, body, right_from=2)
+
+
+# --------------------------------------------------------------------------
+# Plots
+
+
+def speed_plot(rows: list[Row], engines: list[Engine], path: Path) -> bool:
+    """Time relative to native per program and engine, log scale."""
+    names = [e.name for e in engines if e.name != NATIVE and e.available]
+    values = {}
+    for row in rows:
+        for n in names:
+            r = ratio(row, n, NATIVE)
+            if r:
+                values[row.workload, n] = r
+    groups = [row.workload for row in rows] + ["geomean"]
+    for n, mean in geomeans(rows, names, NATIVE).items():
+        if mean:
+            values["geomean", n] = mean
+    if not values:
+        return False
+    svg.bar_chart(
+        path,
+        "Run time relative to native (lower is better)",
+        groups,
+        names,
+        values,
+        "time / native time (log scale; 1 = native speed)",
+        log=True,
+        reference=1.0,
+    )
+    return True
 
 
 # --------------------------------------------------------------------------
@@ -121,24 +169,27 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _first_line(argv: list[str]) -> str:
+def first_line(argv: list[str]) -> str:
     try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=REPO_ROOT)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
-    return out.strip().splitlines()[0] if out.strip() else "unknown"
+    text = out.stdout.strip()
+    return text.splitlines()[0] if text else "unknown"
 
 
-def environment_lines(engines: list[Engine], command: str, reps: int) -> list[str]:
+def environment_lines(engines: list[Engine], command: str, reps: int, load: float) -> list[str]:
     """The facts a reader needs to judge or reproduce the numbers."""
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    commit = first_line(["git", "rev-parse", "--short", "HEAD"])
     lines = [
         f"- Command: `{command}` ({reps} repetition{'s' if reps != 1 else ''} per "
-        "engine and workload, engine order rotated each repetition; each cell is the "
-        "median wall time of a whole process, startup included)",
-        f"- Date: {date}",
+        "engine and program, engine order rotated each repetition; each cell is the "
+        "median wall time of a whole process, startup and compilation included)",
+        f"- Date: {date}; repository at commit {commit}",
         f"- Machine: {cpu_model()}, {os.cpu_count()} cores, "
-        f"{platform.system()} {platform.release()}",
+        f"{platform.system()} {platform.release()}; load average {load:.2f} at the start "
+        "(a shared machine: other work adds noise)",
     ]
     for engine in engines:
         if engine.available:
@@ -147,9 +198,10 @@ def environment_lines(engines: list[Engine], command: str, reps: int) -> list[st
                 f"- {engine.name}: {engine.version}, run as `{engine.command_line()}`{notes}"
             )
         else:
-            lines.append(f"- {engine.name}: **missing**: {engine.missing}")
+            lines.append(f"- {engine.name}: **missing** ({engine.missing})")
     lines.append(
-        f"- Toolchain: {_first_line(['rustc', '--version'])}, Python {platform.python_version()}"
+        f"- Toolchain: {first_line(['rustc', '--version'])}, "
+        f"{first_line(['clang', '--version'])}, Python {platform.python_version()}"
     )
     return lines
 
@@ -158,33 +210,26 @@ def environment_lines(engines: list[Engine], command: str, reps: int) -> list[st
 # docs/benchmarks.md
 
 
-def render_section(table: str, env: list[str]) -> str:
-    return "\n".join(
-        [
-            SECTION_START,
-            "## tern interpreter vs. peers",
-            "",
-            "_Generated by `bench/run.py`; do not edit by hand, re-run the command instead._",
-            "",
-            *env,
-            "",
-            "Seconds are medians (lower is better); `tern/X` is tern's time divided by X's "
-            "(above 1 means tern is slower).  A cell reading `missing` means that engine "
-            "was not available for this run.",
-            "",
-            table,
-            SECTION_END,
-        ]
-    )
+def replace_section(text: str, start: str, end: str, section: str) -> str:
+    """`text` with the part from `start` to `end` replaced by `section` (which
+    carries its own markers), or `section` appended when the markers are absent.
+    Everything outside the markers is kept as it is."""
+    a, b = text.find(start), text.find(end)
+    if a != -1 and b > a:
+        return text[:a] + section + text[b + len(end) :]
+    return text.rstrip("\n") + "\n\n" + section + "\n"
 
 
-def update_doc(path: Path, section: str) -> None:
-    """Replaces the marked section, creating the file or the section if absent."""
+def update_doc(path: Path, sections: list[tuple[str, str, str]]) -> None:
+    """Writes each (start marker, end marker, section) into the file; the main
+    results take the place of the retired interp-vs-peers section."""
     text = path.read_text() if path.exists() else DOC_HEADER
-    start, end = text.find(SECTION_START), text.find(SECTION_END)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(SECTION_END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    for start, end, section in sections:
+        if start == SECTION_START and start not in text:
+            a, b = text.find(OLD_START), text.find(OLD_END)
+            if a != -1 and b > a:
+                text = text[:a] + section + text[b + len(OLD_END) :]
+                continue
+        text = replace_section(text, start, end, section)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

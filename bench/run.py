@@ -1,72 +1,98 @@
 #!/usr/bin/env python3
-"""Benchmarks tern's interpreter against wasmtime, wasmi and native code.
+"""The benchmark suite: tern against peer runtimes and native code, plus tern's
+checkpoint/restore and migration figures, in one command.
 
-    python3 bench/run.py [--quick] [--reps N] [--tern PATH]
+    python3 bench/run.py [--quick] [--reps N] [--tern PATH] ...
 
-Runs every workload in bench/workloads on every engine, several repetitions
-interleaved across engines, checks that all engines compute the same
-checksum, prints a table of median wall times with tern/peer ratios, and
-rewrites the marked section of docs/benchmarks.md.
+Runs every program of bench/programs (WASI commands in C and Rust, each taking
+its size as argv[1] and printing `checksum N` last) on every engine: native
+(clang -O2 / rustc -O builds of the same sources), wasmtime, wasmi, tern fast
+(armed with a checkpoint trigger) and tern interp.  Repetitions are interleaved
+across engines with the engine order rotated; cells are medians; ratios are
+against native and against wasmtime.  Every engine's checksum must equal
+native's (and the recorded one in bench/programs/checksums.json).  Then it
+measures checkpoint latency, snapshot size and restore latency by touched
+memory (bench/checkpoint.py's measurement) and, when bench/migration.py exists,
+migration downtime (`python3 bench/migration.py --json`), and regenerates the
+results section of docs/benchmarks.md and the plots in docs/img/.
 
-  --quick       tiny sizes, one repetition, checksums only (for CI); does not
-                touch the doc.  Prints "N passed, N failed".
-  --reps N      repetitions per engine and workload (default 5).
-  --tern PATH   use this tern binary instead of `cargo build --release`.
+  --quick       tiny sizes, one repetition, a 1 MiB checkpoint/restore: a
+                correctness check for CI; touches neither doc nor plots.
+                Prints "N passed, N failed".
 
-Exit status: 0 when every available engine agrees on every checksum; 1 on a
-checksum mismatch or an engine that passed its smoke test but then failed.
-A missing engine (not installed, does not build, fails the fib(10) smoke
-test) is reported and skipped, never an error.  Python 3 standard library only.
+Exit status: 0 when every available engine printed native's checksum for every
+program (and the C/R measurement worked); 1 otherwise.  A missing engine (not
+installed, does not build, fails the fib(10) smoke test) is reported and
+skipped, never an error.  Python 3 standard library only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import statistics
+import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import engines as eng
 import report
 
 DOC_PATH = eng.REPO_ROOT / "docs" / "benchmarks.md"
-CHECKSUMS_PATH = eng.WORKLOAD_DIR / "checksums.json"
-ENGINE_NAMES = ["tern", "wasmtime", "wasmi", "native"]  # table order
+CHECKSUMS_PATH = eng.PROGRAM_DIR / "checksums.json"
+ENGINE_NAMES = ["native", "wasmtime", "wasmi", "tern fast", "tern interp"]  # table order
+MIGRATION_SCRIPT = eng.BENCH_DIR / "migration.py"
+CR_START, CR_END = "<!-- checkpoint:start -->", "<!-- checkpoint:end -->"
 
 
 @dataclass(frozen=True)
 class Workload:
     name: str
-    n: int  # default size: roughly 1-3 s on wasmi
-    quick_n: int  # --quick: a few milliseconds anywhere
-    stresses: str
+    lang: str
+    n: int  # default size: about 1-3 s on tern's interpreter, tens of ms or more natively
+    quick_n: int  # --quick: milliseconds anywhere
+    what: str
+    needs_dir: bool = False  # gets a preopened scratch directory as argv[2]
 
 
 WORKLOADS = [
-    Workload("fib", 38, 20, "recursive calls: call/return overhead"),
-    Workload("sieve", 50_000_000, 100_000, "integer loops with byte loads/stores"),
-    Workload("mandelbrot", 2_000, 64, "f64 arithmetic in locals, data-dependent loop"),
-    Workload("nbody", 1_500_000, 1_000, "f64 with sqrt/div, floats in linear memory"),
-    Workload("matmul", 520, 24, "f64 loads/stores streaming through a 6.5 MB heap"),
-    Workload("sort", 4_000_000, 10_000, "quicksort: random access, unpredictable branches"),
-    Workload("calls", 15_000_000, 10_000, "small non-inlined functions, call_indirect"),
-    Workload("sha256", 250_000, 100, "32-bit rotates/shifts/adds (hash compression)"),
+    Workload("matmul", "C", 380, 20, "n×n f64 matrix product, i-k-j loops over the heap"),
+    Workload("nbody", "Rust", 600_000, 1_000, "n steps of the 5-body simulation: f64, sqrt, div"),
+    Workload("fannkuch", "Rust", 9, 6, "fannkuch-redux over all n! permutations"),
+    Workload("sha256", "C", 6, 0, "SHA-256 of an n MiB generated buffer (0: 1000 bytes)"),
+    Workload("bfs", "Rust", 240_000, 1_000, "BFS from 8 sources, n vertices, ~10 edges each"),
+    Workload("sort", "C", 1_200_000, 1_000, "quicksort of n random u32 keys"),
+    Workload("hashmap", "Rust", 2_000_000, 1_000, "n inserts/lookups/updates/removes, std HashMap"),
+    Workload("interp", "C", 80_000, 200, "bytecode VM (switch dispatch), n outer iterations"),
+    Workload("fib", "C", 36, 15, "recursive fib(n): calls and returns"),
+    Workload("mandelbrot", "C", 850, 40, "n×n escape-time grid, 100 iterations, f64"),
+    Workload("memhog", "C", 256, 1, "n MiB malloc'ed, written, strided read-modify-write"),
+    Workload("fileio", "C", 128, 1, "n MiB file: 4 KiB writes, 3 passes of 4 KiB reads + seeks",
+             needs_dir=True),  # fmt: skip
 ]
 
 
 @dataclass
 class Cell:
-    """All repetitions of one workload on one engine."""
+    """All repetitions of one program on one engine."""
 
     times: list[float] = field(default_factory=list)
-    results: list[int] = field(default_factory=list)
+    results: list[str] = field(default_factory=list)
     error: str | None = None
 
 
 def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def key(name: str) -> str:
+    """An engine's name as written on the command line: `tern-fast`."""
+    return name.replace(" ", "-")
 
 
 # --------------------------------------------------------------------------
@@ -76,22 +102,23 @@ def log(msg: str) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python3 bench/run.py",
-        description="Benchmark tern's interpreter against wasmtime, wasmi and native code.",
-        epilog="workloads (default n: what it stresses):\n"
-        + "\n".join(f"  {w.name:11} {w.n:>11,}  {w.stresses}" for w in WORKLOADS),
+        description="tern against wasmtime, wasmi and native code; C/R and migration figures.",
+        epilog="programs (language, default n: what it does):\n"
+        + "\n".join(f"  {w.name:10} {w.lang:4} {w.n:>9,}  {w.what}" for w in WORKLOADS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="tiny sizes, one repetition, checksums only; leaves the doc alone",
+        help="tiny sizes, one repetition, checksums only; leaves doc and plots alone",
     )
     parser.add_argument("--reps", type=int, help="repetitions (default 5, or 1 with --quick)")
     parser.add_argument("--tern", metavar="PATH", help="tern binary (skips cargo build)")
     parser.add_argument("--wasmtime", metavar="PATH", help="wasmtime binary to use")
-    parser.add_argument("--wasmi", metavar="PATH", help="wasmi_cli binary to use")
+    parser.add_argument("--wasmi", metavar="PATH", help="wasmi binary to use")
+    all_engines = ",".join(key(n) for n in ENGINE_NAMES)
     parser.add_argument(
-        "--engines", default=",".join(ENGINE_NAMES), help="comma-separated subset of: %(default)s"
+        "--engines", default=all_engines, help="comma-separated subset of: %(default)s"
     )
     parser.add_argument(
         "--workloads",
@@ -104,7 +131,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--no-doc",
         action="store_true",
-        help=f"do not rewrite {DOC_PATH.relative_to(eng.REPO_ROOT)}",
+        help=f"do not rewrite {DOC_PATH.relative_to(eng.REPO_ROOT)} and docs/img/",
     )
     parser.add_argument(
         "--timeout",
@@ -115,15 +142,52 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--record-checksums",
         action="store_true",
-        help=f"store agreed checksums in {CHECKSUMS_PATH.name} for later runs",
+        help=f"store native's checksums in {CHECKSUMS_PATH.name} for later runs",
+    )
+    parser.add_argument(
+        "--cr-sizes",
+        default="1,16,64,256,1024",
+        help="touched MiB of the checkpoint/restore measurement (default %(default)s; "
+        "1 with --quick)",
+    )
+    parser.add_argument(
+        "--cr-reps", type=int, default=3, help="C/R repetitions per size below 1 GiB (default 3)"
+    )
+    parser.add_argument(
+        "--cr-engine",
+        choices=["interp", "fast"],
+        default="interp",
+        help="tern engine of the C/R measurement (default %(default)s; ignored by a tern "
+        "without `run --engine`, which has only the interpreter)",
+    )
+    parser.add_argument(
+        "--no-cr", action="store_true", help="skip the checkpoint/restore measurement"
+    )
+    parser.add_argument(
+        "--no-migration", action="store_true", help="skip bench/migration.py"
+    )
+    parser.add_argument(
+        "--require",
+        default="",
+        metavar="ENGINES",
+        help="comma-separated engines whose absence is an error (for CI); `tern-fast` "
+        "is excused while tern has no `run --engine` flag",
     )
     args = parser.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 5)
     if args.reps < 1:
         parser.error("--reps must be at least 1")
-    args.engines = _subset(parser, "--engines", args.engines, ENGINE_NAMES)
+    chosen = _subset(parser, "--engines", args.engines, [key(n) for n in ENGINE_NAMES])
+    args.engines = [n for n in ENGINE_NAMES if key(n) in chosen]
     names = _subset(parser, "--workloads", args.workloads, [w.name for w in WORKLOADS])
     args.workloads = [w for w in WORKLOADS if w.name in names]
+    required = _subset(parser, "--require", args.require, [key(n) for n in ENGINE_NAMES]) \
+        if args.require else []  # fmt: skip
+    args.require = [n for n in ENGINE_NAMES if key(n) in required]
+    try:
+        args.cr_sizes = [1] if args.quick else [int(s) for s in args.cr_sizes.split(",")]
+    except ValueError:
+        parser.error("--cr-sizes: comma-separated whole MiB")
     return args
 
 
@@ -139,21 +203,29 @@ def _subset(parser: argparse.ArgumentParser, flag: str, value: str, known: list[
 # Engines
 
 
-def prepare_engines(args: argparse.Namespace) -> list[eng.Engine]:
-    """Finds, installs or builds each requested engine, then smoke-tests it."""
+def prepare_engines(args: argparse.Namespace) -> tuple[list[eng.Engine], Path | None]:
+    """Finds, installs or builds each requested engine, then smoke-tests it.
+    Returns the engines (table order) and the tern binary, if there is one."""
     install = not args.no_install
-    makers = {
-        "tern": lambda: eng.tern_engine(args.tern, build=args.tern is None),
-        "wasmtime": lambda: eng.wasmtime_engine(args.wasmtime, install),
-        "wasmi": lambda: eng.wasmi_engine(args.wasmi, install),
-        "native": eng.native_engine,
-    }
-    engines = [makers[name]() for name in ENGINE_NAMES if name in args.engines]
+    (eng.OUT_DIR / "tmp").mkdir(parents=True, exist_ok=True)
+    tern, tern_error = None, None
+    if "tern fast" in args.engines or "tern interp" in args.engines or not args.no_cr:
+        tern, tern_error = eng.tern_binary(args.tern, build=args.tern is None)
+    made: dict[str, eng.Engine] = {}
+    if "native" in args.engines:
+        made["native"] = eng.native_engine([w.name for w in WORKLOADS])
+    if "wasmtime" in args.engines:
+        made["wasmtime"] = eng.wasmtime_engine(args.wasmtime, install)
+    if "wasmi" in args.engines:
+        made["wasmi"] = eng.wasmi_engine(args.wasmi, install)
+    for engine in eng.tern_engines(tern, tern_error, args.timeout):
+        made[engine.name] = engine
+    engines = [made[name] for name in ENGINE_NAMES if name in args.engines]
     for engine in engines:
         eng.probe(engine, args.timeout)
         state = engine.version if engine.available else f"MISSING: {engine.missing}"
-        log(f"{engine.name:9} {state}")
-    return engines
+        log(f"{engine.name:11} {state}")
+    return engines, tern
 
 
 # --------------------------------------------------------------------------
@@ -175,19 +247,21 @@ def measure(
     workloads: list[Workload], engines: list[eng.Engine], quick: bool, reps: int, timeout: float
 ) -> dict[tuple[str, str], Cell]:
     cells = {(w.name, e.name): Cell() for w in workloads for e in engines}
+    scratch = Path(tempfile.mkdtemp(prefix="files-", dir=eng.OUT_DIR / "tmp"))
     for rep in range(reps):
         order = rotated(engines, rep)
         log(f"repetition {rep + 1}/{reps} (order: {', '.join(e.name for e in order)})")
         for w in workloads:
             n = size(w, quick)
-            module = str(eng.WORKLOAD_DIR / f"{w.name}.wasm")
+            directory = str(scratch) if w.needs_dir else None
+            args = [str(n)] + ([directory] if directory else [])
             timings = []
             for engine in order:
                 cell = cells[w.name, engine.name]
                 if cell.error:  # one failure is enough; don't wait on it again
                     continue
                 try:
-                    result, seconds = eng.run_once(engine.argv(module, str(n)), timeout)
+                    result, seconds = eng.run_once(engine.command(w.name, args, directory), timeout)
                 except eng.RunError as err:
                     cell.error = str(err)
                     timings.append(f"{engine.name} FAILED")
@@ -196,6 +270,10 @@ def measure(
                 cell.times.append(seconds)
                 timings.append(f"{engine.name} {seconds:.3f}s")
             log(f"  {w.name} n={n}: {', '.join(timings)}")
+    try:
+        scratch.rmdir()
+    except OSError:
+        pass
     return cells
 
 
@@ -203,10 +281,10 @@ def measure(
 # Checking
 
 
-def load_checksums() -> dict[str, int]:
-    """Checksums recorded by earlier agreeing runs, keyed "workload:n"."""
+def load_checksums() -> dict[str, str]:
+    """Checksums recorded from native runs, keyed "program:n"."""
     try:
-        return {k: int(v) for k, v in json.loads(CHECKSUMS_PATH.read_text()).items()}
+        return {k: str(v) for k, v in json.loads(CHECKSUMS_PATH.read_text()).items()}
     except FileNotFoundError:
         return {}
 
@@ -214,21 +292,10 @@ def load_checksums() -> dict[str, int]:
 def save_checksums(rows: list[report.Row]) -> None:
     known = load_checksums()
     for row in rows:
-        if row.checksum is not None and all(s in ("ok", "missing") for s in row.status.values()):
+        if row.checksum is not None and row.status.get("native") == "ok":
             known[f"{row.workload}:{row.n}"] = row.checksum
     CHECKSUMS_PATH.write_text(json.dumps(dict(sorted(known.items())), indent=2) + "\n")
     log(f"recorded {len(known)} checksums in {CHECKSUMS_PATH}")
-
-
-def _majority(values: list[int]) -> int | None:
-    """The most common value, ties going to the earliest engine.
-
-    Any disagreement fails the run either way; this only decides which engine
-    gets the MISMATCH label, so that one wrong engine listed first does not
-    make all the right ones look wrong.  A recorded checksum, when there is
-    one, takes precedence over this vote.
-    """
-    return max(values, key=lambda v: (values.count(v), -values.index(v)), default=None)
 
 
 def check_workload(
@@ -236,11 +303,11 @@ def check_workload(
     n: int,
     engines: list[eng.Engine],
     cells: dict[tuple[str, str], Cell],
-    recorded: int | None,
+    recorded: str | None,
     problems: list[str],
 ) -> report.Row:
-    """Checks that every engine computed the same checksum, and the recorded
-    one when known; appends a message to `problems` for each fault."""
+    """Checks every engine's checksum against native's (or, without a native
+    result, the recorded one); appends a message to `problems` for each fault."""
     status, medians, values = {}, {}, {}
     for engine in engines:
         if not engine.available:
@@ -260,18 +327,300 @@ def check_workload(
         else:
             values[engine.name] = cell.results[0]
 
-    reference = recorded if recorded is not None else _majority(list(values.values()))
+    reference = values.get("native", recorded)
+    if reference is None and values:  # neither native nor a record: the majority
+        votes = list(values.values())
+        reference = max(votes, key=votes.count)
     wrong = [name for name, value in values.items() if value != reference]
     status.update({name: "MISMATCH" if name in wrong else "ok" for name in values})
     if wrong:
         got = ", ".join(f"{name}={value}" for name, value in values.items())
-        if recorded is not None:
-            got += (
-                f"; expected {recorded} from {CHECKSUMS_PATH.name} (if the workload "
-                "changed on purpose, re-record with --record-checksums)"
+        problems.append(f"CHECKSUM MISMATCH in {w.name} n={n}: {got} (reference {reference})")
+    if recorded is not None and reference is not None and reference != recorded:
+        problems.append(
+            f"CHECKSUM MISMATCH in {w.name} n={n}: native printed {reference}, "
+            f"{CHECKSUMS_PATH.name} says {recorded} (if the program changed on purpose, "
+            "re-record with --record-checksums)"
+        )
+        status.update({name: "MISMATCH" for name in values})
+    return report.Row(w.name, w.lang, n, medians, status, reference)
+
+
+# --------------------------------------------------------------------------
+# Checkpoint / restore (bench/checkpoint.py's measurement)
+
+
+@dataclass
+class CrPoint:
+    mib: int
+    checkpoint_ms: float
+    restore_ms: float
+    snapshot_mib: float
+    touched_mib: float
+    lz4_mib: float | None
+
+
+def checkpoint_restore(
+    tern: Path,
+    engine: str | None,
+    sizes: list[int],
+    reps: int,
+    quick: bool,
+    command: str,
+    load: float,
+) -> tuple[str, list[CrPoint]]:
+    """Runs bench/checkpoint.py's measurement with `tern run/restore --engine
+    ENGINE` (no flag when None); returns its doc section and the points of the
+    plots.  Raises checkpoint.Failed."""
+    import checkpoint as ck
+
+    ck.ENGINE[:] = ["--engine", engine] if engine else []
+
+    tern_path = str(tern)
+    big_reps = 1 if quick else 2
+    points = []
+    with tempfile.TemporaryDirectory(prefix="cr-", dir=eng.OUT_DIR / "tmp") as tmp:
+        work = Path(tmp)
+        baseline = statistics.median(ck.startup(tern_path) for _ in range(1 if quick else 7))
+        results = []
+        for mib in sizes:
+            started = time.perf_counter()
+            result = ck.measure(tern_path, mib, reps if mib < 1024 else big_reps, work)
+            results.append(result)
+            log(f"checkpoint/restore of {mib} MiB measured in {time.perf_counter() - started:.1f} s")
+            ref = result.reference
+            points.append(
+                CrPoint(
+                    mib=mib,
+                    checkpoint_ms=statistics.median(c.pause_to_durable for c in result.checkpoints)
+                    * 1e3,
+                    restore_ms=statistics.median(t - baseline for t in result.restores) * 1e3,
+                    snapshot_mib=result.snapshot_bytes / ck.MIB,
+                    touched_mib=result.nonzero_pages * 65536 / ck.MIB,
+                    lz4_mib=None if ref.lz4_bytes is None else ref.lz4_bytes / ck.MIB,
+                )
             )
-        problems.append(f"CHECKSUM MISMATCH in {w.name} n={n}: {got}")
-    return report.Row(w.name, n, medians, status, reference)
+    env = ck.environment(tern_path, command, (reps, big_reps), baseline, load)
+    return ck.render(results, env, baseline), points
+
+
+def cr_summary(points: list[CrPoint]) -> str:
+    rows = [
+        [
+            f"{p.mib:,} MiB",
+            f"{p.checkpoint_ms:.1f}",
+            f"{p.restore_ms:.1f}",
+            f"{p.snapshot_mib:,.2f} MiB",
+            "–" if p.lz4_mib is None else f"{p.lz4_mib:,.2f} MiB",
+        ]
+        for p in points
+    ]
+    header = ["touched memory", "checkpoint (ms)", "restore (ms)", "snapshot", "LZ4 of the memory"]
+    return report.markdown(header, rows, right_from=1)
+
+
+def cr_plots(points: list[CrPoint]) -> list[str]:
+    latency = report.IMG_DIR / "cr-latency.svg"
+    report.svg.line_chart(
+        latency,
+        "tern checkpoint and restore latency by touched memory",
+        {
+            "checkpoint (pause → durable)": [(p.mib, p.checkpoint_ms) for p in points],
+            "restore (minus startup)": [(p.mib, p.restore_ms) for p in points],
+        },
+        "touched memory (MiB, log scale)",
+        "milliseconds (log scale)",
+    )
+    sizes = report.IMG_DIR / "cr-size.svg"
+    series = {"snapshot file": [(p.mib, p.snapshot_mib) for p in points]}
+    if all(p.lz4_mib for p in points):
+        series["LZ4 (C library) of the memory"] = [(p.mib, p.lz4_mib) for p in points]
+    series["touched memory"] = [(p.mib, p.touched_mib) for p in points]
+    report.svg.line_chart(
+        sizes,
+        "tern snapshot size by touched memory",
+        series,
+        "touched memory (MiB, log scale)",
+        "MiB (log scale)",
+    )
+    return ["img/cr-latency.svg", "img/cr-size.svg"]
+
+
+# --------------------------------------------------------------------------
+# Migration (bench/migration.py, written separately)
+
+
+def migration(timeout: float) -> tuple[list[str], list[str]]:
+    """Runs `python3 bench/migration.py --json`; returns (doc lines, plot links).
+    Never fails the run: the script is another component's."""
+    shown = MIGRATION_SCRIPT.relative_to(eng.REPO_ROOT)
+    if not MIGRATION_SCRIPT.exists():
+        return [f"Not available: {shown} missing."], []
+    log(f"running python3 {shown} --json")
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(MIGRATION_SCRIPT), "--json"],
+            capture_output=True, text=True, timeout=timeout * 3, cwd=eng.REPO_ROOT,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return [f"Not available: `python3 {shown} --json` timed out."], []
+    if proc.returncode != 0:
+        tail = eng._tail(proc.stderr or proc.stdout)
+        return [f"Not available: `python3 {shown} --json` failed (exit {proc.returncode}): {tail}"], []
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return [f"Not available: `python3 {shown} --json` did not print JSON."], []
+    lines = [f"From `python3 {shown} --json` (pre-copy against stop-and-copy):", ""]
+    rows = _json_rows(data)
+    if rows:
+        header = list(dict.fromkeys(k for row in rows for k in row))
+        body = [[_cell(row.get(k)) for k in header] for row in rows]
+        lines.append(report.markdown(header, body, right_from=1))
+        scalars = {k: v for k, v in data.items() if not isinstance(v, (list, dict))} \
+            if isinstance(data, dict) else {}  # fmt: skip
+        lines += [""] + [f"- {k}: {_cell(v)}" for k, v in scalars.items()] if scalars else []
+        links = _migration_plot(rows)
+    else:
+        lines += ["```json", json.dumps(data, indent=2)[:4000], "```"]
+        links = []
+    return lines, links
+
+
+def _json_rows(data) -> list[dict]:
+    """The first list of objects in the JSON (the top level, or a value of it)."""
+    if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
+        return data
+    if isinstance(data, dict):
+        for value in data.values():
+            rows = _json_rows(value)
+            if rows:
+                return rows
+    return []
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return "–" if value is None else str(value)
+
+
+def _migration_plot(rows: list[dict]) -> list[str]:
+    """Downtime against memory size, when the rows have such numeric fields."""
+    numeric = [k for k in rows[0] if all(isinstance(r.get(k), (int, float)) for r in rows)]
+    x_key = next((k for k in numeric if any(s in k.lower() for s in ("mib", "size", "memory"))),
+                 None)  # fmt: skip
+    y_keys = [k for k in numeric if "downtime" in k.lower()]
+    if not x_key or not y_keys:
+        return []
+    # A text column with a few values (e.g. "mode": pre-copy / stop-and-copy) splits
+    # the rows into one line each.
+    texts = [k for k in rows[0] if all(isinstance(r.get(k), str) for r in rows)]
+    split = next((k for k in texts if 1 < len({r[k] for r in rows}) <= 4), None)
+    series: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        for k in y_keys:
+            name = f"{r[split]}: {k}" if split else k
+            series.setdefault(name, []).append((r[x_key], r[k]))
+    path = report.IMG_DIR / "migration-downtime.svg"
+    report.svg.line_chart(
+        path,
+        "tern migration downtime",
+        series,
+        x_key,
+        "downtime",
+    )
+    return ["img/migration-downtime.svg"]
+
+
+# --------------------------------------------------------------------------
+# The generated section
+
+
+def render_section(
+    rows: list[report.Row],
+    engines: list[eng.Engine],
+    env: list[str],
+    speed_plot: str | None,
+    cr: tuple[list[CrPoint], list[str]] | str,
+    migration_lines: list[str],
+    migration_links: list[str],
+) -> str:
+    programs = report.markdown(
+        ["program", "lang", "default n", "what it does"],
+        [[f"`{w.name}`", w.lang, f"{w.n:,}", w.what] for w in WORKLOADS],
+        right_from=2,
+        left_from=3,
+    )
+    out = [
+        report.SECTION_START,
+        "## Results",
+        "",
+        "_Generated by `python3 bench/run.py`; do not edit by hand, re-run the command instead._",
+        "",
+        *env,
+        "",
+        "### Programs",
+        "",
+        "WASI commands in `bench/programs/` (source and committed `.wasm` side by side; "
+        "`bench/programs/build.sh` rebuilds them); each takes its size as its first "
+        "argument and prints `checksum N` last, which every engine must reproduce.",
+        "",
+        programs,
+        "",
+        "### Run time",
+        "",
+        "Median seconds per run (lower is better).  `missing`: the engine was not "
+        "available for this run (see the list above).",
+        "",
+        report.timing_table(rows, engines),
+        "",
+        "### Relative to native",
+        "",
+    ]
+    if speed_plot:
+        out += [f"![Run time relative to native, per program and engine]({speed_plot})", ""]
+    out += [
+        "Each engine's time divided by native's (above 1: slower than native):",
+        "",
+        report.ratio_table(rows, engines, report.NATIVE),
+        "",
+        "### Relative to wasmtime",
+        "",
+        "Each engine's time divided by wasmtime's (above 1: slower than wasmtime):",
+        "",
+        report.ratio_table(rows, engines, report.WASMTIME),
+        "",
+        "### Checkpoint and restore by touched memory",
+        "",
+    ]
+    import checkpoint as ck
+
+    if isinstance(cr, str):
+        out += [cr, ""]
+    else:
+        points, links = cr
+        out += [f"![{Path(link).stem}]({link})" for link in links]
+        out += [
+            "",
+            "Medians, from the measurement described in *Checkpoint and restore* below "
+            f"(`{shlex.join(['tern', 'run', *ck.ENGINE, '--checkpoint-on', 'signal'])}` on "
+            "`bench/ckpt/fill.wasm`, a tern "
+            f"{'without `--engine`, i.e. the interpreter' if not ck.ENGINE else 'engine as shown'}; "
+            "checkpoint = "
+            "pause → snapshot durable, restore = `tern restore` to the program's first "
+            "line minus process startup):",
+            "",
+            cr_summary(points),
+            "",
+        ]
+    out += ["### Migration downtime", ""]
+    if migration_links:
+        out += [f"![{Path(link).stem}]({link})" for link in migration_links] + [""]
+    out += [*migration_lines, report.SECTION_END]
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------
@@ -280,8 +629,10 @@ def check_workload(
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    started = time.perf_counter()
+    load = os.getloadavg()[0]
     command = shlex.join(["python3", "bench/run.py", *argv])
-    engines = prepare_engines(args)
+    engines, tern = prepare_engines(args)
     runnable = [e for e in engines if e.available]
     if not runnable:
         log("no engine is available; nothing to run")
@@ -299,25 +650,73 @@ def main(argv: list[str]) -> int:
         print(report.checksum_table(rows, engines))
     else:
         print(report.timing_table(rows, engines))
+        print()
+        print(report.ratio_table(rows, engines, report.NATIVE))
+        print()
+        print(report.ratio_table(rows, engines, report.WASMTIME))
     for engine in engines:
         if not engine.available:
-            print(f"note: {engine.name} missing: {engine.missing}")
+            print(f"note: {engine.name} missing ({engine.missing})")
+            excused = engine.missing == eng.TERN_WITHOUT_ENGINE_FLAG
+            if engine.name in args.require and not excused:
+                problems.append(f"{engine.name} is required but missing: {engine.missing}")
+    for name in args.require:
+        if name not in args.engines:
+            problems.append(f"{name} is required but not among --engines")
+
+    # Checkpoint / restore.
+    cr: tuple[list[CrPoint], list[str]] | str = "Not measured (`--no-cr`)."
+    cr_section = None
+    if not args.no_cr:
+        if tern is None:
+            cr = "Not available: no tern binary."
+            problems.append("checkpoint/restore: no tern binary")
+        else:
+            import checkpoint as ck
+
+            try:
+                engine = args.cr_engine if eng.tern_knows_engine_flag(str(tern)) else None
+                cr_section, points = checkpoint_restore(
+                    tern, engine, args.cr_sizes, 1 if args.quick else args.cr_reps, args.quick,
+                    command, load,
+                )  # fmt: skip
+                print()
+                print(cr_summary(points))
+                cr = (points, [] if args.quick or args.no_doc else cr_plots(points))
+            except (ck.Failed, OSError) as err:
+                cr = f"Failed: {err}"
+                problems.append(f"checkpoint/restore: {err}")
+
+    # Migration.
+    migration_lines, migration_links = ["Not measured (`--no-migration`)."], []
+    if not (args.quick or args.no_migration):
+        migration_lines, migration_links = migration(args.timeout)
+        for line in migration_lines:
+            print(line)
+
     for problem in problems:
         print(f"ERROR: {problem}", file=sys.stderr)
-
     if args.record_checksums and not problems:
         save_checksums(rows)
     if not (args.quick or args.no_doc):
         if problems:
             log(f"not updating {DOC_PATH}: results have errors")
         else:
-            env = report.environment_lines(engines, command, args.reps)
-            table = report.timing_table(rows, engines)
-            report.update_doc(DOC_PATH, report.render_section(table, env))
-            log(f"updated {DOC_PATH}")
+            plot = "img/speed.svg" if report.speed_plot(
+                rows, engines, report.IMG_DIR / "speed.svg") else None  # fmt: skip
+            env = report.environment_lines(engines, command, args.reps, load)
+            section = render_section(
+                rows, engines, env, plot, cr, migration_lines, migration_links
+            )
+            sections = [(report.SECTION_START, report.SECTION_END, section)]
+            if cr_section:
+                sections.append((CR_START, CR_END, cr_section))
+            report.update_doc(DOC_PATH, sections)
+            log(f"updated {DOC_PATH} and {report.IMG_DIR}")
 
     failed = sum(1 for row in rows if any(s in ("error", "MISMATCH") for s in row.status.values()))
     print(f"{len(rows) - failed} passed, {failed} failed")
+    log(f"done in {time.perf_counter() - started:.0f} s")
     return 1 if problems else 0
 
 

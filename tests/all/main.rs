@@ -1,5 +1,6 @@
 //! Integration tests: the `tern` command and the engine through its public API.
 
+mod bench_quick;
 mod checkpoint;
 mod checkpoint_wasi;
 mod cli;
