@@ -20,7 +20,7 @@ DEFAULT = ["fib:34", "sieve:5000000", "sha256:30000", "calls:5000000", "nbody:30
 def once(tern: str, name: str, n: str) -> float:
     start = time.perf_counter()
     subprocess.run(
-        [tern, "run", "--invoke", "run", str(WORKLOADS / f"{name}.wasm"), n],
+        [tern, "run", "--engine", "interp", "--invoke", "run", str(WORKLOADS / f"{name}.wasm"), n],
         check=True,
         stdout=subprocess.DEVNULL,
     )

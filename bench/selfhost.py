@@ -59,7 +59,7 @@ def main() -> None:
     trigger = WORKLOADS / "never-created-trigger"
     hosted = [args.wasmtime, "run", "--dir", str(WORKLOADS), args.tern_wasm, "run"]
     columns = {
-        "native tern": lambda m, n: [args.tern, "run", "--invoke", "run", m, n],
+        "native tern": lambda m, n: [args.tern, "run", "--engine", "interp", "--invoke", "run", m, n],
         "tern.wasm": lambda m, n: [*hosted, "--invoke", "run", m, n],
         "tern.wasm, file trigger armed": lambda m, n: [
             *hosted, "--checkpoint-on", f"file:{trigger}", "--invoke", "run", m, n

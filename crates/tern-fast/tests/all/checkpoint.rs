@@ -3,7 +3,6 @@
 
 use crate::guests::programs;
 use crate::support::*;
-use std::time::Duration;
 use tern_fast::FastInstance;
 
 /// The k-th WASI call for k = 1, 2, 3, 5, 8, … until the program ends before it.

@@ -6,7 +6,6 @@
 use crate::guests::programs;
 use crate::support::*;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tern_fast::{FastInstance, Outcome, RunError};
 use tern_snapshot::{ModuleIdentity, Snapshot, TriggerInfo, Value, trigger_kind};
 use tern_wasi::{WasiCtxBuilder, WasiState};

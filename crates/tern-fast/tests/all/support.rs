@@ -246,7 +246,7 @@ pub fn run_interp(program: &Program) -> Run {
 pub fn through_file(
     snapshot: &Snapshot,
     dir: &Path,
-    builder: WasiCtxBuilder,
+    mut builder: WasiCtxBuilder,
 ) -> (Snapshot, WasiCtx) {
     let path = dir.join("snapshot.tern");
     tern_snapshot::write_snapshot_file(&path, snapshot).expect("snapshot written");
