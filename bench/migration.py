@@ -21,6 +21,7 @@ Then it stops the processes it started. Writes the table into docs/benchmarks.md
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -112,7 +113,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="64,1024", help="memory sizes in MiB")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    ap.add_argument("--json", action="store_true",
+                    help="print the rows as JSON on stdout (for bench/run.py); implies --no-write")
     args = ap.parse_args()
+    records = []
     if not TERN.exists():
         print("build first: cargo build --release", file=sys.stderr)
         return 1
@@ -124,8 +128,18 @@ def main() -> int:
             row = (f"| {mib} MiB | {label} | {pre['downtime']:.2f} ms | {sac['downtime']:.1f} ms "
                    f"| {pre['total']:.0f} ms | {sac['total']:.0f} ms | {pre['rounds']} "
                    f"| {pre['bytes'] / 1048576:.1f} MiB | {sac['bytes'] / 1048576:.1f} MiB |")
-            print(row, flush=True)
+            print(row, flush=True, file=sys.stderr if args.json else sys.stdout)
             rows.append(row)
+            records.append({
+                "memory_mib": mib, "writes": label,
+                "downtime_precopy_ms": pre["downtime"], "downtime_stopcopy_ms": sac["downtime"],
+                "total_precopy_ms": pre["total"], "total_stopcopy_ms": sac["total"],
+                "rounds_precopy": pre["rounds"],
+                "sent_precopy_mib": pre["bytes"] / 1048576, "sent_stopcopy_mib": sac["bytes"] / 1048576,
+            })
+    if args.json:
+        print(json.dumps({"machine": machine(), "rows": records}))
+        return 0
     date = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     table = "\n".join([
         "## Live migration",
