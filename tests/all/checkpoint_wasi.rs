@@ -185,6 +185,19 @@ pub(crate) struct Program {
     pub step: u64,
 }
 
+impl Program {
+    /// A program with no `/data` preopen and no stdin.
+    pub(crate) fn plain(wasm: &'static str, args: &'static [&'static str]) -> Program {
+        Program {
+            wasm,
+            args,
+            data: false,
+            input: no_input,
+            step: 0,
+        }
+    }
+}
+
 pub(crate) fn no_input() -> Vec<u8> {
     Vec::new()
 }

@@ -90,13 +90,7 @@ fn across_engines(name: &str, program: Program, func: u32, [n1, n2]: [u64; 2]) {
 
 #[test]
 fn compute_program_moves_between_engines() {
-    let program = Program {
-        wasm: "compute.wasm",
-        args: &["200", "6"],
-        data: false,
-        input: no_input,
-        step: 0,
-    };
+    let program = Program::plain("compute.wasm", &["200", "6"]);
     across_engines("compute", program, 8, [40, 100]);
 }
 
@@ -126,25 +120,13 @@ fn stdin_program_moves_between_engines() {
 
 #[test]
 fn clock_program_moves_between_engines() {
-    let program = Program {
-        wasm: "clocks.wasm",
-        args: &["200"],
-        data: false,
-        input: no_input,
-        step: 0,
-    };
+    let program = Program::plain("clocks.wasm", &["200"]);
     across_engines("clocks", program, 9, [30, 70]);
 }
 
 #[test]
 fn sleep_program_moves_between_engines() {
-    let program = Program {
-        wasm: "sleeps.wasm",
-        args: &["6", "10"],
-        data: false,
-        input: no_input,
-        step: 0,
-    };
+    let program = Program::plain("sleeps.wasm", &["6", "10"]);
     across_engines("sleeps", program, 24, [3, 5]);
 }
 
@@ -153,13 +135,7 @@ fn sleep_program_moves_between_engines() {
 /// interpreter) to the rest of the output.
 #[test]
 fn leave_running_on_the_fast_engine() {
-    let program = Program {
-        wasm: "compute.wasm",
-        args: &["200", "6"],
-        data: false,
-        input: no_input,
-        step: 0,
-    };
+    let program = Program::plain("compute.wasm", &["200", "6"]);
     let dir = TempDir::new("engines-leave-running");
     let expected = uninterrupted(&program, dir.0.join("interp"), "interp");
     let setup = Setup::new(&program, dir.0.join("fast"));

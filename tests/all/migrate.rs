@@ -34,6 +34,14 @@ struct Hosts {
 }
 
 impl Hosts {
+    /// Both hosts on loopback (the fault tests put a proxy between them).
+    fn loopback() -> Hosts {
+        Hosts {
+            names: None,
+            addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
+        }
+    }
+
     fn new(tag: &str) -> Hosts {
         let id = format!("{}{tag}", std::process::id() % 100000);
         let (a, b) = (format!("ternA{id}"), format!("ternB{id}"));
@@ -134,10 +142,7 @@ impl Hosts {
                     step.join(" ")
                 );
                 drop(hosts);
-                return Hosts {
-                    names: None,
-                    addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
-                };
+                return Hosts::loopback();
             }
         }
         hosts
@@ -461,10 +466,7 @@ fn proxy(to: String, after: usize, fault: Fault) -> u16 {
 fn survives(tag: &str, reason: &str, fail: impl FnOnce(&Path, u16) -> (String, Option<Proc>)) {
     let dir = TempDir::new(tag);
     let (ref_out, ref_log) = reference(&dir.0);
-    let hosts = Hosts {
-        names: None,
-        addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
-    };
+    let hosts = Hosts::loopback();
     let control = dir.0.join("ctl.sock");
     let mut src = source(&hosts, &dir.0.join("a"), &control);
     let (to, target) = fail(&dir.0, port());
@@ -497,16 +499,7 @@ fn survives(tag: &str, reason: &str, fail: impl FnOnce(&Path, u16) -> (String, O
 #[test]
 fn migrate_fault_connection_cut() {
     survives("migrate-cut", "", |dir, port| {
-        let t = serve(
-            &Hosts {
-                names: None,
-                addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
-            },
-            1,
-            port,
-            &dir.join("b"),
-            &[],
-        );
+        let t = serve(&Hosts::loopback(), 1, port, &dir.join("b"), &[]);
         let p = proxy(format!("127.0.0.1:{port}"), 3 << 20, Fault::Cut);
         (format!("127.0.0.1:{p}"), Some(t))
     });
@@ -515,16 +508,7 @@ fn migrate_fault_connection_cut() {
 #[test]
 fn migrate_fault_corrupted_frame() {
     survives("migrate-flip", "corrupted frame", |dir, port| {
-        let t = serve(
-            &Hosts {
-                names: None,
-                addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
-            },
-            1,
-            port,
-            &dir.join("b"),
-            &[],
-        );
+        let t = serve(&Hosts::loopback(), 1, port, &dir.join("b"), &[]);
         let p = proxy(format!("127.0.0.1:{port}"), 2 << 20, Fault::Flip);
         (format!("127.0.0.1:{p}"), Some(t))
     });
@@ -533,10 +517,7 @@ fn migrate_fault_corrupted_frame() {
 #[test]
 fn migrate_fault_missing_preopen() {
     survives("migrate-nodir", "missing preopen", |_dir, port| {
-        let hosts = Hosts {
-            names: None,
-            addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
-        };
+        let hosts = Hosts::loopback();
         let listen = format!("127.0.0.1:{port}");
         let t = Proc::spawn(hosts.tern(1, &["serve", "--listen", &listen]));
         t.wait_for("listening on");
@@ -547,10 +528,7 @@ fn migrate_fault_missing_preopen() {
 #[test]
 fn migrate_fault_target_killed() {
     survives("migrate-kill", "", |dir, port| {
-        let hosts = Hosts {
-            names: None,
-            addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
-        };
+        let hosts = Hosts::loopback();
         let t = serve(&hosts, 1, port, &dir.join("b"), &[]);
         // A proxy that kills the target once 2 MiB went through.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
