@@ -37,6 +37,18 @@ pub struct CheckpointArgs {
     pub leave_running: bool,
 }
 
+impl CheckpointArgs {
+    /// The `--checkpoint-on` triggers, parsed.
+    pub(super) fn parsed_triggers(&self) -> anyhow::Result<Vec<Trigger>> {
+        self.triggers.iter().map(|t| parse_trigger(t)).collect()
+    }
+
+    /// Where the checkpoints go: `--snapshot`, or `default` beside the module.
+    pub(super) fn snapshot_paths(&self, default: &Path) -> SnapshotPaths {
+        SnapshotPaths::new(self.snapshot.as_deref().unwrap_or(default))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Trigger {
     Instructions(u64),
@@ -311,13 +323,9 @@ pub fn drive(
     default_snapshot: &Path,
     first: impl FnOnce(&mut Store) -> Result<Outcome, RunError>,
 ) -> anyhow::Result<ExitCode> {
-    let triggers = args
-        .triggers
-        .iter()
-        .map(|t| parse_trigger(t))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let triggers = args.parsed_triggers()?;
     let mut armed = arm(&triggers, &session)?;
-    let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
+    let mut snapshots = args.snapshot_paths(default_snapshot);
     armed.restart_budget(&mut session.store);
     session.store.watch_calls(armed.calls);
     let started = run_traced(&mut session, first);

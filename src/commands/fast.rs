@@ -14,8 +14,7 @@
 //!   given, so malformed modules get the interpreter's errors.
 
 use super::checkpoint::{
-    CHECKPOINT_EXIT, CheckpointArgs, Fired, SnapshotPaths, TRAP_EXIT, Trigger, parse_trigger,
-    print_results, watch,
+    CHECKPOINT_EXIT, CheckpointArgs, Fired, TRAP_EXIT, Trigger, parse_trigger, print_results, watch,
 };
 use super::restore::RestoreArgs;
 use super::run::RunArgs;
@@ -253,13 +252,9 @@ fn drive(
     args: &CheckpointArgs,
     default_snapshot: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let triggers = args
-        .triggers
-        .iter()
-        .map(|t| parse_trigger(t))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let triggers = args.parsed_triggers()?;
     let armed = arm(&triggers, instance.checkpoint_handle())?;
-    let mut snapshots = SnapshotPaths::new(args.snapshot.as_deref().unwrap_or(default_snapshot));
+    let mut snapshots = args.snapshot_paths(default_snapshot);
     let mut outcome = match start {
         Start::Invoke(name, params) => instance.invoke(&name, &params),
         Start::Resume => instance.resume(),
