@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tern_fast::{CheckpointHandle, FastEngine, FastInstance, FastModule, Outcome, RunError};
-use tern_snapshot::{SnapshotError, TriggerInfo, Value, trigger_kind};
+use tern_snapshot::{SnapshotError, SnapshotFile, TriggerInfo, Value, trigger_kind};
 use tern_wasi::WasiCtx;
 
 /// `tern run` on the fast engine; `None` when the fast tier does not take the module and
@@ -72,15 +72,25 @@ pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
 /// `tern restore` on the fast engine; `None` as for [`run`].
 pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
     let shown = args.from.display();
-    let snapshot = tern_snapshot::read_snapshot_file(&args.from).map_err(|e| match e {
+    // As on the interpreter (`restore.rs`): everything but the memory pages is decoded
+    // here; the pages are decompressed straight into the instance's memories while the
+    // file is read, and the program runs only once the whole file's checksum is right.
+    let mut snapshot = SnapshotFile::open(&args.from).map_err(|e| match e {
         SnapshotError::Io { .. } => anyhow!("{e}"),
         e => anyhow!("{shown}: {e}"),
     })?;
+    // Damage to the file is reported before any other failure.
+    let file_first = |snapshot: &SnapshotFile, e: anyhow::Error| match snapshot.check() {
+        Err(file) => anyhow!("{shown}: {file}"),
+        Ok(()) => e,
+    };
     let wasm = super::run::read_wasm(&args.module)?;
-    snapshot
-        .module
-        .verify(&wasm)
-        .map_err(|e| anyhow!("{shown} does not belong to {}: {e}", args.module.display()))?;
+    snapshot.module.verify(&wasm).map_err(|e| {
+        file_first(
+            &snapshot,
+            anyhow!("{shown} does not belong to {}: {e}", args.module.display()),
+        )
+    })?;
     if has_start(&wasm) && !explicit {
         return Ok(None);
     }
@@ -88,10 +98,21 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
     let Some(module) = load(&wasm, call, &args.module, explicit)? else {
         return Ok(None);
     };
-    let wasi = super::restore::rebuild_wasi(args, snapshot.wasi.as_deref(), None)?;
+    let wasi = super::restore::rebuild_wasi(args, snapshot.wasi.as_deref(), None)
+        .map_err(|e| file_first(&snapshot, e))?;
     let wasi = Arc::new(Mutex::new(wasi));
-    let instance = FastInstance::restore(&module, &snapshot, wasi.clone())
-        .map_err(|e| anyhow!("{shown}: {e}"))?;
+    let state = std::mem::take(&mut snapshot.state);
+    let mut filled = false;
+    let restored = FastInstance::restore_with(&module, &state, wasi.clone(), |m, memory| {
+        filled = true;
+        snapshot.fill_memory(m, memory)
+    });
+    let instance = restored.map_err(|e| {
+        let e = anyhow!("{shown}: {e}");
+        // `fill_memory`'s own errors already are the file's.
+        if filled { e } else { file_first(&snapshot, e) }
+    })?;
+    snapshot.finish().map_err(|e| anyhow!("{shown}: {e}"))?;
     let program = Program {
         module,
         wasi,

@@ -16,6 +16,9 @@ pub enum Error {
     Capture(String),
     /// A snapshot cannot be restored on the fast tier (nothing was run).
     Restore(String),
+    /// The pages of a restored memory could not be written: the error of the
+    /// caller's filler (e.g. damage found while decompressing the snapshot file).
+    Memory(String),
     /// Reading or writing a file (the snapshot, the compiled-module cache).
     Io(std::io::Error),
 }
@@ -35,6 +38,7 @@ impl fmt::Display for Error {
                 write!(f, "checkpoint failed, no snapshot written: {message}")
             }
             Error::Restore(message) => write!(f, "cannot restore: {message}"),
+            Error::Memory(message) => write!(f, "{message}"),
             Error::Io(e) => write!(f, "{e}"),
         }
     }

@@ -58,6 +58,7 @@
 mod cache;
 mod calls;
 mod capture;
+mod data_init;
 mod engine;
 mod error;
 mod flags;

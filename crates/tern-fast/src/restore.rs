@@ -12,6 +12,7 @@ use crate::flags::clones_for_wasmtime;
 use crate::host::func_index;
 use crate::instance::FastInstance;
 use crate::resume::Resume;
+use crate::state::{MemoryFill, copy_images};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT};
@@ -48,6 +49,32 @@ impl FastInstance {
         state: &ExecState,
         wasi: Arc<Mutex<WasiCtx>>,
     ) -> Result<FastInstance, Error> {
+        Self::restore_filled(module, state, wasi, &mut copy_images(&state.memories))
+    }
+
+    /// [`FastInstance::restore_state`] where the memory images are sized but hold no
+    /// pages: `fill(m, memory)` writes the pages of memory `m` straight into the
+    /// instance's linear memory (all of it, the pages not stored already zero), e.g.
+    /// `tern_snapshot::SnapshotFile::fill_memory` decompressing while it reads the file.
+    /// Memories are filled in order, after everything else was checked; an error of
+    /// `fill` is returned as it is.
+    pub fn restore_with<E: std::fmt::Display>(
+        module: &FastModule,
+        state: &ExecState,
+        wasi: Arc<Mutex<WasiCtx>>,
+        mut fill: impl FnMut(usize, &mut [u8]) -> Result<(), E>,
+    ) -> Result<FastInstance, Error> {
+        Self::restore_filled(module, state, wasi, &mut |m, memory| {
+            fill(m, memory).map_err(|e| Error::Memory(e.to_string()))
+        })
+    }
+
+    fn restore_filled(
+        module: &FastModule,
+        state: &ExecState,
+        wasi: Arc<Mutex<WasiCtx>>,
+        fill: &mut MemoryFill<'_>,
+    ) -> Result<FastInstance, Error> {
         let started = Instant::now();
         let facts = &module.prepared.facts;
         if facts.has_start {
@@ -78,7 +105,7 @@ impl FastInstance {
         linker.instance(&mut store, MAIN_MODULE, main)?;
         let clones = linker.instantiate(&mut store, &clones_module)?;
         let mut instance = Self::publish(store, main, module, flags, handle);
-        instance.write_state(state)?;
+        instance.write_state(state, fill)?;
         instance.map_funcrefs(clones, &conts.refs)?;
         instance.resume = Some(Resume::new(conts, clones, state.frames.clone(), started));
         Ok(instance)

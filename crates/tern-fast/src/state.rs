@@ -2,6 +2,7 @@
 //! instantiated main instance, through the reach exports (original indices). Every
 //! count, size and type is checked; a mismatch is an [`Error::Restore`], never a panic.
 
+use crate::data_init::initialized_ranges;
 use crate::error::Error;
 use crate::instance::FastInstance;
 use crate::prepare::reach_name;
@@ -9,13 +10,48 @@ use tern_instrument::clone::func_export;
 use tern_snapshot::{ExecState, MemoryImage, TableImage, Value, WASM_PAGE};
 use wasmtime::{Extern, Func, Mutability, Ref, Val};
 
+/// Writes the pages of memory `m` into its whole linear memory, where every page the
+/// snapshot does not store already reads as zero.
+pub(crate) type MemoryFill<'a> = dyn FnMut(usize, &mut [u8]) -> Result<(), Error> + 'a;
+
+/// A [`MemoryFill`] from images that hold their pages (a decoded [`tern_snapshot::Snapshot`]).
+pub(crate) fn copy_images(
+    images: &[MemoryImage],
+) -> impl FnMut(usize, &mut [u8]) -> Result<(), Error> {
+    move |m, data| {
+        let image = &images[m];
+        for (page, content) in &image.nonzero_pages {
+            let at = *page as usize * WASM_PAGE;
+            let target = data.get_mut(at..at + WASM_PAGE).ok_or_else(|| {
+                restore_error(format!(
+                    "memory {m}: page {page} is beyond its {} pages",
+                    image.pages
+                ))
+            })?;
+            if content.len() != WASM_PAGE {
+                return Err(restore_error(format!(
+                    "memory {m}: page {page} has {} bytes",
+                    content.len()
+                )));
+            }
+            target.copy_from_slice(content);
+        }
+        Ok(())
+    }
+}
+
 fn restore_error(message: impl Into<String>) -> Error {
     Error::Restore(message.into())
 }
 
 impl FastInstance {
     /// Writes the entity state of `state` (not its frames) into the main instance.
-    pub(crate) fn write_state(&mut self, state: &ExecState) -> Result<(), Error> {
+    /// `fill` writes each memory's pages (see [`MemoryFill`]).
+    pub(crate) fn write_state(
+        &mut self,
+        state: &ExecState,
+        fill: &mut MemoryFill<'_>,
+    ) -> Result<(), Error> {
         let facts = &self.module.prepared.facts;
         let counts = [
             ("memories", state.memories.len(), facts.memories),
@@ -33,7 +69,7 @@ impl FastInstance {
             return Err(restore_error("the snapshot holds several instances"));
         }
         for (m, image) in (0u32..).zip(&state.memories) {
-            self.write_memory(m, image)?;
+            self.write_memory(m, image.pages, fill)?;
         }
         for (t, image) in (0u32..).zip(&state.tables) {
             self.write_table(t, image)?;
@@ -70,12 +106,19 @@ impl FastInstance {
         }
     }
 
-    fn write_memory(&mut self, index: u32, image: &MemoryImage) -> Result<(), Error> {
+    /// Grows memory `index` to the snapshot's `pages`, clears what instantiation wrote
+    /// into it, and lets `fill` write the snapshot's pages.
+    fn write_memory(
+        &mut self,
+        index: u32,
+        pages: u32,
+        fill: &mut MemoryFill<'_>,
+    ) -> Result<(), Error> {
         let Extern::Memory(memory) = self.reach("memory", index)? else {
             return Err(restore_error(format!("memory {index} is not a memory")));
         };
         let current = memory.size(&self.store);
-        let wanted = u64::from(image.pages);
+        let wanted = u64::from(pages);
         if wanted < current {
             return Err(restore_error(format!(
                 "memory {index}: {wanted} pages in the snapshot, below the module's minimum {current}"
@@ -88,35 +131,26 @@ impl FastInstance {
                     "memory {index}: cannot grow to the snapshot's {wanted} pages"
                 ))
             })?;
+        let prepared = self.module.prepared.clone();
         let data = memory.data_mut(&mut self.store);
-        // Instantiation wrote the active data segments: clear what the snapshot has as
-        // zero (reading an untouched page does not commit it), then copy its pages.
-        let mut next = image.nonzero_pages.iter().peekable();
-        for (page, bytes) in (0u32..).zip(data.chunks_mut(WASM_PAGE)) {
-            match next.peek() {
-                Some((p, content)) if *p == page => {
-                    if content.len() != bytes.len() {
-                        return Err(restore_error(format!(
-                            "memory {index}: page {page} has {} bytes",
-                            content.len()
-                        )));
-                    }
-                    bytes.copy_from_slice(content);
-                    next.next();
+        match initialized_ranges(&prepared.facts.original, index) {
+            Some(ranges) => {
+                for range in ranges {
+                    let end = (range.end as usize).min(data.len());
+                    let start = (range.start as usize).min(end);
+                    data[start..end].fill(0);
                 }
-                _ => {
-                    if bytes.iter().any(|&b| b != 0) {
-                        bytes.fill(0);
+            }
+            // Reading an untouched page does not commit it.
+            None => {
+                for page in data.chunks_mut(WASM_PAGE) {
+                    if page.iter().any(|&b| b != 0) {
+                        page.fill(0);
                     }
                 }
             }
         }
-        if let Some((page, _)) = next.next() {
-            return Err(restore_error(format!(
-                "memory {index}: page {page} is out of order or beyond its {wanted} pages"
-            )));
-        }
-        Ok(())
+        fill(index as usize, data)
     }
 
     fn write_table(&mut self, index: u32, image: &TableImage) -> Result<(), Error> {
