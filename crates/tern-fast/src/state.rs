@@ -150,6 +150,7 @@ impl FastInstance {
                 }
             }
         }
+        crate::huge_pages::advise(data);
         fill(index as usize, data)
     }
 
