@@ -33,10 +33,18 @@ use wasmtime::{Engine, Module};
 const MAGIC: &[u8; 8] = b"ternfc\x00\x01";
 const HEADER: usize = MAGIC.len() + 32;
 
+/// Compiled continuation-clones modules kept (a few KB to a few hundred KB each): the
+/// frames of a program sit at few distinct (function, pc) points, and restoring the same
+/// snapshot again, or another one stopped at the same place, then skips Cranelift.
+const CLONES_KEPT: usize = 256;
+
 /// A directory of compiled modules.
 #[derive(Debug, Clone)]
 pub struct ModuleCache {
     dir: PathBuf,
+    /// At most this many entries, the least recently used evicted; `None`: unbounded
+    /// (main modules, one per program).
+    limit: Option<usize>,
 }
 
 impl ModuleCache {
@@ -45,7 +53,19 @@ impl ModuleCache {
         let dir = root
             .into()
             .join(format!("fast-{}", env!("CARGO_PKG_VERSION")));
-        ModuleCache { dir }
+        ModuleCache { dir, limit: None }
+    }
+
+    /// The bounded cache of compiled continuation-clones modules, in a subdirectory.
+    pub(crate) fn clones(&self) -> ModuleCache {
+        self.bounded("clones", CLONES_KEPT)
+    }
+
+    fn bounded(&self, subdir: &str, limit: usize) -> ModuleCache {
+        ModuleCache {
+            dir: self.dir.join(subdir),
+            limit: Some(limit),
+        }
     }
 
     /// The default cache (see the module docs), or `None` without a home directory.
@@ -73,12 +93,38 @@ impl ModuleCache {
         let key: [u8; 32] = Sha256::digest(wasm).into();
         let path = self.dir.join(format!("{}.cwasm", hex(&key)));
         if let Some(module) = self.load(engine, &path, &key) {
+            if self.limit.is_some() {
+                // Recently used: evicted last.
+                let _ = std::fs::File::open(&path)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+            }
             return Ok((module, true));
         }
         let module = Module::new(engine, wasm)?;
         // A cache that cannot be written only costs time.
         let _ = self.store(&module, &path, &key);
+        if let Some(limit) = self.limit {
+            let _ = self.evict_beyond(limit);
+        }
         Ok((module, false))
+    }
+
+    /// Removes the least recently used entries beyond the `limit` newest.
+    fn evict_beyond(&self, limit: usize) -> std::io::Result<()> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            if entry.path().extension().is_some_and(|e| e == "cwasm") {
+                entries.push((entry.metadata()?.modified()?, entry.path()));
+            }
+        }
+        if entries.len() > limit {
+            entries.sort();
+            for (_, path) in &entries[..entries.len() - limit] {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        Ok(())
     }
 
     fn load(&self, engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Module> {
@@ -158,4 +204,40 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
     file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(n: i32) -> Vec<u8> {
+        wat::parse_str(format!(
+            "(module (func (export \"f\") (result i32) i32.const {n}))"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_bounded_cache_evicts_the_least_recently_used() {
+        let root = std::env::temp_dir().join(format!("tern-cache-test-{}", std::process::id()));
+        let cache = ModuleCache::at(&root).bounded("small", 2);
+        let engine = Engine::default();
+        let compile = |n| cache.load_or_compile(&engine, &module(n)).unwrap().1;
+        assert!(!compile(1));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!compile(2));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            compile(1),
+            "a hit, and module 1 becomes the most recently used"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!compile(3), "module 2 is evicted to make room");
+        assert!(compile(1));
+        assert!(compile(3));
+        assert!(!compile(2));
+        let entries = std::fs::read_dir(cache.dir()).unwrap().count();
+        assert_eq!(entries, 2);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -98,7 +98,10 @@ impl FastInstance {
                 Error::Restore(format!("internal error: rewriting the clones module: {e}"))
             })?;
         let engine = &module.engine.engine;
-        let clones_module = wasmtime::Module::new(engine, &clones_bytes)?;
+        let clones_module = match module.engine.cache() {
+            Some(cache) => cache.clones().load_or_compile(engine, &clones_bytes)?.0,
+            None => wasmtime::Module::new(engine, &clones_bytes)?,
+        };
 
         let (mut store, mut linker, flags, handle) = Self::setup(module, wasi)?;
         let main = linker.instantiate(&mut store, &module.module)?;
