@@ -64,7 +64,6 @@ mod error;
 mod flags;
 mod handle;
 mod host;
-mod huge_pages;
 mod instance;
 mod prepare;
 mod restore;

@@ -150,7 +150,7 @@ impl FastInstance {
                 }
             }
         }
-        crate::huge_pages::advise(data);
+        tern_snapshot::advise_huge_pages(data.as_ptr(), data.len());
         fill(index as usize, data)
     }
 

@@ -35,7 +35,6 @@ mod error;
 mod exec;
 mod frame_view;
 mod fuse;
-mod huge_pages;
 mod linker;
 mod module;
 mod numeric;

@@ -108,7 +108,7 @@ impl MemoryEntity {
         let mut locations = shared.as_ref().map(|(l, i)| (l.write(), *i));
         self.bytes.try_reserve_exact(extra).ok()?;
         // Before `resize` writes the new pages (a moved allocation is fresh memory).
-        crate::huge_pages::advise(&self.bytes);
+        tern_snapshot::advise_huge_pages(self.bytes.as_ptr(), self.bytes.capacity());
         self.bytes.resize(new as usize * WASM_PAGE, 0);
         if let Some((locations, i)) = &mut locations
             && let Some(entry) = locations.get_mut(*i)
@@ -136,7 +136,7 @@ pub(crate) fn zeroed_pages(pages: u32) -> Option<Vec<u8>> {
     // SAFETY: `ptr` was allocated by the global allocator with the layout of `len` bytes,
     // all of which are initialized (to zero); length and capacity are both `len`.
     let bytes = unsafe { Vec::from_raw_parts(ptr, len, len) };
-    crate::huge_pages::advise(&bytes);
+    tern_snapshot::advise_huge_pages(bytes.as_ptr(), bytes.capacity());
     Some(bytes)
 }
 
@@ -346,7 +346,7 @@ impl Store {
     /// Creates a zeroed memory.
     pub fn new_memory(&mut self, ty: MemoryType) -> u32 {
         let bytes = vec![0; ty.limits.min as usize * WASM_PAGE]; // calloc: lazily zeroed
-        crate::huge_pages::advise(&bytes);
+        tern_snapshot::advise_huge_pages(bytes.as_ptr(), bytes.capacity());
         self.memories.push(MemoryEntity {
             ty,
             bytes,

@@ -26,6 +26,7 @@ mod file_read;
 #[cfg(test)]
 mod file_read_tests;
 mod format;
+mod huge_pages;
 mod identity;
 mod layout;
 mod memory_read;
@@ -50,6 +51,7 @@ pub use file::{
 };
 pub use file_read::SnapshotFile;
 pub use format::{FormatVersion, MAGIC};
+pub use huge_pages::advise_huge_pages;
 pub use identity::ModuleIdentity;
 pub use layout::{SnapshotSizes, section_sizes};
 pub use snapshot::{
