@@ -501,7 +501,8 @@ def _json_rows(data) -> list[dict]:
 
 def _cell(value) -> str:
     if isinstance(value, float):
-        return f"{value:.3g}"
+        # Three significant digits, never in exponent form (2920, not 2.92e+03).
+        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return "–" if value is None else str(value)
