@@ -11,7 +11,7 @@
 //! of `checksums.json`). Large stacks: a recursion `DEPTH` calls deep whose bottom
 //! frame computes in a loop, every frame holding locals and operand-stack values.
 //!
-//! `cargo run --release -p tern-fast --example trigger_latency [TRIALS]`
+//! `cargo run --profile test -p tern-fast --example trigger_latency [TRIALS]`
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
