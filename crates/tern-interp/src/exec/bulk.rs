@@ -17,6 +17,29 @@ fn range(start: u32, len: u32, size: usize, trap: TrapKind) -> Result<std::ops::
     }
 }
 
+/// `memory.copy` / `table.copy`: `n` items from `s` in entity `src` to `d` in entity
+/// `dst` (possibly the same one, then overlapping ranges copy as if through a buffer),
+/// after checking both ranges.
+fn copy_items<E, T: Copy>(
+    entities: &mut [E],
+    items: impl Fn(&mut E) -> &mut Vec<T>,
+    [dst, src]: [usize; 2],
+    [d, s, n]: [u32; 3],
+    trap: TrapKind,
+) -> Result<()> {
+    let src_range = range(s, n, items(&mut entities[src]).len(), trap)?;
+    let dst_range = range(d, n, items(&mut entities[dst]).len(), trap)?;
+    if dst == src {
+        items(&mut entities[dst]).copy_within(src_range, dst_range.start);
+    } else {
+        let [to, from] = entities
+            .get_disjoint_mut([dst, src])
+            .expect("two distinct entities");
+        items(to)[dst_range].copy_from_slice(&items(from)[src_range]);
+    }
+    Ok(())
+}
+
 impl Store {
     fn table_addr(&self, instance: u32, table: u32) -> usize {
         self.instances[instance as usize].tables[table as usize] as usize
@@ -100,27 +123,13 @@ impl Store {
             self.table_addr(instance, dst),
             self.table_addr(instance, src),
         );
-        let src_range = range(
-            s,
-            n,
-            self.tables[src].elems.len(),
+        copy_items(
+            &mut self.tables,
+            |t| &mut t.elems,
+            [dst, src],
+            [d, s, n],
             TrapKind::TableOutOfBounds,
-        )?;
-        let dst_range = range(
-            d,
-            n,
-            self.tables[dst].elems.len(),
-            TrapKind::TableOutOfBounds,
-        )?;
-        if dst == src {
-            self.tables[dst]
-                .elems
-                .copy_within(src_range, dst_range.start);
-        } else {
-            let items: Vec<u64> = self.tables[src].elems[src_range].to_vec();
-            self.tables[dst].elems[dst_range].copy_from_slice(&items);
-        }
-        Ok(())
+        )
     }
 
     pub(crate) fn table_init(
@@ -194,27 +203,13 @@ impl Store {
             self.memory_addr(instance, dst),
             self.memory_addr(instance, src),
         );
-        let src_range = range(
-            s,
-            n,
-            self.memories[src].bytes.len(),
+        copy_items(
+            &mut self.memories,
+            |m| &mut m.bytes,
+            [dst, src],
+            [d, s, n],
             TrapKind::MemoryOutOfBounds,
-        )?;
-        let dst_range = range(
-            d,
-            n,
-            self.memories[dst].bytes.len(),
-            TrapKind::MemoryOutOfBounds,
-        )?;
-        if dst == src {
-            self.memories[dst]
-                .bytes
-                .copy_within(src_range, dst_range.start);
-        } else {
-            let bytes = self.memories[src].bytes[src_range].to_vec();
-            self.memories[dst].bytes[dst_range].copy_from_slice(&bytes);
-        }
-        Ok(())
+        )
     }
 
     pub(crate) fn memory_fill(
