@@ -11,9 +11,9 @@
 //! back from the unwound instance, is restored into a new instance with the live WASI
 //! context, as `--leave-running` does.
 
+use super::checkpoint::TRAP_EXIT;
 use super::fast::{Program, Start};
 use super::migrate::{ControlArgs, Pending, Request, listen, perform};
-use super::checkpoint::TRAP_EXIT;
 use anyhow::anyhow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -38,6 +38,14 @@ struct Link {
 }
 
 impl Link {
+    /// Waits (at most 30 s) until no migration is in progress.
+    fn wait_idle(&self) {
+        let since = Instant::now();
+        while self.busy.load(Ordering::SeqCst) && since.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn current(&self) -> std::sync::MutexGuard<'_, (CheckpointHandle, MemoryLocations)> {
         self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -150,7 +158,9 @@ pub(super) fn drive(
         match outcome {
             Ok(Outcome::Unwound) => {
                 if !link.pause_wanted.swap(false, Ordering::SeqCst) {
-                    break Err(anyhow!("the program unwound, but no migration asked for it"));
+                    break Err(anyhow!(
+                        "the program unwound, but no migration asked for it"
+                    ));
                 }
                 // Exact lengths for the last round, then the state without pages.
                 instance.refresh_memory_locations();
@@ -164,6 +174,8 @@ pub(super) fn drive(
                 if decisions_rx.recv().unwrap_or(false) {
                     let to = link.to.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     drop(instance);
+                    // The requester gets the final report before this process exits.
+                    link.wait_idle();
                     eprintln!("tern: migrated to {to}");
                     return Ok(0);
                 }
@@ -195,10 +207,7 @@ pub(super) fn drive(
     drop(instance);
     drop(states_tx);
     drop(decisions_rx);
-    let since = Instant::now();
-    while link.busy.load(Ordering::SeqCst) && since.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    link.wait_idle();
     end
 }
 
@@ -234,7 +243,9 @@ pub(super) fn load_arrival(wasm: &[u8], explicit: bool) -> anyhow::Result<Option
         {
             Ok(None)
         }
-        Err(e) => Err(anyhow!("the module does not compile on the fast engine: {e}")),
+        Err(e) => Err(anyhow!(
+            "the module does not compile on the fast engine: {e}"
+        )),
     }
 }
 

@@ -87,12 +87,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve_one(
-    conn: TcpStream,
-    dirs: &[(String, String)],
-    control: Option<PathBuf>,
-    choice: Choice,
-) {
+fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf>, choice: Choice) {
     let peer = conn
         .peer_addr()
         .map_or_else(|_| "?".into(), |a| a.to_string());

@@ -290,7 +290,14 @@ fn source(hosts: &Hosts, data: &Path, control: &Path, engine: &str) -> Proc {
     let dirarg = format!("{}::/data", data.display());
     let control = control.display().to_string();
     let mut args = vec![
-        "run", "--engine", engine, "--control", &control, "--dir", &dirarg, CHURN,
+        "run",
+        "--engine",
+        engine,
+        "--control",
+        &control,
+        "--dir",
+        &dirarg,
+        CHURN,
     ];
     args.extend(ARGS);
     let p = Proc::spawn(hosts.tern(0, &args));
@@ -375,6 +382,7 @@ fn report_numbers(report: &str) -> (u64, u64, u64) {
 #[test]
 fn migrate_fast_to_fast_precopy() {
     let report = migrated_once("ff", &[], ["fast", "fast"]);
+    println!("{report}");
     let (rounds, chunks, last) = report_numbers(&report);
     // 16 MiB are 4096 chunks; the program rewrites 8 pages per 20 ms step. With write
     // tracking, memory goes before the pause and only what was written since follows.

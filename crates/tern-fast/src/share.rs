@@ -196,8 +196,7 @@ impl FastInstance {
             )));
         }
         for (i, (bytes, image)) in memories.iter().zip(images).enumerate() {
-            if bytes.len() != image.pages as usize * WASM_PAGE || !image.nonzero_pages.is_empty()
-            {
+            if bytes.len() != image.pages as usize * WASM_PAGE || !image.nonzero_pages.is_empty() {
                 return Err(Error::Restore(format!(
                     "memory {i}: the buffer does not match the sized image"
                 )));
@@ -214,10 +213,7 @@ impl FastInstance {
             let data = memory.data_mut(&mut instance.store);
             // The restore left the memory zeroed at the right size: copy only what is
             // not zero, so untouched pages stay uncommitted.
-            for (to, from) in data
-                .chunks_mut(CHUNK)
-                .zip(bytes.chunks(CHUNK))
-            {
+            for (to, from) in data.chunks_mut(CHUNK).zip(bytes.chunks(CHUNK)) {
                 if from.iter().any(|&b| b != 0) {
                     to.copy_from_slice(from);
                 }

@@ -374,7 +374,10 @@ mod tests {
         let dirty = tracker.collect(0, whole);
         assert!(dirty.contains(&5), "{dirty:?}");
         assert!((32..64).all(|c| dirty.contains(&c)), "{dirty:?}");
-        assert!(dirty.len() <= 32 + 2, "old part: only what was written: {dirty:?}");
+        assert!(
+            dirty.len() <= 32 + 2,
+            "old part: only what was written: {dirty:?}"
+        );
         assert!(tracker.collect(0, whole).is_empty());
         memory[40 * CHUNK] = 1;
         let dirty = tracker.collect(0, whole);
