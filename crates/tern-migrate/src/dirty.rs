@@ -319,6 +319,15 @@ mod uffd {
 mod tests {
     use super::*;
 
+    /// A zeroed buffer holding `chunks` chunks at `misalign` bytes past a page boundary
+    /// whose OS pages no other allocation shares (the tests run in parallel, and each
+    /// tracker registers and scans whole pages): the buffer and the chunks' offset.
+    fn isolated(chunks: usize, misalign: usize) -> (Vec<u8>, usize) {
+        let memory = vec![0u8; (chunks + 3) * CHUNK];
+        let ptr = memory.as_ptr() as usize;
+        (memory, ptr.next_multiple_of(CHUNK) - ptr + CHUNK + misalign)
+    }
+
     #[test]
     fn tracks_written_chunks() {
         let (mut tracker, why) = Tracker::best();
@@ -326,27 +335,25 @@ mod tests {
             println!("note: no userfaultfd here ({why})");
             return;
         }
-        let mut memory = vec![0u8; 64 * CHUNK];
-        let region = |m: &Vec<u8>| MemoryRegion {
+        // Not page-aligned, as the interpreter's memories.
+        let (mut buffer, off) = isolated(64, 16);
+        let memory = &mut buffer[off..][..64 * CHUNK];
+        let region = |m: &[u8]| MemoryRegion {
             ptr: m.as_ptr() as usize,
             len: m.len(),
             generation: 0,
         };
-        assert_eq!(
-            tracker.collect(0, region(&memory)).len(),
-            64,
-            "all at first"
-        );
-        assert!(tracker.collect(0, region(&memory)).is_empty());
+        assert_eq!(tracker.collect(0, region(memory)).len(), 64, "all at first");
+        assert!(tracker.collect(0, region(memory)).is_empty());
         memory[10 * CHUNK + 5] = 1;
         memory[40 * CHUNK] = 1;
-        let dirty = tracker.collect(0, region(&memory));
+        let dirty = tracker.collect(0, region(memory));
         assert!(dirty.contains(&10) && dirty.contains(&40), "{dirty:?}");
         assert!(
             dirty.len() <= 4,
             "one written OS page marks at most two chunks: {dirty:?}"
         );
-        assert!(tracker.collect(0, region(&memory)).is_empty());
+        assert!(tracker.collect(0, region(memory)).is_empty());
     }
 
     #[test]
@@ -358,7 +365,8 @@ mod tests {
         }
         // One allocation, first published as its first half (as a memory that grows
         // in place into its reservation).
-        let mut memory = vec![0u8; 64 * CHUNK];
+        let (mut buffer, off) = isolated(64, 0);
+        let memory = &mut buffer[off..][..64 * CHUNK];
         let ptr = memory.as_ptr() as usize;
         let half = MemoryRegion {
             ptr,
