@@ -3,7 +3,9 @@
 //!
 //! The interpreter keeps running the program on its own thread while a migration thread
 //! streams memory ([`tern_migrate::migrate`]); the two meet only at the pause. Engines
-//! plug in through [`tern_migrate::Program`]; this is the interpreter's implementation.
+//! plug in through [`tern_migrate::Program`]; this is the interpreter's implementation,
+//! plus what both engines share: the control socket and triggers ([`listen`]) and one
+//! migration with its reports ([`perform`]). The fast tier's is `migrate_fast.rs`.
 
 use super::checkpoint::{Session, TRAP_EXIT};
 use anyhow::Context;
