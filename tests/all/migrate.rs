@@ -420,6 +420,13 @@ fn migrate_twice_engine_changing_fast_interp_fast() {
     a_to_b_to_a("e", ["fast", "interp", "fast"]);
 }
 
+/// The second move starts from a program restored on the fast tier (running its
+/// continuation clones when the move comes).
+#[test]
+fn migrate_twice_engine_changing_interp_fast_interp() {
+    a_to_b_to_a("g", ["interp", "fast", "interp"]);
+}
+
 /// Host A (`engines[0]`) → `tern serve` on B (`engines[1]`) → `tern serve` on A
 /// (`engines[2]`); the output and the file equal an uninterrupted run's.
 fn a_to_b_to_a(tag: &str, engines: [&str; 3]) {
