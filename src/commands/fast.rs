@@ -46,6 +46,18 @@ pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
         }
         None => ("_start".to_string(), Vec::new()),
     };
+    // A failed migration continues through a restore, which a start function prevents.
+    #[cfg(not(target_os = "wasi"))]
+    if args.migration.enabled() && module.has_start() {
+        if explicit {
+            anyhow::bail!(
+                "{}: --control/--migrate-on: the fast engine cannot migrate a module with a \
+                 start function (use --engine interp)",
+                args.module.display()
+            );
+        }
+        return Ok(None);
+    }
     let wasi = super::run::wasi_builder(args)?
         .build()
         .map_err(|e| anyhow!("{e}"))?;
@@ -58,6 +70,17 @@ pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
         call,
         print_results: args.invoke.is_some(),
     };
+    #[cfg(not(target_os = "wasi"))]
+    if args.migration.enabled() {
+        if !args.checkpoint.triggers.is_empty() || args.invoke.is_some() {
+            anyhow::bail!(
+                "--control/--migrate-on cannot be combined with --checkpoint-on or --invoke"
+            );
+        }
+        let start = Start::Invoke(name, params);
+        let code = super::migrate_fast::drive(&program, instance, start, &args.migration, wasm)?;
+        return Ok(Some(ExitCode::from(code)));
+    }
     let default_snapshot = args.module.with_extension("tern");
     drive(
         &program,
@@ -183,15 +206,15 @@ fn call_trigger(args: &CheckpointArgs, path: &Path) -> anyhow::Result<Option<(u3
 }
 
 /// The program being run, with what a checkpoint and a `--leave-running` restore need.
-struct Program {
-    module: FastModule,
+pub(super) struct Program {
+    pub(super) module: FastModule,
     /// The live WASI context: kept across `--leave-running` restores.
-    wasi: Arc<Mutex<WasiCtx>>,
-    call: Option<(u32, u64)>,
-    print_results: bool,
+    pub(super) wasi: Arc<Mutex<WasiCtx>>,
+    pub(super) call: Option<(u32, u64)>,
+    pub(super) print_results: bool,
 }
 
-enum Start {
+pub(super) enum Start {
     Invoke(String, Vec<Value>),
     Resume,
 }

@@ -3,7 +3,9 @@
 //!
 //! The interpreter keeps running the program on its own thread while a migration thread
 //! streams memory ([`tern_migrate::migrate`]); the two meet only at the pause. Engines
-//! plug in through [`tern_migrate::Program`]; this is the interpreter's implementation.
+//! plug in through [`tern_migrate::Program`]; this is the interpreter's implementation,
+//! plus what both engines share: the control socket and triggers ([`listen`]) and one
+//! migration with its reports ([`perform`]). The fast tier's is `migrate_fast.rs`.
 
 use super::checkpoint::{Session, TRAP_EXIT};
 use anyhow::Context;
@@ -91,24 +93,27 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A migration asked for.
-struct Request {
-    to: String,
+pub(super) struct Request {
+    pub(super) to: String,
     stop_and_copy: bool,
     shared_fs: bool,
     reply: Option<UnixStream>,
 }
 
-type Pending = Arc<Mutex<Option<Request>>>;
+pub(super) type Pending = Arc<Mutex<Option<Request>>>;
+
+/// Called when a request landed in the slot (from the listener or a trigger thread).
+pub(super) type Wake = Arc<dyn Fn() + Send + Sync>;
 
 /// Starts the control socket and the triggers; requests land in the returned slot and
-/// set the interrupt flag.
-fn listen(args: &ControlArgs, interrupt: &Arc<AtomicBool>) -> anyhow::Result<Pending> {
+/// call `wake` (the interpreter: set its interrupt flag).
+pub(super) fn listen(args: &ControlArgs, wake: Wake) -> anyhow::Result<Pending> {
     let pending: Pending = Arc::default();
     if let Some(path) = &args.control {
         let _ = std::fs::remove_file(path);
         let listener = UnixListener::bind(path)
             .with_context(|| format!("--control {}: cannot listen", path.display()))?;
-        let (pending, interrupt) = (pending.clone(), interrupt.clone());
+        let (pending, wake) = (pending.clone(), wake.clone());
         std::thread::spawn(move || {
             for mut conn in listener.incoming().flatten() {
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
@@ -141,7 +146,8 @@ fn listen(args: &ControlArgs, interrupt: &Arc<AtomicBool>) -> anyhow::Result<Pen
                     reply: Some(conn),
                     ..request
                 });
-                interrupt.store(true, Ordering::Relaxed);
+                drop(slot);
+                wake();
             }
         });
     }
@@ -158,12 +164,13 @@ fn listen(args: &ControlArgs, interrupt: &Arc<AtomicBool>) -> anyhow::Result<Pen
             reply: None,
         };
         let fire = {
-            let (pending, interrupt) = (pending.clone(), interrupt.clone());
+            let (pending, wake) = (pending.clone(), wake.clone());
             move |r: Request| {
                 let mut slot = pending.lock().unwrap();
                 if slot.is_none() {
                     *slot = Some(r);
-                    interrupt.store(true, Ordering::Relaxed);
+                    drop(slot);
+                    wake();
                 }
             }
         };
@@ -271,7 +278,8 @@ pub fn drive_status(
     first: impl FnOnce(&mut Store) -> Result<Outcome, RunError>,
 ) -> anyhow::Result<u8> {
     let interrupt = session.store.interrupt_handle();
-    let pending = listen(args, &interrupt)?;
+    let wake = interrupt.clone();
+    let pending = listen(args, Arc::new(move || wake.store(true, Ordering::Relaxed)))?;
     let mut running: Option<Running> = None;
     let mut outcome = first(&mut session.store);
     loop {
@@ -359,47 +367,14 @@ fn start(
         states: states_rx,
         decisions: decisions_tx,
     };
-    let opts = Options {
-        module: module.to_vec(),
-        stop_and_copy: request.stop_and_copy,
-        shared_fs: request.shared_fs,
-        source_name: hostname(),
-        ..Options::default()
-    };
+    let module = module.to_vec();
     let to = request.to.clone();
     let wake = interrupt.clone();
     let thread = std::thread::spawn(move || {
-        let mut reply = request.reply;
-        let mut say = |line: &str| match &mut reply {
-            Some(s) => {
-                let _ = writeln!(s, "{line}");
-            }
-            None => eprintln!("tern: migrate: {line}"),
-        };
-        let result = tern_migrate::migrate(&request.to, &mut program, &opts, &mut say);
-        let line = match &result {
-            Ok(r) => format!(
-                "ok downtime {:.2} ms, total {:.1} ms, rounds {}, bytes {}, chunks {} (last {}), tracking {}",
-                r.downtime.as_secs_f64() * 1e3,
-                r.total.as_secs_f64() * 1e3,
-                r.rounds,
-                r.bytes,
-                r.chunks,
-                r.final_chunks,
-                r.tracker
-            ),
-            Err(e) => format!("error {e}"),
-        };
-        if let Err(e) = &result {
-            eprintln!(
-                "tern: migration to {} failed, the program continues here: {e}",
-                request.to
-            );
-        }
-        say(&line);
+        let result = perform(request, &mut program, module);
         // Let the run loop notice that this thread is done.
         wake.store(true, Ordering::SeqCst);
-        result.map_err(|e| e.to_string())
+        result
     });
     Running {
         coord,
@@ -408,6 +383,51 @@ fn start(
         thread,
         to,
     }
+}
+
+/// Runs the migration `request` asks for on this thread, telling the requester (its
+/// control connection, or stderr for a trigger) the progress and the result.
+pub(super) fn perform(
+    request: Request,
+    program: &mut dyn Program,
+    module: Vec<u8>,
+) -> Result<Report, String> {
+    let opts = Options {
+        module,
+        stop_and_copy: request.stop_and_copy,
+        shared_fs: request.shared_fs,
+        source_name: hostname(),
+        ..Options::default()
+    };
+    let mut reply = request.reply;
+    let mut say = |line: &str| match &mut reply {
+        Some(s) => {
+            let _ = writeln!(s, "{line}");
+        }
+        None => eprintln!("tern: migrate: {line}"),
+    };
+    let result = tern_migrate::migrate(&request.to, program, &opts, &mut say);
+    let line = match &result {
+        Ok(r) => format!(
+            "ok downtime {:.2} ms, total {:.1} ms, rounds {}, bytes {}, chunks {} (last {}), tracking {}",
+            r.downtime.as_secs_f64() * 1e3,
+            r.total.as_secs_f64() * 1e3,
+            r.rounds,
+            r.bytes,
+            r.chunks,
+            r.final_chunks,
+            r.tracker
+        ),
+        Err(e) => format!("error {e}"),
+    };
+    if let Err(e) = &result {
+        eprintln!(
+            "tern: migration to {} failed, the program continues here: {e}",
+            request.to
+        );
+    }
+    say(&line);
+    result.map_err(|e| e.to_string())
 }
 
 fn hostname() -> String {

@@ -7,6 +7,8 @@ pub mod fast;
 pub mod inspect;
 #[cfg(not(target_os = "wasi"))]
 pub mod migrate;
+#[cfg(all(feature = "fast", not(target_os = "wasi")))]
+pub mod migrate_fast;
 pub mod restore;
 pub mod run;
 #[cfg(not(target_os = "wasi"))]

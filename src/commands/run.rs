@@ -86,13 +86,6 @@ pub(super) fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let interp_only = interp_only_option(&args.checkpoint, &args.trace);
-    // Live migration drives the interpreter only so far (docs/migration.md).
-    #[cfg(not(target_os = "wasi"))]
-    let interp_only = interp_only.or_else(|| {
-        args.migration
-            .enabled()
-            .then(|| "--control/--migrate-on".to_string())
-    });
     let choice = args.engine.choose(interp_only)?;
     #[cfg(feature = "fast")]
     if choice.engine == Engine::Fast

@@ -6,8 +6,12 @@
 //! value validation (`Store::restore_with_memories` shares `restore_with`'s checks), the
 //! same WASI rebuild — and only then is "running" sent and the program run. Its
 //! stdout/stderr are serve's. One log line per migration goes to serve's stderr.
+//!
+//! `--engine` chooses the engine arrivals run on, whatever engine sent them: `fast`
+//! (the default; `migrate_fast.rs` restores them) or `interp`.
 
 use super::checkpoint::Session;
+use super::engine::{Engine, EngineArgs};
 use anyhow::Context;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
@@ -35,9 +39,20 @@ pub struct ServeArgs {
     /// Exit after this many migrations have ended (for tests and scripts).
     #[arg(long, value_name = "N")]
     max_migrations: Option<u64>,
+    /// Engine arriving programs run on: `fast` (the default; a module the fast engine
+    /// does not take runs on the interpreter) or `interp`.
+    #[arg(long, value_enum, value_name = "ENGINE")]
+    engine: Option<Engine>,
 }
 
+/// The engine arrivals run on, and whether it was chosen explicitly.
+type Choice = super::engine::Choice;
+
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let choice = EngineArgs {
+        engine: args.engine,
+    }
+    .choose(None)?;
     let listener = TcpListener::bind(&args.listen)
         .with_context(|| format!("--listen {}: cannot listen", args.listen))?;
     eprintln!("tern serve: listening on {}", listener.local_addr()?);
@@ -60,7 +75,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let control =
             (args.control_dir.as_ref()).map(|d| d.join(format!("migration-{accepted}.sock")));
         threads.push(std::thread::spawn(move || {
-            serve_one(conn, &dirs, control);
+            serve_one(conn, &dirs, control, choice);
         }));
         if args.max_migrations.is_some_and(|n| accepted >= n) {
             break;
@@ -72,7 +87,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf>) {
+fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf>, choice: Choice) {
     let peer = conn
         .peer_addr()
         .map_or_else(|_| "?".into(), |a| a.to_string());
@@ -84,9 +99,9 @@ fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf
         }
     };
     let from = format!("{} ({})", incoming.peer, incoming.source_name);
-    match receive(incoming, dirs) {
-        Ok((session, arrival, restore_ms)) => {
-            let status = match finish(session, control) {
+    match receive(incoming, dirs, choice) {
+        Ok((restored, arrival, restore_ms)) => {
+            let status = match finish(restored, control) {
                 Ok(code) => format!("exit status {code}"),
                 Err(e) => format!("failed: {e}"),
             };
@@ -99,11 +114,58 @@ fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf
     }
 }
 
+/// A restored arrival, about to run.
+enum Restored {
+    Interp(Session),
+    #[cfg(feature = "fast")]
+    Fast(super::fast::Program, tern_fast::FastInstance, Vec<u8>),
+}
+
 /// Receives and restores; on any error the source is told (and resumes its program).
 fn receive(
     incoming: Incoming,
     dirs: &[(String, String)],
-) -> anyhow::Result<(Session, Arrival, f64)> {
+    choice: Choice,
+) -> anyhow::Result<(Restored, Arrival, f64)> {
+    #[cfg(feature = "fast")]
+    if choice.engine == Engine::Fast {
+        match super::migrate_fast::load_arrival(&incoming.module, choice.explicit) {
+            Ok(Some(module)) => {
+                let shared_fs = incoming.shared_fs;
+                let wasm = incoming.module.clone();
+                let mut arrival = incoming.receive()?;
+                let started = Instant::now();
+                let restored = restore_files(&arrival, dirs, shared_fs)
+                    .and_then(|_| wasi_for(&arrival, dirs, None))
+                    .and_then(|wasi| {
+                        let memories = std::mem::take(&mut arrival.memories);
+                        super::migrate_fast::restore_arrival(
+                            module,
+                            &arrival.snapshot,
+                            &memories,
+                            wasi,
+                        )
+                    });
+                return match restored {
+                    Ok((program, instance)) => {
+                        arrival.confirm()?;
+                        let ms = started.elapsed().as_secs_f64() * 1e3;
+                        Ok((Restored::Fast(program, instance, wasm), arrival, ms))
+                    }
+                    Err(e) => {
+                        arrival.refuse(&format!("{e:#}"));
+                        Err(e)
+                    }
+                };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                incoming.refuse(&format!("{e:#}"));
+                return Err(e);
+            }
+        }
+    }
+    let _ = choice;
     let config = Config::default();
     let module = match Module::new(&config, &incoming.module) {
         Ok(m) => m,
@@ -118,7 +180,8 @@ fn receive(
     match restore(&config, &module, &mut arrival, dirs, shared_fs) {
         Ok(session) => {
             arrival.confirm()?;
-            Ok((session, arrival, started.elapsed().as_secs_f64() * 1e3))
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            Ok((Restored::Interp(session), arrival, ms))
         }
         Err(e) => {
             arrival.refuse(&format!("{e:#}"));
@@ -127,22 +190,16 @@ fn receive(
     }
 }
 
-fn restore(
-    config: &Config,
-    module: &Module,
-    arrival: &mut Arrival,
+/// Checks the preopens (every one of the program's must be given by `--dir` under the
+/// same guest name) and writes the files that travelled under them.
+fn restore_files(
+    arrival: &Arrival,
     dirs: &[(String, String)],
     shared_fs: bool,
-) -> anyhow::Result<Session> {
-    let snapshot = &arrival.snapshot;
-    snapshot
-        .module
-        .verify(module.bytes())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let wasi_bytes = snapshot.wasi.as_deref().unwrap_or(b"null");
+) -> anyhow::Result<()> {
+    let wasi_bytes = arrival.snapshot.wasi.as_deref().unwrap_or(b"null");
     let state: Option<WasiState> =
         serde_json::from_slice(wasi_bytes).context("the WASI state does not decode")?;
-    // Every preopen must be one of ours, by guest name.
     let mut hosts = Vec::new();
     if let Some(state) = &state {
         for p in &state.preopens {
@@ -176,19 +233,49 @@ fn restore(
                 .with_context(|| format!("cannot write {}", dest.display()))?;
         }
     }
-    let mut store = Store::new(config);
+    Ok(())
+}
+
+/// The arrival's WASI context rebuilt on this host's `--dir`s (the interpreter passes
+/// its interrupt flag; the fast engine takes the context's own).
+fn wasi_for(
+    arrival: &Arrival,
+    dirs: &[(String, String)],
+    interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
+) -> anyhow::Result<tern_wasi::WasiCtx> {
+    let wasi_bytes = arrival.snapshot.wasi.as_deref().unwrap_or(b"null");
+    let state: Option<WasiState> =
+        serde_json::from_slice(wasi_bytes).context("the WASI state does not decode")?;
     let mut builder = WasiCtxBuilder::new();
-    builder
-        .inherit_stdio()
-        .interrupt_flag(store.interrupt_handle());
+    builder.inherit_stdio();
+    if let Some(flag) = interrupt {
+        builder.interrupt_flag(flag);
+    }
     for (host, guest) in dirs {
         builder.preopened_dir(host, guest.as_str());
     }
-    let wasi = match &state {
+    match &state {
         Some(state) => builder.rebuild(state),
         None => builder.build(),
     }
-    .map_err(|e| anyhow::anyhow!("cannot restore the WASI state: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("cannot restore the WASI state: {e}"))
+}
+
+fn restore(
+    config: &Config,
+    module: &Module,
+    arrival: &mut Arrival,
+    dirs: &[(String, String)],
+    shared_fs: bool,
+) -> anyhow::Result<Session> {
+    arrival
+        .snapshot
+        .module
+        .verify(module.bytes())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    restore_files(arrival, dirs, shared_fs)?;
+    let mut store = Store::new(config);
+    let wasi = wasi_for(arrival, dirs, Some(store.interrupt_handle()))?;
     let wasi = Arc::new(Mutex::new(wasi));
     let mut linker = Linker::new();
     add_to_linker(&mut linker, wasi.clone());
@@ -196,6 +283,7 @@ fn restore(
         .instantiate_for_restore(&mut store, module)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let memories = std::mem::take(&mut arrival.memories);
+    let snapshot = &arrival.snapshot;
     store
         .restore_with_memories(&snapshot.state, memories)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -212,12 +300,20 @@ fn restore(
 }
 
 /// Runs the restored program to its end (or until it moves on); its exit status.
-fn finish(session: Session, control: Option<PathBuf>) -> anyhow::Result<u8> {
-    let module = session.module.bytes().to_vec();
+fn finish(restored: Restored, control: Option<PathBuf>) -> anyhow::Result<u8> {
     let args = super::migrate::ControlArgs {
         control,
         ..Default::default()
     };
-    let code = super::migrate::drive_status(session, &args, module, Store::resume)?;
-    Ok(code)
+    match restored {
+        Restored::Interp(session) => {
+            let module = session.module.bytes().to_vec();
+            super::migrate::drive_status(session, &args, module, Store::resume)
+        }
+        #[cfg(feature = "fast")]
+        Restored::Fast(program, instance, module) => {
+            let start = super::fast::Start::Resume;
+            super::migrate_fast::drive(&program, instance, start, &args, module)
+        }
+    }
 }

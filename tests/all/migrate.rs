@@ -1,6 +1,8 @@
 //! Live migration (`tern serve`, `tern run --control`, `tern migrate`): two hosts in
 //! separate network namespaces where `ip netns` is permitted (loopback otherwise, with a
-//! note), and faults injected by a small proxy in the test. Every wait is bounded.
+//! note), and faults injected by a small proxy in the test. Every wait is bounded. Each
+//! test names the engines (`--engine` of the source's `tern run` and of each `tern
+//! serve`): interpreter and fast tier, and moves from one to the other.
 
 use crate::util::TempDir;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -281,11 +283,22 @@ fn serve(hosts: &Hosts, i: usize, port: u16, data: &Path, extra: &[&str]) -> Pro
     p
 }
 
-fn source(hosts: &Hosts, data: &Path, control: &Path) -> Proc {
+/// The churn guest under `tern run --engine ENGINE --control CONTROL` on host A, once it
+/// is well under way.
+fn source(hosts: &Hosts, data: &Path, control: &Path, engine: &str) -> Proc {
     std::fs::create_dir_all(data).unwrap();
     let dirarg = format!("{}::/data", data.display());
     let control = control.display().to_string();
-    let mut args = vec!["run", "--control", &control, "--dir", &dirarg, CHURN];
+    let mut args = vec![
+        "run",
+        "--engine",
+        engine,
+        "--control",
+        &control,
+        "--dir",
+        &dirarg,
+        CHURN,
+    ];
     args.extend(ARGS);
     let p = Proc::spawn(hosts.tern(0, &args));
     p.wait_for("step 5\n");
@@ -310,9 +323,10 @@ fn program_lines(text: &str) -> String {
         .collect()
 }
 
-/// Moves the churn guest once from host A to a `tern serve` on host B (`flags` go to
-/// `tern migrate`); output and files at the end equal an uninterrupted run's.
-fn migrated_once(tag: &str, flags: &[&str]) {
+/// Moves the churn guest once from host A (running on `engines[0]`) to a `tern serve`
+/// on host B (running arrivals on `engines[1]`); `flags` go to `tern migrate`. Output
+/// and files at the end equal an uninterrupted run's. Returns `tern migrate`'s report.
+fn migrated_once(tag: &str, flags: &[&str], engines: [&str; 2]) -> String {
     let dir = TempDir::new(&format!("migrate-{tag}"));
     let (ref_out, ref_log) = reference(&dir.0);
     let hosts = Hosts::new(tag);
@@ -322,10 +336,10 @@ fn migrated_once(tag: &str, flags: &[&str]) {
         1,
         port,
         &dir.0.join("b"),
-        &["--max-migrations", "1"],
+        &["--max-migrations", "1", "--engine", engines[1]],
     );
     let control = dir.0.join("ctl.sock");
-    let mut src = source(&hosts, &dir.0.join("a"), &control);
+    let mut src = source(&hosts, &dir.0.join("a"), &control, engines[0]);
     let to = format!("{}:{port}", hosts.addrs[1]);
     let (code, err) = migrate(&hosts, 0, &to, &control, flags);
     assert_eq!(code, 0, "{err}");
@@ -338,23 +352,87 @@ fn migrated_once(tag: &str, flags: &[&str]) {
     assert_eq!(both, ref_out);
     let log = std::fs::read_to_string(dir.0.join("b/log.txt")).unwrap();
     assert_eq!(log, ref_log);
+    err
 }
 
 #[test]
 fn migrate_mid_run_same_output_and_files() {
-    migrated_once("m", &[]);
+    migrated_once("m", &[], ["interp", "interp"]);
 }
 
 #[test]
 fn migrate_stop_and_copy_same_output() {
-    migrated_once("s", &["--stop-and-copy"]);
+    migrated_once("s", &["--stop-and-copy"], ["interp", "interp"]);
+}
+
+/// The numbers of `tern migrate`'s final report: (rounds, chunks, last chunks).
+fn report_numbers(report: &str) -> (u64, u64, u64) {
+    let line = report
+        .lines()
+        .find(|l| l.contains("done: downtime"))
+        .unwrap_or_else(|| panic!("no final report in:\n{report}"));
+    let after = |key: &str| -> u64 {
+        let rest = &line[line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap()
+    };
+    (after("rounds "), after("chunks "), after("(last "))
+}
+
+#[test]
+fn migrate_fast_to_fast_precopy() {
+    let report = migrated_once("ff", &[], ["fast", "fast"]);
+    println!("{report}");
+    let (rounds, chunks, last) = report_numbers(&report);
+    // 16 MiB are 4096 chunks; the program rewrites 8 pages per 20 ms step. With write
+    // tracking, memory goes before the pause and only what was written since follows.
+    if report.contains("tracking userfaultfd-wp") {
+        assert!(rounds >= 2, "{report}");
+        assert!(chunks >= 4096, "{report}");
+        assert!(last < 512, "the pause sends only recent writes: {report}");
+    } else {
+        println!("note: no write tracking here: {report}");
+    }
+}
+
+#[test]
+fn migrate_fast_stop_and_copy() {
+    migrated_once("fs", &["--stop-and-copy"], ["fast", "fast"]);
+}
+
+#[test]
+fn migrate_fast_to_interp() {
+    migrated_once("fi", &[], ["fast", "interp"]);
+}
+
+#[test]
+fn migrate_interp_to_fast() {
+    migrated_once("if", &[], ["interp", "fast"]);
 }
 
 #[test]
 fn migrate_twice_a_to_b_to_a() {
-    let dir = TempDir::new("migrate-aba");
+    a_to_b_to_a("t", ["interp", "interp", "interp"]);
+}
+
+#[test]
+fn migrate_twice_engine_changing_fast_interp_fast() {
+    a_to_b_to_a("e", ["fast", "interp", "fast"]);
+}
+
+/// The second move starts from a program restored on the fast tier (running its
+/// continuation clones when the move comes).
+#[test]
+fn migrate_twice_engine_changing_interp_fast_interp() {
+    a_to_b_to_a("g", ["interp", "fast", "interp"]);
+}
+
+/// Host A (`engines[0]`) → `tern serve` on B (`engines[1]`) → `tern serve` on A
+/// (`engines[2]`); the output and the file equal an uninterrupted run's.
+fn a_to_b_to_a(tag: &str, engines: [&str; 3]) {
+    let dir = TempDir::new(&format!("migrate-aba-{tag}"));
     let (ref_out, ref_log) = reference(&dir.0);
-    let hosts = Hosts::new("t");
+    let hosts = Hosts::new(tag);
     let (pa, pb) = (port(), port());
     let ctl_dir = dir.0.join("ctl-b");
     std::fs::create_dir_all(&ctl_dir).unwrap();
@@ -364,11 +442,24 @@ fn migrate_twice_a_to_b_to_a() {
         1,
         pb,
         &dir.0.join("b"),
-        &["--max-migrations", "1", "--control-dir", &ctl_arg],
+        &[
+            "--max-migrations",
+            "1",
+            "--control-dir",
+            &ctl_arg,
+            "--engine",
+            engines[1],
+        ],
     );
-    let mut a = serve(&hosts, 0, pa, &dir.0.join("a2"), &["--max-migrations", "1"]);
+    let mut a = serve(
+        &hosts,
+        0,
+        pa,
+        &dir.0.join("a2"),
+        &["--max-migrations", "1", "--engine", engines[2]],
+    );
     let control = dir.0.join("ctl.sock");
-    let mut src = source(&hosts, &dir.0.join("a"), &control);
+    let mut src = source(&hosts, &dir.0.join("a"), &control, engines[0]);
     let (code, err) = migrate(
         &hosts,
         0,
@@ -448,14 +539,20 @@ fn proxy(to: String, after: usize, fault: Fault) -> u16 {
     port
 }
 
-/// The source tries a migration that fails as `fail` arranges; it must continue and
-/// complete exactly as an uninterrupted run, and the target must run nothing.
-fn survives(tag: &str, reason: &str, fail: impl FnOnce(&Path, u16) -> (String, Option<Proc>)) {
+/// The source (on `engine`) tries a migration that fails as `fail` arranges; it must
+/// continue and complete exactly as an uninterrupted run, and the target must run
+/// nothing.
+fn survives(
+    tag: &str,
+    engine: &str,
+    reason: &str,
+    fail: impl FnOnce(&Path, u16) -> (String, Option<Proc>),
+) {
     let dir = TempDir::new(tag);
     let (ref_out, ref_log) = reference(&dir.0);
     let hosts = Hosts::loopback();
     let control = dir.0.join("ctl.sock");
-    let mut src = source(&hosts, &dir.0.join("a"), &control);
+    let mut src = source(&hosts, &dir.0.join("a"), &control, engine);
     let (to, target) = fail(&dir.0, port());
     let (code, err) = migrate(&hosts, 0, &to, &control, &[]);
     assert_eq!(code, 1, "the migration must fail: {err}");
@@ -485,7 +582,7 @@ fn survives(tag: &str, reason: &str, fail: impl FnOnce(&Path, u16) -> (String, O
 
 #[test]
 fn migrate_fault_connection_cut() {
-    survives("migrate-cut", "", |dir, port| {
+    survives("migrate-cut", "interp", "", |dir, port| {
         let t = serve(&Hosts::loopback(), 1, port, &dir.join("b"), &[]);
         let p = proxy(format!("127.0.0.1:{port}"), 3 << 20, Fault::Cut);
         (format!("127.0.0.1:{p}"), Some(t))
@@ -494,7 +591,7 @@ fn migrate_fault_connection_cut() {
 
 #[test]
 fn migrate_fault_corrupted_frame() {
-    survives("migrate-flip", "corrupted frame", |dir, port| {
+    survives("migrate-flip", "interp", "corrupted frame", |dir, port| {
         let t = serve(&Hosts::loopback(), 1, port, &dir.join("b"), &[]);
         let p = proxy(format!("127.0.0.1:{port}"), 2 << 20, Fault::Flip);
         (format!("127.0.0.1:{p}"), Some(t))
@@ -503,10 +600,21 @@ fn migrate_fault_corrupted_frame() {
 
 #[test]
 fn migrate_fault_missing_preopen() {
-    survives("migrate-nodir", "missing preopen", |_dir, port| {
+    refused_for_missing_preopen("migrate-nodir", "interp");
+}
+
+#[test]
+fn migrate_fast_fault_missing_preopen() {
+    refused_for_missing_preopen("migrate-fast-nodir", "fast");
+}
+
+/// The target has no `--dir` for the program's preopen: it refuses after everything
+/// arrived, when the source is paused, which then continues.
+fn refused_for_missing_preopen(tag: &str, engine: &str) {
+    survives(tag, engine, "missing preopen", |_dir, port| {
         let hosts = Hosts::loopback();
         let listen = format!("127.0.0.1:{port}");
-        let t = Proc::spawn(hosts.tern(1, &["serve", "--listen", &listen]));
+        let t = Proc::spawn(hosts.tern(1, &["serve", "--engine", engine, "--listen", &listen]));
         t.wait_for("listening on");
         (listen, Some(t))
     });
@@ -514,7 +622,17 @@ fn migrate_fault_missing_preopen() {
 
 #[test]
 fn migrate_fault_target_killed() {
-    survives("migrate-kill", "", |dir, port| {
+    target_killed("migrate-kill", "interp");
+}
+
+#[test]
+fn migrate_fast_fault_target_killed() {
+    target_killed("migrate-fast-kill", "fast");
+}
+
+/// The target is killed after 2 MiB of pre-copy arrived.
+fn target_killed(tag: &str, engine: &str) {
+    survives(tag, engine, "", |dir, port| {
         let hosts = Hosts::loopback();
         let t = serve(&hosts, 1, port, &dir.join("b"), &[]);
         // A proxy that kills the target once 2 MiB went through.

@@ -26,6 +26,15 @@ use wasmtime::{Extern, Func, Ref, Val};
 impl FastInstance {
     /// The snapshot of a program that has unwound ([`crate::Outcome::Unwound`]).
     pub fn capture(&mut self, trigger: TriggerInfo) -> Result<Snapshot, Error> {
+        self.capture_with(trigger, true)
+    }
+
+    /// [`capture`](Self::capture); without `pages` the memory images are sized only.
+    pub(crate) fn capture_with(
+        &mut self,
+        trigger: TriggerInfo,
+        pages: bool,
+    ) -> Result<Snapshot, Error> {
         if !self.is_unwound() {
             return Err(Error::Capture(
                 "the program has not unwound for a checkpoint".into(),
@@ -51,7 +60,7 @@ impl FastInstance {
         };
         let state = ExecState {
             memories: (0..memories)
-                .map(|m| self.memory(m))
+                .map(|m| self.memory(m, pages))
                 .collect::<Result<_, _>>()?,
             tables: (0..tables)
                 .map(|t| self.table(t))
@@ -147,10 +156,16 @@ impl FastInstance {
             .ok_or_else(|| Error::Capture(format!("export `{name}` is missing")))
     }
 
-    fn memory(&mut self, index: u32) -> Result<MemoryImage, Error> {
+    pub(crate) fn memory(&mut self, index: u32, pages: bool) -> Result<MemoryImage, Error> {
         let Extern::Memory(memory) = self.export("memory", index)? else {
             return Err(Error::Capture(format!("memory {index} is not a memory")));
         };
+        if !pages {
+            return Ok(MemoryImage {
+                pages: (memory.data_size(&self.store) / WASM_PAGE) as u32,
+                nonzero_pages: Vec::new(),
+            });
+        }
         Ok(memory_image(memory.data(&self.store)))
     }
 

@@ -34,6 +34,8 @@ pub(crate) struct Host {
     pub func_index: Option<HashMap<usize, u32>>,
     /// Test hook: request a checkpoint once this many more WASI calls have returned.
     pub after_calls: Option<u64>,
+    /// The memories' published locations, while another thread reads them (`share.rs`).
+    pub sharing: Option<crate::share::Sharing>,
 }
 
 impl Host {
@@ -52,6 +54,7 @@ impl Host {
             gave_way: None,
             func_index: None,
             after_calls: None,
+            sharing: None,
         }
     }
 }
@@ -197,6 +200,11 @@ impl WasmtimeHooks for Host {
     }
 
     fn returned(caller: &mut Caller<'_, Self>, _func: tern_wasi::Func) {
+        // A memory that grew since the last WASI call becomes visible to the reader.
+        if let Some(mut sharing) = caller.data_mut().sharing.take() {
+            sharing.refresh(&*caller);
+            caller.data_mut().sharing = Some(sharing);
+        }
         let host = caller.data_mut();
         if let Some(n) = host.after_calls.as_mut() {
             *n = n.saturating_sub(1);

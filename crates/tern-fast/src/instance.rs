@@ -185,6 +185,10 @@ impl FastInstance {
 
 impl Drop for FastInstance {
     fn drop(&mut self) {
+        // Before the store (and its memories) go: see `share.rs`.
+        if let Some(sharing) = &self.store.data().sharing {
+            sharing.close();
+        }
         self.handle.shared.unpublish();
     }
 }

@@ -68,6 +68,7 @@ mod instance;
 mod prepare;
 mod restore;
 mod resume;
+mod share;
 mod state;
 
 pub use cache::ModuleCache;
@@ -76,3 +77,4 @@ pub use error::Error;
 pub use handle::CheckpointHandle;
 pub use instance::{FastInstance, Outcome, RunError};
 pub use resume::RestoreTiming;
+pub use share::{MemoryLocation, MemoryLocations};

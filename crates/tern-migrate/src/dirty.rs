@@ -170,9 +170,8 @@ mod uffd {
             })
         }
 
-        fn register(&mut self, region: MemoryRegion) -> Result<(usize, usize), String> {
-            let start = region.ptr & !(PAGE - 1);
-            let end = (region.ptr + region.len).next_multiple_of(PAGE);
+        /// Registers `[start, end)` (page-aligned) for write-protect tracking.
+        fn register(&mut self, start: usize, end: usize) -> Result<(), String> {
             let mut reg = UffdioRegister {
                 range: UffdioRange {
                     start: start as u64,
@@ -186,7 +185,36 @@ mod uffd {
             if unsafe { libc::ioctl(self.uffd.as_raw_fd(), UFFDIO_REGISTER, &mut reg) } != 0 {
                 return Err(errno("UFFDIO_REGISTER"));
             }
-            Ok((start, end))
+            Ok(())
+        }
+
+        /// Chunks of the first `len` bytes of `region` written in `[start, end)` since
+        /// the last scan, in order.
+        fn written(
+            &mut self,
+            start: usize,
+            end: usize,
+            region: MemoryRegion,
+            len: usize,
+        ) -> Result<Vec<u32>, String> {
+            let chunks = (len / CHUNK) as u32;
+            let mut dirty = Vec::new();
+            for (a, b) in self.scan(start, end)? {
+                let a = a.max(region.ptr) - region.ptr;
+                let b = b.min(region.ptr + len).saturating_sub(region.ptr);
+                if a >= b {
+                    continue;
+                }
+                let first = (a / CHUNK) as u32;
+                let last = b.div_ceil(CHUNK) as u32;
+                for c in first..last.min(chunks) {
+                    if dirty.last() != Some(&c) {
+                        dirty.push(c);
+                    }
+                }
+            }
+            dirty.dedup();
+            Ok(dirty)
         }
 
         /// Written pages in `[start, end)`, protected again.
@@ -229,29 +257,33 @@ mod uffd {
             let chunks = (region.len / CHUNK) as u32;
             match self.tracked[index] {
                 Some((start, end, seen)) if seen == region => {
-                    let mut dirty = Vec::new();
-                    for (a, b) in self.scan(start, end)? {
-                        let a = a.max(region.ptr) - region.ptr;
-                        let b = b.min(region.ptr + region.len).saturating_sub(region.ptr);
-                        if a >= b {
-                            continue;
-                        }
-                        let first = (a / CHUNK) as u32;
-                        let last = b.div_ceil(CHUNK) as u32;
-                        for c in first..last.min(chunks) {
-                            if dirty.last() != Some(&c) {
-                                dirty.push(c);
-                            }
-                        }
+                    self.written(start, end, region, region.len)
+                }
+                // Grown in place (the fast tier's memories never move): what was
+                // written of the old part, and all of the new part.
+                Some((start, end, seen))
+                    if (seen.ptr, seen.generation) == (region.ptr, region.generation)
+                        && region.len > seen.len =>
+                {
+                    let mut dirty = self.written(start, end, seen, seen.len)?;
+                    let new_end = (region.ptr + region.len).next_multiple_of(PAGE);
+                    if new_end > end {
+                        self.register(end, new_end)?;
+                        self.scan(end, new_end)?;
                     }
-                    dirty.dedup();
+                    self.tracked[index] = Some((start, new_end.max(end), region));
+                    let old = (seen.len / CHUNK) as u32;
+                    dirty.retain(|&c| c < old);
+                    dirty.extend(old..chunks);
                     Ok(dirty)
                 }
                 _ => {
                     // New, or moved by `memory.grow`: (re)register, protect everything,
                     // report everything.
                     if region.len > 0 {
-                        let (start, end) = self.register(region)?;
+                        let start = region.ptr & !(PAGE - 1);
+                        let end = (region.ptr + region.len).next_multiple_of(PAGE);
+                        self.register(start, end)?;
                         self.scan(start, end)?;
                         self.tracked[index] = Some((start, end, region));
                     }
@@ -287,6 +319,15 @@ mod uffd {
 mod tests {
     use super::*;
 
+    /// A zeroed buffer holding `chunks` chunks at `misalign` bytes past a page boundary
+    /// whose OS pages no other allocation shares (the tests run in parallel, and each
+    /// tracker registers and scans whole pages): the buffer and the chunks' offset.
+    fn isolated(chunks: usize, misalign: usize) -> (Vec<u8>, usize) {
+        let memory = vec![0u8; (chunks + 3) * CHUNK];
+        let ptr = memory.as_ptr() as usize;
+        (memory, ptr.next_multiple_of(CHUNK) - ptr + CHUNK + misalign)
+    }
+
     #[test]
     fn tracks_written_chunks() {
         let (mut tracker, why) = Tracker::best();
@@ -294,26 +335,60 @@ mod tests {
             println!("note: no userfaultfd here ({why})");
             return;
         }
-        let mut memory = vec![0u8; 64 * CHUNK];
-        let region = |m: &Vec<u8>| MemoryRegion {
+        // Not page-aligned, as the interpreter's memories.
+        let (mut buffer, off) = isolated(64, 16);
+        let memory = &mut buffer[off..][..64 * CHUNK];
+        let region = |m: &[u8]| MemoryRegion {
             ptr: m.as_ptr() as usize,
             len: m.len(),
             generation: 0,
         };
-        assert_eq!(
-            tracker.collect(0, region(&memory)).len(),
-            64,
-            "all at first"
-        );
-        assert!(tracker.collect(0, region(&memory)).is_empty());
+        assert_eq!(tracker.collect(0, region(memory)).len(), 64, "all at first");
+        assert!(tracker.collect(0, region(memory)).is_empty());
         memory[10 * CHUNK + 5] = 1;
         memory[40 * CHUNK] = 1;
-        let dirty = tracker.collect(0, region(&memory));
+        let dirty = tracker.collect(0, region(memory));
         assert!(dirty.contains(&10) && dirty.contains(&40), "{dirty:?}");
         assert!(
             dirty.len() <= 4,
             "one written OS page marks at most two chunks: {dirty:?}"
         );
-        assert!(tracker.collect(0, region(&memory)).is_empty());
+        assert!(tracker.collect(0, region(memory)).is_empty());
+    }
+
+    #[test]
+    fn memory_grown_in_place_sends_only_the_new_part_whole() {
+        let (mut tracker, why) = Tracker::best();
+        if let Some(why) = why {
+            println!("note: no userfaultfd here ({why})");
+            return;
+        }
+        // One allocation, first published as its first half (as a memory that grows
+        // in place into its reservation).
+        let (mut buffer, off) = isolated(64, 0);
+        let memory = &mut buffer[off..][..64 * CHUNK];
+        let ptr = memory.as_ptr() as usize;
+        let half = MemoryRegion {
+            ptr,
+            len: 32 * CHUNK,
+            generation: 7,
+        };
+        let whole = MemoryRegion {
+            len: 64 * CHUNK,
+            ..half
+        };
+        assert_eq!(tracker.collect(0, half).len(), 32);
+        memory[5 * CHUNK] = 1;
+        let dirty = tracker.collect(0, whole);
+        assert!(dirty.contains(&5), "{dirty:?}");
+        assert!((32..64).all(|c| dirty.contains(&c)), "{dirty:?}");
+        assert!(
+            dirty.len() <= 32 + 2,
+            "old part: only what was written: {dirty:?}"
+        );
+        assert!(tracker.collect(0, whole).is_empty());
+        memory[40 * CHUNK] = 1;
+        let dirty = tracker.collect(0, whole);
+        assert!(dirty.contains(&40) && dirty.len() <= 2, "{dirty:?}");
     }
 }

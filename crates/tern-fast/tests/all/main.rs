@@ -8,4 +8,5 @@ mod checkpoint;
 mod guests;
 mod realworld;
 mod restore;
+mod share;
 mod support;
