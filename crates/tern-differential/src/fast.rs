@@ -75,7 +75,12 @@ pub fn run(module: &FastModule, call: &Call, hook: Hook) -> Result<Stopped, Stri
 /// Restores snapshot `bytes` (from either engine) on `module` as `tern restore --engine
 /// fast` does, and resumes it (it may be checkpointed again through `hook` or the
 /// module's `call:` trigger).
-pub fn restore(module: &FastModule, bytes: &[u8], call: &Call, hook: Hook) -> Result<Stopped, String> {
+pub fn restore(
+    module: &FastModule,
+    bytes: &[u8],
+    call: &Call,
+    hook: Hook,
+) -> Result<Stopped, String> {
     let snapshot =
         tern_snapshot::decode_snapshot(bytes).map_err(|e| format!("decode snapshot: {e}"))?;
     let state: Option<WasiState> =

@@ -102,6 +102,12 @@ pub fn case(data: &[u8]) -> Option<Case> {
     let mut module = wasm_smith::Module::new(smith_config(), &mut u).ok()?;
     module.ensure_termination(FUEL).ok()?;
     let wasm = without_segment_drops(&module.to_bytes())?;
+    of_module(wasm, data)
+}
+
+/// The case for a given module (a regression test's WAT), with choices from `data`;
+/// `None` if tern's validator refuses it.
+pub fn of_module(wasm: Vec<u8>, data: &[u8]) -> Option<Case> {
     Validator::new_with_features(tern_instrument::supported_features())
         .validate_all(&wasm)
         .ok()?;
@@ -149,10 +155,7 @@ impl Reencode for NoDrops {
 
 /// Every exported function the module defines, with generated arguments, and the range
 /// of defined function indices.
-fn exported_calls(
-    wasm: &[u8],
-    choices: &mut Choices,
-) -> Option<(Vec<Call>, std::ops::Range<u32>)> {
+fn exported_calls(wasm: &[u8], choices: &mut Choices) -> Option<(Vec<Call>, std::ops::Range<u32>)> {
     let mut types: Vec<Vec<ValType>> = Vec::new();
     let mut funcs: Vec<u32> = Vec::new();
     let mut imported = 0u32;
@@ -180,8 +183,7 @@ fn exported_calls(
             Payload::ExportSection(reader) => {
                 for export in reader {
                     let export = export.ok()?;
-                    if export.kind == wasmparser::ExternalKind::Func && export.index >= imported
-                    {
+                    if export.kind == wasmparser::ExternalKind::Func && export.index >= imported {
                         exports.push((export.name.to_string(), export.index));
                     }
                 }

@@ -93,7 +93,10 @@ impl Interp {
             }
             result => ending(result)?,
         };
-        Ok((Stopped::Ended(Observed::new(ending, store.capture())), counted))
+        Ok((
+            Stopped::Ended(Observed::new(ending, store.capture())),
+            counted,
+        ))
     }
 
     /// Restores snapshot `bytes` (from either engine) into a fresh store, as `tern

@@ -78,10 +78,24 @@ impl Disagreement {
 /// Checks the case `data` gives (see the crate docs). Inputs that give no usable module
 /// are an `Ok` with nothing compared.
 pub fn check(data: &[u8]) -> Result<Summary, Disagreement> {
-    let Some(case) = generate::case(data) else {
-        return Ok(Summary::default());
-    };
-    oracle::check_case(&case).map_err(|message| Disagreement {
+    match generate::case(data) {
+        Some(case) => check_case(&case),
+        None => Ok(Summary::default()),
+    }
+}
+
+/// Checks a given module (e.g. a minimized regression case), with the pseudo-random
+/// choices (arguments, checkpoint points) derived from `data`. A module tern's
+/// validator refuses is an `Ok` with nothing compared.
+pub fn check_module(wasm: &[u8], data: &[u8]) -> Result<Summary, Disagreement> {
+    match generate::of_module(wasm.to_vec(), data) {
+        Some(case) => check_case(&case),
+        None => Ok(Summary::default()),
+    }
+}
+
+fn check_case(case: &Case) -> Result<Summary, Disagreement> {
+    oracle::check_case(case).map_err(|message| Disagreement {
         wasm: case.wasm.clone(),
         message,
     })

@@ -91,7 +91,7 @@ impl Checker {
             return Ok(());
         }
         self.summary.calls += 1;
-        match fast::run(&self.plain, call, Hook::None)? {
+        match fast::run(&self.plain, call, Hook::None).map_err(|e| format!("fast plain: {e}"))? {
             FastStopped::Ended(run) => compare(&reference, &run, "fast plain")?,
             FastStopped::Unwound(_) => return Err("fast plain: unwound unasked".into()),
         }
@@ -115,23 +115,32 @@ impl Checker {
         let bytes = match self.interp.pause_at(call, n)? {
             InterpStopped::Paused(bytes) => bytes,
             InterpStopped::Ended(_) => {
-                return Err(format!("interp ended before instruction {n} of a longer run"));
+                return Err(format!(
+                    "interp ended before instruction {n} of a longer run"
+                ));
             }
         };
         self.summary.checkpoints += 1;
         let label = format!("interp paused at {n}");
-        compare(reference, &self.interp.restore(&bytes)?, &format!("{label} → interp"))?;
+        let run = self
+            .interp
+            .restore(&bytes)
+            .map_err(|e| format!("{label} → interp: {e}"))?;
+        compare(reference, &run, &format!("{label} → interp"))?;
         // On the fast tier, sometimes checkpointed again while the clones run.
         let hook = match self.choices.next() % 2 {
             0 => Hook::None,
             _ => Hook::AfterImportCalls(self.choices.up_to(4)),
         };
         let label = format!("{label} → fast ({hook:?})");
-        match fast::restore(&self.plain, &bytes, call, hook)? {
+        match fast::restore(&self.plain, &bytes, call, hook).map_err(|e| format!("{label}: {e}"))? {
             FastStopped::Ended(run) => compare(reference, &run, &label),
             FastStopped::Unwound(again) => {
                 self.summary.checkpoints += 1;
-                let run = self.interp.restore(&again)?;
+                let run = self
+                    .interp
+                    .restore(&again)
+                    .map_err(|e| format!("{label}: {e}"))?;
                 compare(reference, &run, &format!("{label} → checkpoint → interp"))
             }
         }
@@ -148,8 +157,8 @@ impl Checker {
         hook: Hook,
         label: &str,
     ) -> Result<(), String> {
-        let mut stopped = fast::run(module, call, hook)?;
         let mut label = label.to_string();
+        let mut stopped = fast::run(module, call, hook).map_err(|e| format!("{label}: {e}"))?;
         for hop in 1..=HOPS {
             let bytes = match stopped {
                 FastStopped::Ended(run) => return compare(reference, &run, &label),
@@ -157,7 +166,10 @@ impl Checker {
             };
             self.summary.checkpoints += 1;
             label = format!("{label}, checkpoint {hop}");
-            let run = self.interp.restore(&bytes)?;
+            let run = self
+                .interp
+                .restore(&bytes)
+                .map_err(|e| format!("{label} → interp: {e}"))?;
             compare(reference, &run, &format!("{label} → interp"))?;
             let (module, hook) = if hop == HOPS {
                 (&self.plain, Hook::None)
@@ -165,7 +177,8 @@ impl Checker {
                 (module, hook)
             };
             label = format!("{label} → fast");
-            stopped = fast::restore(module, &bytes, call, hook)?;
+            stopped =
+                fast::restore(module, &bytes, call, hook).map_err(|e| format!("{label}: {e}"))?;
         }
         match stopped {
             FastStopped::Ended(run) => compare(reference, &run, &label),

@@ -1,5 +1,6 @@
 //! A fixed range of seeded cases through the oracle, so plain `cargo test` exercises it.
-//! `DIFF_SEEDS=a..b` runs another range (a longer hunt, or one failing seed).
+//! `DIFF_SEEDS=a..b` runs another range (a longer hunt, or one failing seed);
+//! `DIFF_MODULE=path.wasm` checks one module file instead (e.g. a dumped, edited case).
 
 use std::path::Path;
 
@@ -8,6 +9,22 @@ const SEEDS: std::ops::Range<u64> = 0..40;
 
 #[test]
 fn seeded_cases_agree() {
+    if let Ok(path) = std::env::var("DIFF_MODULE") {
+        let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let module = if path.ends_with(".wat") {
+            wat::parse_bytes(&wasm).expect("valid WAT").into_owned()
+        } else {
+            wasm
+        };
+        // Several choice streams: other arguments and checkpoint points.
+        for choices in 0..16u8 {
+            match tern_differential::check_module(&module, &[choices]) {
+                Ok(summary) => eprintln!("{path}, choices {choices}: {summary:?}"),
+                Err(d) => panic!("{path}, choices {choices}: {d}"),
+            }
+        }
+        return;
+    }
     let range = std::env::var("DIFF_SEEDS")
         .ok()
         .and_then(|r| {
