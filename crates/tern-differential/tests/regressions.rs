@@ -4,7 +4,7 @@
 fn agrees(wat: &str) {
     let wasm = wat::parse_str(wat).expect("valid WAT");
     let mut calls = 0;
-    for seed in 0..8u8 {
+    for seed in 0..16u8 {
         match tern_differential::check_module(&wasm, &[seed]) {
             Ok(summary) => calls += summary.calls,
             Err(d) => panic!("choices {seed}: {d}"),
@@ -13,15 +13,18 @@ fn agrees(wat: &str) {
     assert!(calls > 0, "nothing was compared");
 }
 
-/// Seed 311: a funcref global holding a function named in a global initializer.
+/// Seed 311: after a restore on the fast tier, `ref.func` inside a continuation clone
+/// gave a reference the capture could not map ("a funcref is not a function of the
+/// module"). Fixed in tern-fast (the clones module re-exports its imported functions).
 #[test]
-fn funcref_global_initialized_by_ref_func() {
+fn funcref_made_by_a_clone() {
     agrees(
         r#"(module
-          (global (mut funcref) (ref.func 1))
-          (func (export "f") (result i32)
-            (global.set 0 (ref.func 1))
+          (global (mut funcref) (ref.null func))
+          (func $f (export "f") (result i32)
+            nop nop nop nop nop nop nop nop
+            (global.set 0 (ref.func $g))
             (i32.const 0))
-          (func (export "g") (result i32) (i32.const 1)))"#,
+          (func $g (export "g") (result i32) (i32.const 1)))"#,
     );
 }
