@@ -5,7 +5,7 @@
 use std::path::Path;
 
 /// Seeds run by default: about a minute of a test-profile run on a busy 2-core machine.
-const SEEDS: std::ops::Range<u64> = 0..40;
+const SEEDS: std::ops::Range<u64> = 0..500;
 
 #[test]
 fn seeded_cases_agree() {
