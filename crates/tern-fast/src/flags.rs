@@ -23,6 +23,7 @@
 //! index is one higher), so the rewrite cannot touch the program's own loads.
 
 use std::convert::Infallible;
+use tern_instrument::clone::MAIN_MODULE;
 use tern_instrument::{FLAGS_MEMORY, MODULE, REQUEST_OFFSET};
 use wasm_encoder::reencode::{Error, Reencode, utils};
 use wasm_encoder::{EntityType, ImportSection, Instruction, MemArg};
@@ -60,18 +61,31 @@ impl Reencode for AtomicPolls {
 /// `memory`: the clones module exports it under that name too, because a WASI function
 /// finds the guest's memory among the exports of the instance that calls it, which is
 /// the clones instance when a clone calls it.
+///
+/// Every function it imports from the main instance (`tern:main` `tern:fN`) is exported
+/// again under the same name: wasmtime gives an instance its own reference for each
+/// imported function, so a `ref.func` in a clone yields a reference that is not the main
+/// instance's; the restore maps these exports back to `N` too.
 pub(crate) fn clones_for_wasmtime(
     module: &[u8],
     memory: Option<u32>,
 ) -> Result<Vec<u8>, Error<Infallible>> {
     let mut out = wasm_encoder::Module::new();
-    WholeModule { memory }.parse_core_module(&mut out, wasmparser::Parser::new(0), module)?;
+    WholeModule {
+        memory,
+        main_funcs: Vec::new(),
+    }
+    .parse_core_module(&mut out, wasmparser::Parser::new(0), module)?;
     Ok(out.finish())
 }
 
-/// [`AtomicPolls`] for every section, imports included, plus the `memory` export.
+/// [`AtomicPolls`] for every section, imports included, plus the `memory` export and
+/// the re-exports of the main instance's functions.
 struct WholeModule {
     memory: Option<u32>,
+    /// `(function index here, import name)` of every function imported from the main
+    /// instance.
+    main_funcs: Vec<(u32, String)>,
 }
 
 impl Reencode for WholeModule {
@@ -89,6 +103,16 @@ impl Reencode for WholeModule {
         imports: &mut ImportSection,
         section: ImportSectionReader<'_>,
     ) -> Result<(), Error<Self::Error>> {
+        let mut func = 0;
+        for import in section.clone().into_imports() {
+            let import = import?;
+            if let TypeRef::Func(_) = import.ty {
+                if import.module == MAIN_MODULE && import.name.starts_with("tern:f") {
+                    self.main_funcs.push((func, import.name.to_string()));
+                }
+                func += 1;
+            }
+        }
         *imports = shared_flags_imports(section)?;
         Ok(())
     }
@@ -102,6 +126,9 @@ impl Reencode for WholeModule {
         if let Some(m) = self.memory {
             // Memory 0 of an instrumented module is the flag memory.
             exports.export("memory", wasm_encoder::ExportKind::Memory, m + 1);
+        }
+        for (func, name) in &self.main_funcs {
+            exports.export(name, wasm_encoder::ExportKind::Func, *func);
         }
         Ok(())
     }

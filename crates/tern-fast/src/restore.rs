@@ -115,8 +115,9 @@ impl FastInstance {
     }
 
     /// The funcref → original index table, built before anything runs: the main
-    /// instance's functions, and the clones module's slot table, whose entries (imported
-    /// functions) wasmtime may represent by references of the clones instance.
+    /// instance's functions, the clones module's slot table and its re-exports of the
+    /// functions it imports (wasmtime represents an imported function by a reference of
+    /// the clones instance, in its table and for a `ref.func` in a clone).
     fn map_funcrefs(&mut self, clones: wasmtime::Instance, refs: &[u32]) -> Result<(), Error> {
         let prepared = self.module.prepared.clone();
         let (store, main) = (&mut self.store, self.instance);
@@ -133,6 +134,18 @@ impl FastInstance {
                     index.entry(func.to_raw(&mut *store).addr()).or_insert(f);
                 }
             }
+        }
+        // A `ref.func` in a clone gives the clones instance's own reference to an
+        // imported main function: the clones module re-exports those as `tern:fN`.
+        let reexports: Vec<(u32, wasmtime::Func)> = clones
+            .exports(&mut *store)
+            .filter_map(|export| {
+                let f = export.name().strip_prefix("tern:f")?.parse().ok()?;
+                Some((f, export.into_func()?))
+            })
+            .collect();
+        for (f, func) in reexports {
+            index.entry(func.to_raw(&mut *store).addr()).or_insert(f);
         }
         store.data_mut().func_index = Some(index);
         Ok(())

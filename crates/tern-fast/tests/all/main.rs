@@ -5,6 +5,7 @@
 mod abi;
 mod bench;
 mod checkpoint;
+mod funcrefs;
 mod guests;
 mod realworld;
 mod restore;
