@@ -39,6 +39,9 @@ pub struct FastWastOptions {
     pub checkpoint_every: Option<u64>,
     /// At most this many checkpoints per invocation; the rest runs uninterrupted.
     pub max_checkpoints_per_call: u32,
+    /// Checkpoint only every this many-th invocation of a script (1: all), so that a
+    /// restore, which compiles a clones module, stays affordable for the whole suite.
+    pub sample_every: u64,
 }
 
 impl Default for FastWastOptions {
@@ -47,6 +50,7 @@ impl Default for FastWastOptions {
             features: Config::supported_features(),
             checkpoint_every: None,
             max_checkpoints_per_call: 4,
+            sample_every: 1,
         }
     }
 }
@@ -90,6 +94,8 @@ struct FastRunner {
     definitions: HashMap<String, FastModule>,
     checkpoints: u64,
     not_checkpointed: std::collections::BTreeMap<String, u64>,
+    /// Checkpointable invocations so far (for `sample_every`).
+    invocations: u64,
     snapshot_path: PathBuf,
 }
 
@@ -157,6 +163,7 @@ impl FastRunner {
             definitions: HashMap::new(),
             checkpoints: 0,
             not_checkpointed: Default::default(),
+            invocations: 0,
             snapshot_path: snapshot_path(),
         })
     }
@@ -176,15 +183,18 @@ impl FastRunner {
                 .get(name.name())
                 .copied()
                 .ok_or_else(|| format!("unknown module ${}", name.name())),
-            None => self.current.ok_or_else(|| "no module instantiated yet".into()),
+            None => self
+                .current
+                .ok_or_else(|| "no module instantiated yet".into()),
         }
     }
 
-    fn add_instance(&mut self, name: Option<wast::token::Id<'_>>, module: &FastModule) -> Result<()> {
-        let id = self
-            .store
-            .instantiate(module)
-            .map_err(|e| e.to_string())?;
+    fn add_instance(
+        &mut self,
+        name: Option<wast::token::Id<'_>>,
+        module: &FastModule,
+    ) -> Result<()> {
+        let id = self.store.instantiate(module).map_err(|e| e.to_string())?;
         if let Some(name) = name {
             self.named.insert(name.name().to_string(), id);
         }
@@ -300,7 +310,11 @@ impl FastRunner {
             Err(e) => Some(e.to_string()),
         };
         match why {
-            None => Some(every),
+            None => {
+                // Sampled among the checkpointable invocations.
+                self.invocations += 1;
+                ((self.invocations - 1) % self.options.sample_every.max(1) == 0).then_some(every)
+            }
             Some(why) => {
                 *self.not_checkpointed.entry(why).or_default() += 1;
                 None
@@ -342,10 +356,7 @@ impl FastRunner {
     fn checkpoint(&mut self, id: LinkedId) -> Result<()> {
         let path = &self.snapshot_path;
         let trigger = TriggerInfo::now(trigger_kind::MANUAL, "spec suite");
-        let snapshot = self
-            .store
-            .capture(id, trigger)
-            .map_err(|e| e.to_string())?;
+        let snapshot = self.store.capture(id, trigger).map_err(|e| e.to_string())?;
         tern_snapshot::write_snapshot_file(path, &snapshot).map_err(|e| e.to_string())?;
         let read = tern_snapshot::read_snapshot_file(path).map_err(|e| e.to_string())?;
         self.store.restore(id, &read).map_err(|e| e.to_string())?;

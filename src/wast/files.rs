@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-
 /// The snapshot file of the calling thread: one name per thread, reused for every
 /// checkpoint, in a RAM-backed directory so that hundreds of thousands of snapshots
 /// (the spec suite's checkpoint modes) cost system calls but no disk writes.

@@ -421,4 +421,3 @@ fn spectest(store: &mut Store) -> Linker {
     );
     linker
 }
-

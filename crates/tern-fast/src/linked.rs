@@ -31,14 +31,21 @@ use std::time::Instant;
 use tern_instrument::clone::MAIN_MODULE;
 use tern_instrument::{FrameCollector, REQUEST_OFFSET, UNWINDING_OFFSET};
 use tern_snapshot::{Snapshot, TriggerInfo, Value};
+use wasmparser::{Parser, Payload, TypeRef};
 use wasmtime::{
     ExternRef, Func, FuncType, Global, GlobalType, Linker, Memory, MemoryType, Mutability, Ref,
     RefType, Table, TableType, UpdateDeadline, Val, ValType,
 };
-use wasmparser::{Parser, Payload, TypeRef};
 
 /// A deadline no run reaches (the epoch never advances).
 const FAR: u64 = 1 << 62;
+
+/// Locals of a function whose frames can still become continuation clones.
+const MAX_CLONE_LOCALS: u64 = 900;
+
+/// Instances, memories and tables a store may hold: every restore adds a main and a
+/// clones instance, and a script checkpoints thousands of invocations.
+const STORE_LIMIT: usize = 1 << 16;
 
 /// The host module of the spec suite.
 pub const SPECTEST: &str = "spectest";
@@ -99,6 +106,8 @@ impl FastStore {
         linker.allow_shadowing(true);
         let countdown = Arc::new(AtomicU64::new(0));
         let left = countdown.clone();
+        // A zero-sized limiter: leaking its box allocates nothing.
+        store.limiter(|_| Box::leak(Box::new(ManyInstances)));
         store.set_epoch_deadline(FAR);
         store.epoch_deadline_callback(move |ctx| {
             match left.load(Ordering::Relaxed) {
@@ -165,7 +174,8 @@ impl FastStore {
         )?;
         self.linker.define(&mut *store, SPECTEST, "table", table)?;
         let memory = Memory::new(&mut *store, MemoryType::new(1, Some(2)))?;
-        self.linker.define(&mut *store, SPECTEST, "memory", memory)?;
+        self.linker
+            .define(&mut *store, SPECTEST, "memory", memory)?;
         self.host_modules.insert(SPECTEST.to_string());
         Ok(())
     }
@@ -181,18 +191,19 @@ impl FastStore {
                 importers.push(from);
             }
         }
+        // An instance another one links to cannot be swapped for a restored copy — even
+        // if that one's start function traps: it may have written to its tables first.
+        for from in importers {
+            self.instances[from.0]
+                .not_checkpointable
+                .get_or_insert_with(|| "another instance imports from it".into());
+        }
         self.inner.write_word(UNWINDING_OFFSET, 0);
         let store = &mut self.inner.store;
         let instance = self
             .linker
             .instantiate(&mut *store, &module.module)
             .map_err(|e| run_error(e, &module.module))?;
-        // An instance another one links to cannot be swapped for a restored copy.
-        for from in importers {
-            self.instances[from.0]
-                .not_checkpointable
-                .get_or_insert_with(|| "another instance imports from it".into());
-        }
         if module.has_start() {
             not_checkpointable.get_or_insert_with(|| {
                 "it has a start function (a restore on the fast tier refuses it)".into()
@@ -220,13 +231,13 @@ impl FastStore {
                             TypeRef::Func(_) | TypeRef::FuncExact(_)
                                 if !self.host_modules.contains(import.module) =>
                             {
-                                return Some(format!(
-                                    "it imports function `{}`.`{}` of another instance",
-                                    import.module, import.name
-                                ));
+                                return Some("it imports functions of other instances".into());
                             }
                             TypeRef::Table(_) => {
                                 return Some("it imports a table".into());
+                            }
+                            TypeRef::Global(g) if g.content_type.is_reference_type() => {
+                                return Some("it imports a reference-typed global".into());
                             }
                             _ => {}
                         }
@@ -253,6 +264,22 @@ impl FastStore {
                         }
                     }
                 }
+                Ok(Payload::CodeSectionEntry(body)) => {
+                    let locals = body.get_locals_reader().ok()?;
+                    let declared: u64 = locals
+                        .into_iter()
+                        .flatten()
+                        .map(|(n, _)| u64::from(n))
+                        .sum();
+                    // A continuation clone takes a frame's locals and operand stack as
+                    // parameters, of which a function may have at most 1000.
+                    if declared > MAX_CLONE_LOCALS {
+                        return Some(format!(
+                            "a function has more than {MAX_CLONE_LOCALS} locals (a continuation \
+                             clone takes them as parameters, at most 1000)"
+                        ));
+                    }
+                }
                 Err(e) => return Some(format!("it does not parse: {e}")),
                 _ => {}
             }
@@ -263,7 +290,8 @@ impl FastStore {
     /// Makes `name` the module name of `id`'s exports for later instantiations.
     pub fn register(&mut self, name: &str, id: LinkedId) -> Result<(), Error> {
         let instance = self.linked(id)?.instance;
-        self.linker.instance(&mut self.inner.store, name, instance)?;
+        self.linker
+            .instance(&mut self.inner.store, name, instance)?;
         self.registered.insert(name.to_string(), id);
         Ok(())
     }
@@ -455,4 +483,40 @@ impl FastStore {
 
 fn is_externref(ty: &wasmparser::ValType) -> bool {
     matches!(ty, wasmparser::ValType::Ref(r) if r.is_extern_ref())
+}
+
+/// wasmtime's default store limits (10 000 instances, memories, tables) raised to
+/// [`STORE_LIMIT`]; memory and table growth as without a limiter.
+struct ManyInstances;
+
+impl wasmtime::ResourceLimiter for ManyInstances {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        STORE_LIMIT
+    }
+
+    fn tables(&self) -> usize {
+        STORE_LIMIT
+    }
+
+    fn memories(&self) -> usize {
+        STORE_LIMIT
+    }
 }

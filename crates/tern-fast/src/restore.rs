@@ -87,7 +87,11 @@ impl FastInstance {
     /// The funcref → original index table, built before anything runs: the main
     /// instance's functions, and the clones module's slot table, whose entries (imported
     /// functions) wasmtime may represent by references of the clones instance.
-    pub(crate) fn map_funcrefs(&mut self, clones: wasmtime::Instance, refs: &[u32]) -> Result<(), Error> {
+    pub(crate) fn map_funcrefs(
+        &mut self,
+        clones: wasmtime::Instance,
+        refs: &[u32],
+    ) -> Result<(), Error> {
         let prepared = self.module.prepared.clone();
         let (store, main) = (&mut self.store, self.instance);
         let mut index = func_index(&prepared, |name| match main.get_export(&mut *store, name) {
