@@ -6,6 +6,7 @@ mod abi;
 mod bench;
 mod checkpoint;
 mod guests;
+mod linked;
 mod realworld;
 mod restore;
 mod support;
