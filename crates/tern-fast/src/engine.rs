@@ -11,7 +11,7 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct FastEngine {
     pub(crate) engine: wasmtime::Engine,
-    cache: Option<ModuleCache>,
+    pub(crate) cache: Option<ModuleCache>,
 }
 
 impl FastEngine {
@@ -42,7 +42,7 @@ impl FastEngine {
 
 /// tern's wasmtime configuration: Cranelift, the Wasm features tern supports. Everything
 /// else stays at wasmtime's defaults (guard pages for bounds checks, signals-based traps).
-fn config() -> wasmtime::Config {
+pub(crate) fn config() -> wasmtime::Config {
     let mut config = wasmtime::Config::new();
     config
         .strategy(wasmtime::Strategy::Cranelift)

@@ -146,12 +146,17 @@ fn facts(original: &[u8]) -> Result<Facts, Error> {
                         TypeRef::Func(_) | TypeRef::FuncExact(_) => facts
                             .func_imports
                             .push((import.module.to_string(), import.name.to_string())),
-                        _ => {
+                        // Imported memories, tables and globals come first in their index
+                        // spaces; a capture reads and a restore writes them like the
+                        // module's own (the embedder links them, see `linked.rs`).
+                        TypeRef::Memory(_) => facts.memories += 1,
+                        TypeRef::Table(_) => facts.tables += 1,
+                        TypeRef::Global(_) => facts.globals += 1,
+                        TypeRef::Tag(_) => {
                             return Err(unsupported(
                                 0,
                                 format!(
-                                    "import `{}`.`{}` is not a function: the fast tier links \
-                                     only host functions",
+                                    "import `{}`.`{}` is a tag: exceptions are not supported",
                                     import.module, import.name
                                 ),
                             ));
@@ -160,10 +165,10 @@ fn facts(original: &[u8]) -> Result<Facts, Error> {
                 }
             }
             Payload::StartSection { .. } => facts.has_start = true,
-            Payload::MemorySection(reader) => facts.memories = reader.count(),
-            Payload::TableSection(reader) => facts.tables = reader.count(),
+            Payload::MemorySection(reader) => facts.memories += reader.count(),
+            Payload::TableSection(reader) => facts.tables += reader.count(),
             Payload::GlobalSection(reader) => {
-                facts.globals = reader.count();
+                facts.globals += reader.count();
                 for global in reader {
                     collect_ref_funcs(&global?.init_expr, &mut facts.escaping)?;
                 }
@@ -429,11 +434,15 @@ mod tests {
     }
 
     #[test]
-    fn imported_memories_are_refused() {
-        let wasm = wat::parse_str(r#"(module (import "env" "m" (memory 1)))"#).unwrap();
-        assert!(matches!(
-            prepare(&wasm, None),
-            Err(Error::Unsupported { .. })
-        ));
+    fn imported_entities_come_first_in_the_counts() {
+        let wasm = wat::parse_str(
+            r#"(module (import "env" "m" (memory 1)) (import "env" "g" (global i32))
+                 (import "env" "t" (table 1 funcref)) (memory 1) (global i32 (i32.const 0)))"#,
+        )
+        .unwrap();
+        let prepared = prepare(&wasm, None).unwrap();
+        wasmparser::validate(&prepared.module).unwrap();
+        let facts = &prepared.facts;
+        assert_eq!((facts.memories, facts.tables, facts.globals), (2, 1, 2));
     }
 }

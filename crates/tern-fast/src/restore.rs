@@ -15,10 +15,30 @@ use crate::resume::Resume;
 use crate::state::{MemoryFill, copy_images};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tern_instrument::Continuations;
 use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT};
-use tern_snapshot::{ExecState, Snapshot};
+use tern_snapshot::{ExecState, Frame, Snapshot};
 use tern_wasi::WasiCtx;
 use wasmtime::{Extern, Ref};
+
+/// The continuation clones of `frames` (validating them against the module), compiled
+/// for wasmtime — from the engine's cache of clones modules when it has one.
+pub(crate) fn compile_clones(
+    module: &FastModule,
+    frames: &[Frame],
+) -> Result<(Continuations, wasmtime::Module), Error> {
+    let facts = &module.prepared.facts;
+    let conts = tern_instrument::instrumented_continuations(&facts.original, frames)
+        .map_err(|e| Error::Restore(format!("invalid frames: {e}")))?;
+    let clones_bytes = clones_for_wasmtime(&conts.module, facts.memory_export)
+        .map_err(|e| Error::Restore(format!("internal error: rewriting the clones module: {e}")))?;
+    let engine = &module.engine.engine;
+    let compiled = match module.engine.cache() {
+        Some(cache) => cache.clones().load_or_compile(engine, &clones_bytes)?.0,
+        None => wasmtime::Module::new(engine, &clones_bytes)?,
+    };
+    Ok((conts, compiled))
+}
 
 impl FastInstance {
     /// Restores `snapshot` (taken on either engine) of `module`'s original program, with
@@ -91,18 +111,7 @@ impl FastInstance {
             )));
         }
         // Frames first: generating the clones validates them against the module.
-        let conts = tern_instrument::instrumented_continuations(&facts.original, &state.frames)
-            .map_err(|e| Error::Restore(format!("invalid frames: {e}")))?;
-        let clones_bytes =
-            clones_for_wasmtime(&conts.module, facts.memory_export).map_err(|e| {
-                Error::Restore(format!("internal error: rewriting the clones module: {e}"))
-            })?;
-        let engine = &module.engine.engine;
-        let clones_module = match module.engine.cache() {
-            Some(cache) => cache.clones().load_or_compile(engine, &clones_bytes)?.0,
-            None => wasmtime::Module::new(engine, &clones_bytes)?,
-        };
-
+        let (conts, clones_module) = compile_clones(module, &state.frames)?;
         let (mut store, mut linker, flags, handle) = Self::setup(module, wasi)?;
         let main = linker.instantiate(&mut store, &module.module)?;
         linker.instance(&mut store, MAIN_MODULE, main)?;
@@ -118,7 +127,11 @@ impl FastInstance {
     /// instance's functions, the clones module's slot table and its re-exports of the
     /// functions it imports (wasmtime represents an imported function by a reference of
     /// the clones instance, in its table and for a `ref.func` in a clone).
-    fn map_funcrefs(&mut self, clones: wasmtime::Instance, refs: &[u32]) -> Result<(), Error> {
+    pub(crate) fn map_funcrefs(
+        &mut self,
+        clones: wasmtime::Instance,
+        refs: &[u32],
+    ) -> Result<(), Error> {
         let prepared = self.module.prepared.clone();
         let (store, main) = (&mut self.store, self.instance);
         let mut index = func_index(&prepared, |name| match main.get_export(&mut *store, name) {

@@ -7,6 +7,7 @@ mod bench;
 mod checkpoint;
 mod funcrefs;
 mod guests;
+mod linked;
 mod realworld;
 mod restore;
 mod share;

@@ -1,4 +1,5 @@
-//! Runs `.wast` scripts (the format of the official spec tests) on the interpreter.
+//! Runs `.wast` scripts (the format of the official spec tests) on the interpreter and,
+//! with the `fast` feature, on the fast tier ([`fast`]).
 //!
 //! In checkpoint mode every invocation is paused every `n` instructions; at each pause
 //! the store's whole state is captured and written as a real snapshot file (the atomic
@@ -6,18 +7,23 @@
 //! blank copy of the store, which then carries on. A script passes in checkpoint mode
 //! only if every result is what the uninterrupted semantics require.
 
+#[cfg(feature = "fast")]
+pub mod fast;
+mod files;
+mod values;
+
+use files::snapshot_path;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use tern_interp::{
     Config, Extern, FuncType, GlobalType, InstanceId, InstantiateError, Limits, Linker, MemoryType,
     Module, Outcome, RunError, Store, TableType, TrapKind, ValType, Value, WasmFeatures,
 };
 use tern_snapshot::{ModuleIdentity, Snapshot, SnapshotView, TriggerInfo, trigger_kind};
-use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
+use values::{arg_value, matches_ret};
 use wast::parser::{self, ParseBuffer};
-use wast::{QuoteWat, Wast, WastArg, WastDirective, WastExecute, WastInvoke, WastRet, Wat};
+use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, Wat};
 
 /// How to run a script.
 #[derive(Debug, Clone)]
@@ -53,14 +59,14 @@ pub struct WastReport {
     pub failures: Vec<(usize, String)>,
     /// Snapshots taken and restored (checkpoint mode only).
     pub checkpoints: u64,
+    /// Invocations that checkpoint mode ran uninterrupted because their state cannot
+    /// be one snapshot (fast tier only; see [`fast`]), by reason.
+    pub not_checkpointed: std::collections::BTreeMap<String, u64>,
 }
 
 /// Runs the script `source`; the error is a script that does not parse.
 pub fn run_wast(source: &str, options: &WastOptions) -> Result<WastReport> {
-    // Spec scripts deliberately use bidirectional and invisible characters in names.
-    let mut lexer = wast::lexer::Lexer::new(source);
-    lexer.allow_confusing_unicode(true);
-    let buffer = ParseBuffer::new_with_lexer(lexer).map_err(|e| e.to_string())?;
+    let buffer = buffer(source)?;
     let wast: Wast<'_> = parser::parse(&buffer).map_err(|e| e.to_string())?;
     let mut runner = Runner::new(options);
     let mut report = WastReport::default();
@@ -74,6 +80,14 @@ pub fn run_wast(source: &str, options: &WastOptions) -> Result<WastReport> {
     }
     report.checkpoints = runner.checkpoints;
     Ok(report)
+}
+
+/// The tokens of `source`, ready for `wast::parser::parse`.
+fn buffer(source: &str) -> Result<ParseBuffer<'_>> {
+    // Spec scripts deliberately use bidirectional and invisible characters in names.
+    let mut lexer = wast::lexer::Lexer::new(source);
+    lexer.allow_confusing_unicode(true);
+    ParseBuffer::new_with_lexer(lexer).map_err(|e| e.to_string())
 }
 
 struct Runner {
@@ -96,63 +110,6 @@ impl Drop for Runner {
         // Best effort: a leftover file is only a few KiB on a temporary file system.
         let _ = std::fs::remove_file(&self.snapshot_path);
     }
-}
-
-/// The snapshot file of the calling thread: one name per thread, reused for every
-/// checkpoint, in a RAM-backed directory so that hundreds of thousands of snapshots
-/// (the spec suite's checkpoint modes) cost system calls but no disk writes.
-fn snapshot_path() -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    thread_local! {
-        static PATH: PathBuf = snapshot_dir().join(format!(
-            "tern-wast-{}-{}.tern",
-            process_tag(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-    }
-    PATH.with(PathBuf::clone)
-}
-
-/// Tells this process's files apart from other processes': the process id.
-#[cfg(not(target_os = "wasi"))]
-fn process_tag() -> u128 {
-    std::process::id().into()
-}
-
-/// Tells this process's files apart from other processes': WASI has no process ids, so
-/// the start time in nanoseconds.
-#[cfg(target_os = "wasi")]
-fn process_tag() -> u128 {
-    static TAG: OnceLock<u128> = OnceLock::new();
-    *TAG.get_or_init(|| {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        now.map_or(0, |d| d.as_nanos())
-    })
-}
-
-/// `$TMPDIR`, else `/tmp`: WASI has no system temporary directory (the host runtime
-/// must preopen it).
-#[cfg(target_os = "wasi")]
-fn snapshot_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| std::env::var_os("TMPDIR").map_or("/tmp".into(), PathBuf::from))
-}
-
-/// `/dev/shm` if it is there and writable (a tmpfs on Linux), else the system's
-/// temporary directory.
-#[cfg(not(target_os = "wasi"))]
-fn snapshot_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let shm = Path::new("/dev/shm");
-        let probe = shm.join(format!("tern-wast-probe-{}", process_tag()));
-        if std::fs::write(&probe, b"").is_ok() {
-            let _ = std::fs::remove_file(&probe);
-            shm.to_path_buf()
-        } else {
-            std::env::temp_dir()
-        }
-    })
 }
 
 impl Runner {
@@ -463,110 +420,4 @@ fn spectest(store: &mut Store) -> Linker {
         Extern::Memory(store.new_memory(memory)),
     );
     linker
-}
-
-fn null_of(heap: &HeapType<'_>) -> Result<Value> {
-    match heap {
-        HeapType::Abstract {
-            ty: AbstractHeapType::Func | AbstractHeapType::NoFunc,
-            ..
-        } => Ok(Value::FuncRef(None)),
-        HeapType::Abstract {
-            ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
-            ..
-        } => Ok(Value::ExternRef(None)),
-        other => Err(format!("unsupported reference type {other:?}")),
-    }
-}
-
-fn arg_value(arg: &WastArg<'_>) -> Result<Value> {
-    let WastArg::Core(arg) = arg else {
-        return Err("component values are not supported".into());
-    };
-    Ok(match arg {
-        WastArgCore::I32(v) => Value::I32(*v as u32),
-        WastArgCore::I64(v) => Value::I64(*v as u64),
-        WastArgCore::F32(v) => Value::F32(v.bits),
-        WastArgCore::F64(v) => Value::F64(v.bits),
-        WastArgCore::V128(v) => Value::V128(u128::from_le_bytes(v.to_le_bytes())),
-        WastArgCore::RefNull(heap) => null_of(heap)?,
-        WastArgCore::RefExtern(n) => Value::ExternRef(Some(*n)),
-        other => return Err(format!("unsupported argument {other:?}")),
-    })
-}
-
-fn f32_matches(bits: u32, pattern: &NanPattern<wast::token::F32>) -> bool {
-    match pattern {
-        NanPattern::CanonicalNan => bits & 0x7fff_ffff == 0x7fc0_0000,
-        NanPattern::ArithmeticNan => bits & 0x7fc0_0000 == 0x7fc0_0000,
-        NanPattern::Value(v) => bits == v.bits,
-    }
-}
-
-fn f64_matches(bits: u64, pattern: &NanPattern<wast::token::F64>) -> bool {
-    const QUIET: u64 = 0x7ff8_0000_0000_0000;
-    match pattern {
-        NanPattern::CanonicalNan => bits & 0x7fff_ffff_ffff_ffff == QUIET,
-        NanPattern::ArithmeticNan => bits & QUIET == QUIET,
-        NanPattern::Value(v) => bits == v.bits,
-    }
-}
-
-fn v128_matches(v: u128, pattern: &V128Pattern) -> bool {
-    let bytes = v.to_le_bytes();
-    let lane = |i: usize, width: usize| -> u64 {
-        let mut buf = [0u8; 8];
-        buf[..width].copy_from_slice(&bytes[i * width..(i + 1) * width]);
-        u64::from_le_bytes(buf)
-    };
-    match pattern {
-        V128Pattern::I8x16(l) => l
-            .iter()
-            .enumerate()
-            .all(|(i, x)| lane(i, 1) == u64::from(*x as u8)),
-        V128Pattern::I16x8(l) => l
-            .iter()
-            .enumerate()
-            .all(|(i, x)| lane(i, 2) == u64::from(*x as u16)),
-        V128Pattern::I32x4(l) => l
-            .iter()
-            .enumerate()
-            .all(|(i, x)| lane(i, 4) == u64::from(*x as u32)),
-        V128Pattern::I64x2(l) => l.iter().enumerate().all(|(i, x)| lane(i, 8) == *x as u64),
-        V128Pattern::F32x4(l) => l
-            .iter()
-            .enumerate()
-            .all(|(i, p)| f32_matches(lane(i, 4) as u32, p)),
-        V128Pattern::F64x2(l) => l
-            .iter()
-            .enumerate()
-            .all(|(i, p)| f64_matches(lane(i, 8), p)),
-    }
-}
-
-fn matches_core(value: &Value, expected: &WastRetCore<'_>) -> bool {
-    match (expected, value) {
-        (WastRetCore::I32(e), Value::I32(v)) => *e as u32 == *v,
-        (WastRetCore::I64(e), Value::I64(v)) => *e as u64 == *v,
-        (WastRetCore::F32(p), Value::F32(v)) => f32_matches(*v, p),
-        (WastRetCore::F64(p), Value::F64(v)) => f64_matches(*v, p),
-        (WastRetCore::V128(p), Value::V128(v)) => v128_matches(*v, p),
-        (WastRetCore::RefNull(heap), value) => match heap.as_ref().map(null_of) {
-            None => matches!(value, Value::FuncRef(None) | Value::ExternRef(None)),
-            Some(Ok(null)) => null == *value,
-            Some(Err(_)) => false,
-        },
-        (WastRetCore::RefExtern(None), Value::ExternRef(r)) => r.is_some(),
-        (WastRetCore::RefExtern(Some(n)), Value::ExternRef(r)) => *r == Some(*n),
-        (WastRetCore::RefFunc(_), Value::FuncRef(r)) => r.is_some(),
-        (WastRetCore::Either(options), value) => options.iter().any(|o| matches_core(value, o)),
-        _ => false,
-    }
-}
-
-fn matches_ret(value: &Value, expected: &WastRet<'_>) -> bool {
-    match expected {
-        WastRet::Core(core) => matches_core(value, core),
-        _ => false,
-    }
 }
