@@ -47,6 +47,7 @@
 
 mod abi;
 pub mod clone;
+mod cold;
 mod collect;
 mod error;
 mod liveness;

@@ -10,6 +10,7 @@
 //! there. A scratch local belongs to an (operand-stack position, type) pair.
 
 use crate::abi::{self, ValKind};
+use crate::cold::{ColdHelpers, ColdKey};
 use crate::error::Error;
 use crate::liveness::{Liveness, Step};
 use crate::map::{FuncInfo, InstrumentMap, Site, SiteKind};
@@ -26,6 +27,10 @@ pub(crate) struct ModuleFacts<'m> {
     /// Type index of every function, original numbering, imports first.
     pub func_types: &'m [u32],
     pub map: &'m mut InstrumentMap,
+    /// The module's cold-path helpers, appended after every function.
+    pub cold: &'m mut ColdHelpers,
+    /// Index (in the instrumented module) of the first cold-path helper.
+    pub first_helper: u32,
 }
 
 /// Instruments the body of function `func` (original index), validating it on the way.
@@ -288,8 +293,9 @@ impl<'a> Writer<'_, '_, 'a> {
         self.out.push(Instruction::If(bt));
     }
 
-    /// Reports the frame and returns dummy results. Values are handed over in reverse
-    /// canonical order: operand stack top first, then locals last first.
+    /// Reports the frame and returns dummy results: pushes every value of the frame and
+    /// calls the cold helper for their types (`cold.rs`), which hands them to the host in
+    /// reverse canonical order; dead locals are pushed as zero.
     #[allow(clippy::too_many_arguments)]
     fn cold_path(
         &mut self,
@@ -301,41 +307,34 @@ impl<'a> Writer<'_, '_, 'a> {
         starts_unwinding: bool,
         pc: u64,
     ) -> Result<(), Error> {
-        self.out.push(Instruction::I32Const(self.func as i32));
-        self.out.push(Instruction::I32Const(site as i32));
-        self.out.push(Instruction::Call(abi::FRAME_FUNC));
         for _ in 0..drop_results {
             self.out.push(Instruction::Drop);
         }
-        for kind in stack[visible_from..].iter().rev() {
-            self.out.push(Instruction::Call(abi::save_func(*kind)));
-        }
-        for pos in (0..visible_from).rev() {
-            let kind = stack[pos];
-            let Some(&local) = self.scratch.get(&(pos, kind)) else {
+        // The visible operands are on the Wasm stack already, bottom first.
+        for (pos, kind) in stack.iter().enumerate().take(visible_from) {
+            let Some(&local) = self.scratch.get(&(pos, *kind)) else {
                 return Err(Error::new(pc, "internal error: an operand was not spilled"));
             };
             self.out.push(Instruction::LocalGet(local));
-            self.out.push(Instruction::Call(abi::save_func(kind)));
         }
-        for (index, kind) in self.locals.iter().enumerate().rev() {
+        for (index, kind) in self.locals.iter().enumerate() {
             if live[index] {
                 self.out.push(Instruction::LocalGet(index as u32));
             } else {
                 self.out.push(zero(*kind));
             }
-            self.out.push(Instruction::Call(abi::save_func(*kind)));
         }
-        if starts_unwinding {
-            self.out.push(Instruction::I32Const(0));
-            self.out.push(Instruction::I32Const(1));
-            self.out.push(Instruction::I32Store(MemArg {
-                offset: abi::UNWINDING_OFFSET,
-                align: 2,
-                target: wasm_encoder::MemArgTarget::Memory(0),
-                ordering: None,
-            }));
-        }
+        self.out.push(Instruction::I32Const(self.func as i32));
+        self.out.push(Instruction::I32Const(site as i32));
+        let key = ColdKey {
+            visible: stack[visible_from..].to_vec(),
+            spilled: stack[..visible_from].to_vec(),
+            locals: self.locals.to_vec(),
+            starts_unwinding,
+        };
+        let helper = self.facts.cold.helper(key, self.facts.types);
+        self.out
+            .push(Instruction::Call(self.facts.first_helper + helper));
         for kind in self.results {
             self.out.push(zero(*kind));
         }
