@@ -2,6 +2,7 @@
 //! the pass's imports in front and every index shifted accordingly.
 
 use crate::abi::{self, ValKind};
+use crate::bounded::CallFacts;
 use crate::cold::ColdHelpers;
 use crate::error::Error;
 use crate::map::InstrumentMap;
@@ -28,8 +29,23 @@ pub struct Instrumented {
     pub map: InstrumentMap,
 }
 
+/// Choices of the pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// A function (original index) that polls at entry even where the pass would leave
+    /// the poll out (a host that stops programs at a function's entry, such as
+    /// tern-fast's `call:FUNC:N` trigger, needs it there).
+    pub entry_poll: Option<u32>,
+}
+
 /// Instruments `module_bytes`, see the crate documentation.
 pub fn instrument(module_bytes: &[u8]) -> Result<Instrumented, Error> {
+    instrument_with(module_bytes, &Options::default())
+}
+
+/// [`instrument`] with [`Options`].
+pub fn instrument_with(module_bytes: &[u8], options: &Options) -> Result<Instrumented, Error> {
+    let calls = CallFacts::of(module_bytes, options.entry_poll)?;
     let mut types = TypeTable::default();
     let mut map = InstrumentMap::default();
     let frame_type = types_for_imports(&mut types);
@@ -80,6 +96,8 @@ pub fn instrument(module_bytes: &[u8]) -> Result<Instrumented, Error> {
                 map: &mut map,
                 cold: &mut cold,
                 first_helper,
+                calls: &calls,
+                entry_poll: options.entry_poll,
             };
             bodies.push(rewrite_body(&mut facts, validator, &body, func)?);
         }

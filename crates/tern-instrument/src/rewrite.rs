@@ -10,6 +10,7 @@
 //! there. A scratch local belongs to an (operand-stack position, type) pair.
 
 use crate::abi::{self, ValKind};
+use crate::bounded::{CallFacts, needs_entry_poll};
 use crate::cold::{ColdHelpers, ColdKey};
 use crate::error::Error;
 use crate::liveness::{Liveness, Step};
@@ -31,6 +32,10 @@ pub(crate) struct ModuleFacts<'m> {
     pub cold: &'m mut ColdHelpers,
     /// Index (in the instrumented module) of the first cold-path helper.
     pub first_helper: u32,
+    /// Which calls are bounded or cannot unwind (`bounded.rs`).
+    pub calls: &'m CallFacts,
+    /// A function that polls at entry whatever the analysis says.
+    pub entry_poll: Option<u32>,
 }
 
 /// Instruments the body of function `func` (original index), validating it on the way.
@@ -62,6 +67,17 @@ pub(crate) fn rewrite_body<'a>(
     reader.finish()?;
     let steps: Vec<Step> = ops.iter().map(|(op, _)| Step::of(op)).collect();
     let liveness = Liveness::compute(&steps, locals.len() as u32);
+    let unbounded_call: Vec<bool> = ops
+        .iter()
+        .map(|(op, _)| match op {
+            Operator::Call { function_index } | Operator::ReturnCall { function_index } => {
+                !facts.calls.is_bounded(*function_index)
+            }
+            Operator::CallIndirect { .. } | Operator::ReturnCallIndirect { .. } => true,
+            _ => false,
+        })
+        .collect();
+    let entry_poll = facts.entry_poll == Some(func) || needs_entry_poll(&steps, &unbounded_call);
 
     let first_site = facts.map.sites.len() as u32;
     let mut w = Writer {
@@ -86,7 +102,7 @@ pub(crate) fn rewrite_body<'a>(
         let (base, frame_unreachable) = (frame.height, frame.unreachable);
         let reachable = !frame_unreachable && !dead.last().copied().unwrap_or(true);
         let height = validator.operand_stack_height() as usize;
-        if i == 0 {
+        if i == 0 && entry_poll {
             w.poll(
                 SiteKind::Entry,
                 *offset,
@@ -126,7 +142,10 @@ pub(crate) fn rewrite_body<'a>(
                 w.emit(op, *offset)?;
                 dead.pop();
             }
-            Operator::Call { .. } | Operator::CallIndirect { .. } if reachable => {
+            // A callee that cannot unwind needs no check after it (`bounded.rs`).
+            Operator::Call { .. } | Operator::CallIndirect { .. }
+                if reachable && !cannot_unwind(w.facts, op) =>
+            {
                 let (params, callee_results) = match op {
                     Operator::Call { function_index } => {
                         let sig = func_sig(w.facts, *function_index, *offset)?;
@@ -341,6 +360,11 @@ impl<'a> Writer<'_, '_, 'a> {
         self.out.push(Instruction::Return);
         Ok(())
     }
+}
+
+/// Whether `op` is a direct call of a function that can never unwind.
+fn cannot_unwind(facts: &ModuleFacts<'_>, op: &Operator<'_>) -> bool {
+    matches!(op, Operator::Call { function_index } if facts.calls.cannot_unwind(*function_index))
 }
 
 /// The constant instruction pushing the zero value of `kind`.
