@@ -106,7 +106,11 @@ fn funcrefs_tables_globals_and_memories_at_every_wasi_call() {
         );
         assert_eq!(state.instances[0].dropped_data, Vec::<u32>::new());
         assert_eq!(state.instances[0].dropped_elems, [0, 1]);
-        assert_eq!(state.frames.len(), 2, "run and work");
+        // After the first yield of a `$work` call its loop header polls (run waits on
+        // `$work`); after the second `$work` returns and the next poll is run's loop
+        // header ($inc, $dbl and $sq are bounded: no entry polls).
+        let frames = if k % 2 == 1 { 2 } else { 1 };
+        assert_eq!(state.frames.len(), frames, "k = {k}");
         saw_funcref_on_stack |= state.frames[0]
             .stack
             .iter()
