@@ -42,6 +42,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let bytes = std::fs::read(root.join(format!("{name}.wasm")))?;
         let plain = wasmtime::Module::new(engine.wasmtime(), &bytes)?;
         let fast = FastModule::new(&engine, &bytes)?;
+        // `TERN_OVERHEAD_DUMP=DIR`: the instrumented module and both compiled modules
+        // (`.cwasm` is an ELF file `objdump -d` reads), to see what Cranelift made.
+        if let Some(dir) = std::env::var_os("TERN_OVERHEAD_DUMP").map(std::path::PathBuf::from) {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join(format!("{name}.tern.wasm")), fast.instrumented())?;
+            let compiled = wasmtime::Module::new(engine.wasmtime(), fast.instrumented())?;
+            std::fs::write(
+                dir.join(format!("{name}.tern.cwasm")),
+                compiled.serialize()?,
+            )?;
+            std::fs::write(dir.join(format!("{name}.plain.cwasm")), plain.serialize()?)?;
+        }
         let (mut best_plain, mut best_fast) = (Duration::MAX, Duration::MAX);
         for _ in 0..repeats {
             let (t, result) = run_plain(&engine, &plain, n)?;

@@ -92,7 +92,12 @@ pub(crate) fn prepare(original: &[u8], trigger: Option<CallTrigger>) -> Result<P
             ),
         ));
     }
-    let out = tern_instrument::instrument(original)?;
+    // The call trigger stops the program at the counted function's entry poll, which the
+    // pass would otherwise leave out of a function that only makes bounded calls.
+    let options = tern_instrument::Options {
+        entry_poll: trigger.map(|t| t.func),
+    };
+    let out = tern_instrument::instrument_with(original, &options)?;
     // Every function, memory, table and global exported under its original index too, so
     // a restore can link continuation clones to this very compiled module.
     let for_clones = export_for_clones(&out.module, MainLayout::Instrumented)?;

@@ -3,8 +3,8 @@
 //! [`instrument`] rewrites a module so that any engine can stop it at a safepoint and
 //! hand its call stack to the host as canonical [`tern_snapshot::Frame`]s — function
 //! index and byte-offset pc of the *original* module, typed locals and operand stack.
-//! The normal path costs one load and one predictable branch per loop iteration,
-//! function entry and call; everything else lives in cold code.
+//! The normal path costs at most one load and one predictable branch per loop
+//! iteration, function entry and call; everything else lives in cold code.
 //!
 //! What the pass adds (the host ABI, also in `docs/fast-tier.md`):
 //!
@@ -12,17 +12,22 @@
 //!   `tern.save_i32`, `save_i64`, `save_f32`, `save_f64`, `save_v128`, `save_funcref`,
 //!   `save_externref` (each `(param t)`), then the memory `tern.flags` (1 page). So
 //!   original function `f` is function `f + 8`, original memory `m` is memory `m + 1`.
-//! * a *safepoint poll* at every function entry and loop header:
+//! * a *safepoint poll* at every loop header, and at the entry of every function from
+//!   whose entry a call that is not bounded can be reached without passing a loop
+//!   header (the call-graph pre-pass in `bounded.rs` says which calls are bounded):
 //!   `if (i32.load (i32.const 0)) <cold path> end`, where the word at byte 0 of the flag
 //!   memory is the checkpoint request;
-//! * a *post-call check* after every `call` and `call_indirect`:
+//! * a *post-call check* after every `call` and `call_indirect` whose callee can unwind
+//!   (all but direct calls of functions with no loop and no call that could unwind):
 //!   `if (i32.load offset=4 (i32.const 0)) <cold path> end`, where the word at byte 4 is
 //!   non-zero while the stack unwinds. The `if` takes the operand stack as parameters
 //!   and gives it back, so the normal path moves nothing.
-//! * the *cold path*: `tern.frame(original function, site id)`, then one `save_*` per
-//!   value in reverse canonical order (operand stack top first, then locals last
-//!   first; dead locals as zero), then — at a poll — sets the unwinding word, then
-//!   returns zeros. Callers see the unwinding word and report themselves the same way.
+//! * the *cold path*: pushes the frame's values and calls one *cold helper* (appended
+//!   after all functions, shared by sites with the same value types), which calls
+//!   `tern.frame(original function, site id)`, then one `save_*` per value in reverse
+//!   canonical order (operand stack top first, then locals last first; dead locals as
+//!   zero), then — at a poll — sets the unwinding word; the cold path then returns
+//!   zeros. Callers see the unwinding word and report themselves the same way.
 //!
 //! The [`InstrumentMap`] says, per site id, the original pc and the types, and
 //! [`FrameCollector`] turns the reports into frames.
@@ -39,14 +44,16 @@
 //!       (local.get 0)))
 //! "#).unwrap();
 //! let out = tern_instrument::instrument(&wasm).unwrap();
-//! // One poll at function entry, one at the loop header.
-//! assert_eq!(out.map.sites.len(), 2);
+//! // One poll at the loop header; no entry poll: the function makes no call.
+//! assert_eq!(out.map.sites.len(), 1);
 //! assert_eq!(out.map.funcs[0].original_index, 0);
 //! wasmparser::validate(&out.module).unwrap();
 //! ```
 
 mod abi;
+mod bounded;
 pub mod clone;
+mod cold;
 mod collect;
 mod error;
 mod liveness;
@@ -63,4 +70,4 @@ pub use clone::{Continuations, continuations, export_for_clones, instrumented_co
 pub use collect::{CollectError, FrameCollector};
 pub use error::Error;
 pub use map::{FuncInfo, InstrumentMap, Site, SiteKind};
-pub use module::{Instrumented, instrument, supported_features};
+pub use module::{Instrumented, Options, instrument, instrument_with, supported_features};

@@ -133,7 +133,7 @@ impl Liveness {
 }
 
 /// Successor instruction indices of every instruction; `steps.len()` is the exit.
-fn successors(steps: &[Step]) -> Vec<Vec<usize>> {
+pub(crate) fn successors(steps: &[Step]) -> Vec<Vec<usize>> {
     let n = steps.len();
     // Matching `else` and `end` of every opened construct; the function body itself is
     // the construct opened "at" index `n` and closed by the last `end`.

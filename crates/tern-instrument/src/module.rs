@@ -2,6 +2,8 @@
 //! the pass's imports in front and every index shifted accordingly.
 
 use crate::abi::{self, ValKind};
+use crate::bounded::CallFacts;
+use crate::cold::ColdHelpers;
 use crate::error::Error;
 use crate::map::InstrumentMap;
 use crate::rewrite::{ModuleFacts, rewrite_body};
@@ -27,13 +29,29 @@ pub struct Instrumented {
     pub map: InstrumentMap,
 }
 
+/// Choices of the pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// A function (original index) that polls at entry even where the pass would leave
+    /// the poll out (a host that stops programs at a function's entry, such as
+    /// tern-fast's `call:FUNC:N` trigger, needs it there).
+    pub entry_poll: Option<u32>,
+}
+
 /// Instruments `module_bytes`, see the crate documentation.
 pub fn instrument(module_bytes: &[u8]) -> Result<Instrumented, Error> {
+    instrument_with(module_bytes, &Options::default())
+}
+
+/// [`instrument`] with [`Options`].
+pub fn instrument_with(module_bytes: &[u8], options: &Options) -> Result<Instrumented, Error> {
+    let calls = CallFacts::of(module_bytes, options.entry_poll)?;
     let mut types = TypeTable::default();
     let mut map = InstrumentMap::default();
     let frame_type = types_for_imports(&mut types);
     let mut func_types: Vec<u32> = Vec::new();
     let mut bodies = Vec::new();
+    let mut cold = ColdHelpers::default();
     let mut validator = Validator::new_with_features(supported_features());
     for payload in Parser::new(0).parse_all(module_bytes) {
         let payload = payload?;
@@ -70,10 +88,16 @@ pub fn instrument(module_bytes: &[u8]) -> Result<Instrumented, Error> {
         if let ValidPayload::Func(to_validate, body) = valid {
             let func = to_validate.index;
             let validator = to_validate.into_validator(Default::default());
+            // Every function index is known once bodies arrive: the helpers come after.
+            let first_helper = abi::ADDED_FUNCS + func_types.len() as u32;
             let mut facts = ModuleFacts {
                 types: &mut types,
                 func_types: &func_types,
                 map: &mut map,
+                cold: &mut cold,
+                first_helper,
+                calls: &calls,
+                entry_poll: options.entry_poll,
             };
             bodies.push(rewrite_body(&mut facts, validator, &body, func)?);
         }
@@ -84,6 +108,7 @@ pub fn instrument(module_bytes: &[u8]) -> Result<Instrumented, Error> {
         types: &types,
         frame_type: frame_type + types.original.len() as u32,
         bodies,
+        helpers: cold.bodies(),
         wrote_types: false,
         wrote_imports: false,
     };
@@ -111,6 +136,9 @@ struct Emitter<'t> {
     /// Absolute index of the `frame` import type.
     frame_type: u32,
     bodies: Vec<wasm_encoder::Function>,
+    /// Type index and body of every cold-path helper (`cold.rs`), appended after the
+    /// module's own functions.
+    helpers: Vec<(u32, wasm_encoder::Function)>,
     wrote_types: bool,
     wrote_imports: bool,
 }
@@ -214,6 +242,21 @@ impl Reencode for Emitter<'_> {
     ) -> Result<(), ReencodeError<Error>> {
         for body in &self.bodies {
             code.function(body);
+        }
+        for (_, body) in &self.helpers {
+            code.function(body);
+        }
+        Ok(())
+    }
+
+    fn parse_function_section(
+        &mut self,
+        functions: &mut wasm_encoder::FunctionSection,
+        section: wasmparser::FunctionSectionReader<'_>,
+    ) -> Result<(), ReencodeError<Error>> {
+        utils::parse_function_section(self, functions, section)?;
+        for (ty, _) in &self.helpers {
+            functions.function(*ty);
         }
         Ok(())
     }

@@ -10,6 +10,8 @@
 //! there. A scratch local belongs to an (operand-stack position, type) pair.
 
 use crate::abi::{self, ValKind};
+use crate::bounded::{CallFacts, needs_entry_poll};
+use crate::cold::{ColdHelpers, ColdKey};
 use crate::error::Error;
 use crate::liveness::{Liveness, Step};
 use crate::map::{FuncInfo, InstrumentMap, Site, SiteKind};
@@ -26,6 +28,14 @@ pub(crate) struct ModuleFacts<'m> {
     /// Type index of every function, original numbering, imports first.
     pub func_types: &'m [u32],
     pub map: &'m mut InstrumentMap,
+    /// The module's cold-path helpers, appended after every function.
+    pub cold: &'m mut ColdHelpers,
+    /// Index (in the instrumented module) of the first cold-path helper.
+    pub first_helper: u32,
+    /// Which calls are bounded or cannot unwind (`bounded.rs`).
+    pub calls: &'m CallFacts,
+    /// A function that polls at entry whatever the analysis says.
+    pub entry_poll: Option<u32>,
 }
 
 /// Instruments the body of function `func` (original index), validating it on the way.
@@ -57,6 +67,17 @@ pub(crate) fn rewrite_body<'a>(
     reader.finish()?;
     let steps: Vec<Step> = ops.iter().map(|(op, _)| Step::of(op)).collect();
     let liveness = Liveness::compute(&steps, locals.len() as u32);
+    let unbounded_call: Vec<bool> = ops
+        .iter()
+        .map(|(op, _)| match op {
+            Operator::Call { function_index } | Operator::ReturnCall { function_index } => {
+                !facts.calls.is_bounded(*function_index)
+            }
+            Operator::CallIndirect { .. } | Operator::ReturnCallIndirect { .. } => true,
+            _ => false,
+        })
+        .collect();
+    let entry_poll = facts.entry_poll == Some(func) || needs_entry_poll(&steps, &unbounded_call);
 
     let first_site = facts.map.sites.len() as u32;
     let mut w = Writer {
@@ -81,7 +102,7 @@ pub(crate) fn rewrite_body<'a>(
         let (base, frame_unreachable) = (frame.height, frame.unreachable);
         let reachable = !frame_unreachable && !dead.last().copied().unwrap_or(true);
         let height = validator.operand_stack_height() as usize;
-        if i == 0 {
+        if i == 0 && entry_poll {
             w.poll(
                 SiteKind::Entry,
                 *offset,
@@ -121,7 +142,10 @@ pub(crate) fn rewrite_body<'a>(
                 w.emit(op, *offset)?;
                 dead.pop();
             }
-            Operator::Call { .. } | Operator::CallIndirect { .. } if reachable => {
+            // A callee that cannot unwind needs no check after it (`bounded.rs`).
+            Operator::Call { .. } | Operator::CallIndirect { .. }
+                if reachable && !cannot_unwind(w.facts, op) =>
+            {
                 let (params, callee_results) = match op {
                     Operator::Call { function_index } => {
                         let sig = func_sig(w.facts, *function_index, *offset)?;
@@ -288,8 +312,9 @@ impl<'a> Writer<'_, '_, 'a> {
         self.out.push(Instruction::If(bt));
     }
 
-    /// Reports the frame and returns dummy results. Values are handed over in reverse
-    /// canonical order: operand stack top first, then locals last first.
+    /// Reports the frame and returns dummy results: pushes every value of the frame and
+    /// calls the cold helper for their types (`cold.rs`), which hands them to the host in
+    /// reverse canonical order; dead locals are pushed as zero.
     #[allow(clippy::too_many_arguments)]
     fn cold_path(
         &mut self,
@@ -301,47 +326,45 @@ impl<'a> Writer<'_, '_, 'a> {
         starts_unwinding: bool,
         pc: u64,
     ) -> Result<(), Error> {
-        self.out.push(Instruction::I32Const(self.func as i32));
-        self.out.push(Instruction::I32Const(site as i32));
-        self.out.push(Instruction::Call(abi::FRAME_FUNC));
         for _ in 0..drop_results {
             self.out.push(Instruction::Drop);
         }
-        for kind in stack[visible_from..].iter().rev() {
-            self.out.push(Instruction::Call(abi::save_func(*kind)));
-        }
-        for pos in (0..visible_from).rev() {
-            let kind = stack[pos];
-            let Some(&local) = self.scratch.get(&(pos, kind)) else {
+        // The visible operands are on the Wasm stack already, bottom first.
+        for (pos, kind) in stack.iter().enumerate().take(visible_from) {
+            let Some(&local) = self.scratch.get(&(pos, *kind)) else {
                 return Err(Error::new(pc, "internal error: an operand was not spilled"));
             };
             self.out.push(Instruction::LocalGet(local));
-            self.out.push(Instruction::Call(abi::save_func(kind)));
         }
-        for (index, kind) in self.locals.iter().enumerate().rev() {
+        for (index, kind) in self.locals.iter().enumerate() {
             if live[index] {
                 self.out.push(Instruction::LocalGet(index as u32));
             } else {
                 self.out.push(zero(*kind));
             }
-            self.out.push(Instruction::Call(abi::save_func(*kind)));
         }
-        if starts_unwinding {
-            self.out.push(Instruction::I32Const(0));
-            self.out.push(Instruction::I32Const(1));
-            self.out.push(Instruction::I32Store(MemArg {
-                offset: abi::UNWINDING_OFFSET,
-                align: 2,
-                target: wasm_encoder::MemArgTarget::Memory(0),
-                ordering: None,
-            }));
-        }
+        self.out.push(Instruction::I32Const(self.func as i32));
+        self.out.push(Instruction::I32Const(site as i32));
+        let key = ColdKey {
+            visible: stack[visible_from..].to_vec(),
+            spilled: stack[..visible_from].to_vec(),
+            locals: self.locals.to_vec(),
+            starts_unwinding,
+        };
+        let helper = self.facts.cold.helper(key, self.facts.types);
+        self.out
+            .push(Instruction::Call(self.facts.first_helper + helper));
         for kind in self.results {
             self.out.push(zero(*kind));
         }
         self.out.push(Instruction::Return);
         Ok(())
     }
+}
+
+/// Whether `op` is a direct call of a function that can never unwind.
+fn cannot_unwind(facts: &ModuleFacts<'_>, op: &Operator<'_>) -> bool {
+    matches!(op, Operator::Call { function_index } if facts.calls.cannot_unwind(*function_index))
 }
 
 /// The constant instruction pushing the zero value of `kind`.

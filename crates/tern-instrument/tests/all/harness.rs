@@ -376,7 +376,8 @@ pub fn sample(len: u64, count: usize, seed: u64) -> Vec<u64> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            1 + x % len.max(1)
+            // A pause needs an instruction left to run: points in 1..len.
+            1 + x % (len.max(2) - 1)
         })
         .collect()
 }

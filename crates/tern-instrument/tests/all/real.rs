@@ -81,7 +81,7 @@ fn wasi_guests_instrument_and_validate() {
             wasmparser::Validator::new_with_features(tern_instrument::supported_features())
                 .validate_all(&out.module)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            assert!(out.map.sites.len() >= out.map.funcs.len());
+            assert!(!out.map.sites.is_empty());
             count += 1;
         }
     }
