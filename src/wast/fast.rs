@@ -19,16 +19,14 @@
 //! [`WastReport::not_checkpointed`] by reason.
 
 use super::files::snapshot_path;
-use super::values::{arg_value, matches_ret};
-use super::{Result, WastReport, buffer};
-use std::collections::HashMap;
+use super::script::{Failure, Instantiated, ScriptEngine, run_script};
+use super::{Result, WastReport};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use tern_fast::{FastEngine, FastModule, FastStore, LinkedId, Outcome, RunError};
 use tern_interp::{Config, Value, WasmFeatures};
 use tern_snapshot::{TriggerInfo, trigger_kind};
-use wast::parser;
-use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, Wat};
+use wast::QuoteWat;
 
 /// How to run a script on the fast tier.
 #[derive(Debug, Clone)]
@@ -67,18 +65,7 @@ fn engine() -> Result<&'static FastEngine> {
 /// Runs the script `source` on the fast tier; the error is a script that does not parse
 /// or an engine that cannot be made.
 pub fn run_wast_fast(source: &str, options: &FastWastOptions) -> Result<WastReport> {
-    let buffer = buffer(source)?;
-    let wast: Wast<'_> = parser::parse(&buffer).map_err(|e| e.to_string())?;
-    let mut runner = FastRunner::new(options)?;
-    let mut report = WastReport::default();
-    for directive in wast.directives {
-        let (line, _) = directive.span().linecol_in(source);
-        report.directives += 1;
-        match runner.directive(directive) {
-            Ok(()) => report.passed += 1,
-            Err(message) => report.failures.push((line + 1, message)),
-        }
-    }
+    let (mut report, mut runner) = run_script(source, FastRunner::new(options)?)?;
     report.checkpoints = runner.checkpoints;
     report.not_checkpointed = std::mem::take(&mut runner.not_checkpointed);
     Ok(report)
@@ -89,9 +76,6 @@ struct FastRunner {
     config: Config,
     engine: &'static FastEngine,
     store: FastStore,
-    current: Option<LinkedId>,
-    named: HashMap<String, LinkedId>,
-    definitions: HashMap<String, FastModule>,
     checkpoints: u64,
     not_checkpointed: std::collections::BTreeMap<String, u64>,
     /// Checkpointable invocations so far (for `sample_every`).
@@ -106,27 +90,19 @@ impl Drop for FastRunner {
     }
 }
 
-enum Failure {
-    /// A trap, with wasmtime's message (`wasm trap: …` and a backtrace).
-    Trap(String),
-    Other(String),
-}
+/// A trap with wasmtime's message (`wasm trap: …` and a backtrace); shown as its kind.
+struct WasmtimeTrap(String);
 
-impl std::fmt::Display for Failure {
+impl std::fmt::Display for WasmtimeTrap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Trap(message) => write!(f, "trap: {}", trap_kind(message)),
-            Failure::Other(message) => f.write_str(message),
-        }
+        f.write_str(trap_kind(&self.0))
     }
 }
 
-impl From<RunError> for Failure {
-    fn from(e: RunError) -> Failure {
-        match e {
-            RunError::Trap(message) => Failure::Trap(message),
-            other => Failure::Other(other.to_string()),
-        }
+fn failure(e: RunError) -> Failure<WasmtimeTrap> {
+    match e {
+        RunError::Trap(message) => Failure::Trap(WasmtimeTrap(message)),
+        other => Failure::Other(other.to_string()),
     }
 }
 
@@ -158,143 +134,11 @@ impl FastRunner {
             config: Config::with_features(options.features),
             engine,
             store,
-            current: None,
-            named: HashMap::new(),
-            definitions: HashMap::new(),
             checkpoints: 0,
             not_checkpointed: Default::default(),
             invocations: 0,
             snapshot_path: snapshot_path(),
         })
-    }
-
-    fn compile(&self, wat: &mut QuoteWat<'_>) -> Result<FastModule> {
-        let bytes = wat
-            .encode()
-            .map_err(|e| format!("text does not parse: {e}"))?;
-        tern_interp::Module::new(&self.config, &bytes).map_err(|e| e.to_string())?;
-        FastModule::new(self.engine, &bytes).map_err(|e| e.to_string())
-    }
-
-    fn instance(&self, id: Option<wast::token::Id<'_>>) -> Result<LinkedId> {
-        match id {
-            Some(name) => self
-                .named
-                .get(name.name())
-                .copied()
-                .ok_or_else(|| format!("unknown module ${}", name.name())),
-            None => self
-                .current
-                .ok_or_else(|| "no module instantiated yet".into()),
-        }
-    }
-
-    fn add_instance(
-        &mut self,
-        name: Option<wast::token::Id<'_>>,
-        module: &FastModule,
-    ) -> Result<()> {
-        let id = self.store.instantiate(module).map_err(|e| e.to_string())?;
-        if let Some(name) = name {
-            self.named.insert(name.name().to_string(), id);
-        }
-        self.current = Some(id);
-        Ok(())
-    }
-
-    fn directive(&mut self, directive: WastDirective<'_>) -> Result<()> {
-        match directive {
-            WastDirective::Module(mut wat) => {
-                let module = self.compile(&mut wat)?;
-                self.add_instance(wat.name(), &module)
-            }
-            WastDirective::ModuleDefinition(mut wat) => {
-                let module = self.compile(&mut wat)?;
-                if let Some(name) = wat.name() {
-                    self.definitions.insert(name.name().to_string(), module);
-                }
-                Ok(())
-            }
-            WastDirective::ModuleInstance {
-                instance, module, ..
-            } => {
-                let name = module.ok_or("module instance without a definition name")?;
-                let def = self
-                    .definitions
-                    .get(name.name())
-                    .cloned()
-                    .ok_or("unknown definition")?;
-                self.add_instance(instance, &def)
-            }
-            WastDirective::Register { name, module, .. } => {
-                let id = self.instance(module)?;
-                self.store.register(name, id).map_err(|e| e.to_string())
-            }
-            WastDirective::Invoke(invoke) => {
-                self.invoke(invoke).map(drop).map_err(|e| e.to_string())
-            }
-            WastDirective::AssertMalformed { mut module, .. }
-            | WastDirective::AssertInvalid { mut module, .. } => match self.compile(&mut module) {
-                Ok(_) => Err("module was accepted".into()),
-                Err(_) => Ok(()),
-            },
-            WastDirective::AssertUnlinkable { module, .. } => {
-                let module = self.compile(&mut QuoteWat::Wat(module))?;
-                match self.store.instantiate(&module) {
-                    Err(RunError::Fatal(_)) => Ok(()),
-                    Err(other) => Err(format!("expected a link error, got: {other}")),
-                    Ok(_) => Err("module linked".into()),
-                }
-            }
-            WastDirective::AssertReturn { exec, results, .. } => {
-                let actual = self.execute(exec).map_err(|e| e.to_string())?;
-                if actual.len() != results.len() {
-                    return Err(format!(
-                        "expected {} results, got {actual:?}",
-                        results.len()
-                    ));
-                }
-                for (value, expected) in actual.iter().zip(&results) {
-                    if !matches_ret(value, expected) {
-                        return Err(format!("expected {expected:?}, got {value:?}"));
-                    }
-                }
-                Ok(())
-            }
-            WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec) {
-                Ok(values) => Err(format!("expected trap `{message}`, got {values:?}")),
-                Err(Failure::Trap(trap)) if trap_matches(&trap, message) => Ok(()),
-                Err(other) => Err(format!("expected trap `{message}`, got: {other}")),
-            },
-            WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(call) {
-                Err(Failure::Trap(trap)) if trap_kind(&trap) == "call stack exhausted" => Ok(()),
-                Ok(values) => Err(format!("expected `{message}`, got {values:?}")),
-                Err(other) => Err(format!("expected `{message}`, got: {other}")),
-            },
-            other => Err(format!("unsupported directive {other:?}")),
-        }
-    }
-
-    fn execute(&mut self, exec: WastExecute<'_>) -> std::result::Result<Vec<Value>, Failure> {
-        match exec {
-            WastExecute::Invoke(invoke) => self.invoke(invoke),
-            WastExecute::Wat(Wat::Module(module)) => {
-                let module = self
-                    .compile(&mut QuoteWat::Wat(Wat::Module(module)))
-                    .map_err(Failure::Other)?;
-                self.store.instantiate(&module)?;
-                Ok(Vec::new())
-            }
-            WastExecute::Wat(_) => Err(Failure::Other("components are not supported".into())),
-            WastExecute::Get { module, global, .. } => {
-                let id = self.instance(module).map_err(Failure::Other)?;
-                let value = self
-                    .store
-                    .global(id, global)
-                    .map_err(|e| Failure::Other(e.to_string()))?;
-                Ok(vec![value])
-            }
-        }
     }
 
     /// Safepoints until the first checkpoint of an invocation of `id` with `args`, or
@@ -324,20 +168,19 @@ impl FastRunner {
         }
     }
 
-    fn invoke(&mut self, invoke: WastInvoke<'_>) -> std::result::Result<Vec<Value>, Failure> {
-        let id = self.instance(invoke.module).map_err(Failure::Other)?;
-        let args = invoke
-            .args
-            .iter()
-            .map(arg_value)
-            .collect::<Result<Vec<_>>>()
-            .map_err(Failure::Other)?;
-        let first = self.first_checkpoint(id, &args);
+    /// Runs an export, checkpointing it as the options ask.
+    fn run(
+        &mut self,
+        id: LinkedId,
+        name: &str,
+        args: &[Value],
+    ) -> std::result::Result<Vec<Value>, Failure<WasmtimeTrap>> {
+        let first = self.first_checkpoint(id, args);
         self.store.request_after(first.unwrap_or(0));
-        let mut outcome = self.store.invoke(id, invoke.name, &args);
+        let mut outcome = self.store.invoke(id, name, args);
         let mut taken = 0;
         loop {
-            match outcome? {
+            match outcome.map_err(failure)? {
                 Outcome::Finished(values) => return Ok(values),
                 Outcome::Unwound => {
                     self.checkpoint(id).map_err(Failure::Other)?;
@@ -364,5 +207,53 @@ impl FastRunner {
         self.store.restore(id, &read).map_err(|e| e.to_string())?;
         self.checkpoints += 1;
         Ok(())
+    }
+}
+
+impl ScriptEngine for FastRunner {
+    type Module = FastModule;
+    type Instance = LinkedId;
+    type Trap = WasmtimeTrap;
+
+    fn compile(&self, wat: &mut QuoteWat<'_>) -> Result<FastModule> {
+        let bytes = wat
+            .encode()
+            .map_err(|e| format!("text does not parse: {e}"))?;
+        tern_interp::Module::new(&self.config, &bytes).map_err(|e| e.to_string())?;
+        FastModule::new(self.engine, &bytes).map_err(|e| e.to_string())
+    }
+
+    fn instantiate(&mut self, module: &FastModule) -> Instantiated<LinkedId, WasmtimeTrap> {
+        match self.store.instantiate(module) {
+            Ok(id) => Instantiated::Instance(id),
+            // wasmtime refused to link (or instantiate) it.
+            Err(e @ RunError::Fatal(_)) => Instantiated::Unlinkable(e.to_string()),
+            Err(e) => Instantiated::Failed(failure(e)),
+        }
+    }
+
+    fn register(&mut self, name: &str, id: LinkedId) -> Result<()> {
+        self.store.register(name, id).map_err(|e| e.to_string())
+    }
+
+    fn invoke(
+        &mut self,
+        id: LinkedId,
+        name: &str,
+        args: &[Value],
+    ) -> std::result::Result<Vec<Value>, Failure<WasmtimeTrap>> {
+        self.run(id, name, args)
+    }
+
+    fn global(&mut self, id: LinkedId, name: &str) -> Result<Value> {
+        self.store.global(id, name).map_err(|e| e.to_string())
+    }
+
+    fn trap_matches(trap: &WasmtimeTrap, message: &str) -> bool {
+        trap_matches(&trap.0, message)
+    }
+
+    fn is_exhaustion(trap: &WasmtimeTrap) -> bool {
+        trap_kind(&trap.0) == "call stack exhausted"
     }
 }

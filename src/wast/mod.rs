@@ -10,10 +10,11 @@
 #[cfg(feature = "fast")]
 pub mod fast;
 mod files;
+mod script;
 mod values;
 
 use files::snapshot_path;
-use std::collections::HashMap;
+use script::{Failure, Instantiated, ScriptEngine, run_script};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use tern_interp::{
@@ -21,9 +22,8 @@ use tern_interp::{
     Module, Outcome, RunError, Store, TableType, TrapKind, ValType, Value, WasmFeatures,
 };
 use tern_snapshot::{ModuleIdentity, Snapshot, SnapshotView, TriggerInfo, trigger_kind};
-use values::{arg_value, matches_ret};
-use wast::parser::{self, ParseBuffer};
-use wast::{QuoteWat, Wast, WastDirective, WastExecute, WastInvoke, Wat};
+use wast::QuoteWat;
+use wast::parser::ParseBuffer;
 
 /// How to run a script.
 #[derive(Debug, Clone)]
@@ -66,18 +66,7 @@ pub struct WastReport {
 
 /// Runs the script `source`; the error is a script that does not parse.
 pub fn run_wast(source: &str, options: &WastOptions) -> Result<WastReport> {
-    let buffer = buffer(source)?;
-    let wast: Wast<'_> = parser::parse(&buffer).map_err(|e| e.to_string())?;
-    let mut runner = Runner::new(options);
-    let mut report = WastReport::default();
-    for directive in wast.directives {
-        let (line, _) = directive.span().linecol_in(source);
-        report.directives += 1;
-        match runner.directive(directive) {
-            Ok(()) => report.passed += 1,
-            Err(message) => report.failures.push((line + 1, message)),
-        }
-    }
+    let (mut report, runner) = run_script(source, Runner::new(options))?;
     report.checkpoints = runner.checkpoints;
     Ok(report)
 }
@@ -95,9 +84,6 @@ struct Runner {
     config: Config,
     store: Store,
     linker: Linker,
-    current: Option<InstanceId>,
-    named: HashMap<String, InstanceId>,
-    definitions: HashMap<String, Module>,
     checkpoints: u64,
     /// Where this thread's checkpoints go (created on the first one).
     snapshot_path: PathBuf,
@@ -122,163 +108,26 @@ impl Runner {
             config,
             store,
             linker,
-            current: None,
-            named: HashMap::new(),
-            definitions: HashMap::new(),
             checkpoints: 0,
             snapshot_path: snapshot_path(),
         }
     }
 
-    fn compile(&self, wat: &mut QuoteWat<'_>) -> Result<Module> {
-        let bytes = wat
-            .encode()
-            .map_err(|e| format!("text does not parse: {e}"))?;
-        Module::new(&self.config, &bytes).map_err(|e| e.to_string())
-    }
-
-    fn instance(&self, id: Option<wast::token::Id<'_>>) -> Result<InstanceId> {
-        match id {
-            Some(id) => self
-                .named
-                .get(id.name())
-                .copied()
-                .ok_or(format!("unknown module ${}", id.name())),
-            None => self.current.ok_or("no module instantiated yet".into()),
-        }
-    }
-
-    fn instantiate(
+    /// Runs an export, pausing and moving the store through a snapshot file as the
+    /// options ask.
+    fn run(
         &mut self,
-        module: &Module,
-    ) -> std::result::Result<InstanceId, InstantiateError> {
-        self.linker.instantiate(&mut self.store, module)
-    }
-
-    fn add_instance(&mut self, name: Option<wast::token::Id<'_>>, module: &Module) -> Result<()> {
-        let id = self.instantiate(module).map_err(|e| e.to_string())?;
-        if let Some(name) = name {
-            self.named.insert(name.name().to_string(), id);
-        }
-        self.current = Some(id);
-        Ok(())
-    }
-
-    fn directive(&mut self, directive: WastDirective<'_>) -> Result<()> {
-        match directive {
-            WastDirective::Module(mut wat) => {
-                let module = self.compile(&mut wat)?;
-                self.add_instance(wat.name(), &module)
-            }
-            WastDirective::ModuleDefinition(mut wat) => {
-                let module = self.compile(&mut wat)?;
-                if let Some(name) = wat.name() {
-                    self.definitions.insert(name.name().to_string(), module);
-                }
-                Ok(())
-            }
-            WastDirective::ModuleInstance {
-                instance, module, ..
-            } => {
-                let name = module.ok_or("module instance without a definition name")?;
-                let def = self
-                    .definitions
-                    .get(name.name())
-                    .cloned()
-                    .ok_or("unknown definition")?;
-                self.add_instance(instance, &def)
-            }
-            WastDirective::Register { name, module, .. } => {
-                let id = self.instance(module)?;
-                self.linker.define_instance(&self.store, name, id);
-                Ok(())
-            }
-            WastDirective::Invoke(invoke) => {
-                self.invoke(invoke).map(drop).map_err(|e| e.to_string())
-            }
-            WastDirective::AssertMalformed { mut module, .. }
-            | WastDirective::AssertInvalid { mut module, .. } => match self.compile(&mut module) {
-                Ok(_) => Err("module was accepted".into()),
-                Err(_) => Ok(()),
-            },
-            WastDirective::AssertUnlinkable { module, .. } => {
-                let module = self.compile(&mut QuoteWat::Wat(module))?;
-                match self.instantiate(&module) {
-                    Err(InstantiateError::Link(_)) => Ok(()),
-                    Err(other) => Err(format!("expected a link error, got: {other}")),
-                    Ok(_) => Err("module linked".into()),
-                }
-            }
-            WastDirective::AssertReturn { exec, results, .. } => {
-                let actual = self.execute(exec).map_err(|e| e.to_string())?;
-                if actual.len() != results.len() {
-                    return Err(format!(
-                        "expected {} results, got {actual:?}",
-                        results.len()
-                    ));
-                }
-                for (value, expected) in actual.iter().zip(&results) {
-                    if !matches_ret(value, expected) {
-                        return Err(format!("expected {expected:?}, got {value:?}"));
-                    }
-                }
-                Ok(())
-            }
-            WastDirective::AssertTrap { exec, message, .. } => match self.execute(exec) {
-                Ok(values) => Err(format!("expected trap `{message}`, got {values:?}")),
-                Err(Failure::Trap(kind)) if trap_matches(kind, message) => Ok(()),
-                Err(other) => Err(format!("expected trap `{message}`, got: {other}")),
-            },
-            WastDirective::AssertExhaustion { call, message, .. } => match self.invoke(call) {
-                Err(Failure::Trap(TrapKind::StackExhausted)) => Ok(()),
-                Ok(values) => Err(format!("expected `{message}`, got {values:?}")),
-                Err(other) => Err(format!("expected `{message}`, got: {other}")),
-            },
-            other => Err(format!("unsupported directive {other:?}")),
-        }
-    }
-
-    fn execute(&mut self, exec: WastExecute<'_>) -> std::result::Result<Vec<Value>, Failure> {
-        match exec {
-            WastExecute::Invoke(invoke) => self.invoke(invoke),
-            WastExecute::Wat(Wat::Module(module)) => {
-                let module = self
-                    .compile(&mut QuoteWat::Wat(Wat::Module(module)))
-                    .map_err(Failure::Other)?;
-                match self.instantiate(&module) {
-                    Ok(_) => Ok(Vec::new()),
-                    Err(InstantiateError::Trap(trap)) => Err(Failure::Trap(trap.kind)),
-                    Err(e) => Err(Failure::Other(e.to_string())),
-                }
-            }
-            WastExecute::Wat(_) => Err(Failure::Other("components are not supported".into())),
-            WastExecute::Get { module, global, .. } => {
-                let id = self.instance(module).map_err(Failure::Other)?;
-                match self.store.export(id, global) {
-                    Some(Extern::Global(addr)) => Ok(vec![
-                        self.store.global_value(addr).expect("exported global"),
-                    ]),
-                    _ => Err(Failure::Other(format!("no global export `{global}`"))),
-                }
-            }
-        }
-    }
-
-    fn invoke(&mut self, invoke: WastInvoke<'_>) -> std::result::Result<Vec<Value>, Failure> {
-        let id = self.instance(invoke.module).map_err(Failure::Other)?;
-        let args = invoke
-            .args
-            .iter()
-            .map(arg_value)
-            .collect::<Result<Vec<_>>>()
-            .map_err(Failure::Other)?;
+        id: InstanceId,
+        name: &str,
+        args: &[Value],
+    ) -> std::result::Result<Vec<Value>, Failure<TrapKind>> {
         let every = self.options.checkpoint_every;
         let at_polls = self.options.checkpoint_at_polls;
         self.store.set_instruction_budget(every);
         self.store
             .interrupt_handle()
             .store(at_polls, Ordering::Relaxed);
-        let mut outcome = self.store.invoke(id, invoke.name, &args);
+        let mut outcome = self.store.invoke(id, name, args);
         let mut taken = 0;
         loop {
             match outcome {
@@ -339,17 +188,55 @@ impl Runner {
     }
 }
 
-enum Failure {
-    Trap(TrapKind),
-    Other(String),
-}
+impl ScriptEngine for Runner {
+    type Module = Module;
+    type Instance = InstanceId;
+    type Trap = TrapKind;
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Trap(kind) => write!(f, "trap: {kind}"),
-            Failure::Other(message) => f.write_str(message),
+    fn compile(&self, wat: &mut QuoteWat<'_>) -> Result<Module> {
+        let bytes = wat
+            .encode()
+            .map_err(|e| format!("text does not parse: {e}"))?;
+        Module::new(&self.config, &bytes).map_err(|e| e.to_string())
+    }
+
+    fn instantiate(&mut self, module: &Module) -> Instantiated<InstanceId, TrapKind> {
+        match self.linker.instantiate(&mut self.store, module) {
+            Ok(id) => Instantiated::Instance(id),
+            Err(e @ InstantiateError::Link(_)) => Instantiated::Unlinkable(e.to_string()),
+            Err(InstantiateError::Trap(trap)) => Instantiated::Failed(Failure::Trap(trap.kind)),
         }
+    }
+
+    fn register(&mut self, name: &str, id: InstanceId) -> Result<()> {
+        self.linker.define_instance(&self.store, name, id);
+        Ok(())
+    }
+
+    fn invoke(
+        &mut self,
+        id: InstanceId,
+        name: &str,
+        args: &[Value],
+    ) -> std::result::Result<Vec<Value>, Failure<TrapKind>> {
+        self.run(id, name, args)
+    }
+
+    fn global(&mut self, id: InstanceId, name: &str) -> Result<Value> {
+        match self.store.export(id, name) {
+            Some(Extern::Global(addr)) => {
+                Ok(self.store.global_value(addr).expect("exported global"))
+            }
+            _ => Err(format!("no global export `{name}`")),
+        }
+    }
+
+    fn trap_matches(kind: &TrapKind, message: &str) -> bool {
+        trap_matches(*kind, message)
+    }
+
+    fn is_exhaustion(kind: &TrapKind) -> bool {
+        *kind == TrapKind::StackExhausted
     }
 }
 

@@ -21,6 +21,25 @@ use crate::types::TypeTable;
 use std::collections::HashMap;
 use wasm_encoder::{Function, Instruction, MemArg};
 
+/// The most parameters a helper may take: engines refuse functions with more than 1000
+/// (wasmtime among them). A cold path with more values (a function with hundreds of
+/// locals) saves them inline instead, as helpers do.
+pub(crate) const MAX_HELPER_PARAMS: usize = 1000;
+
+/// The store that sets the unwinding word (a safepoint poll's cold path ends with it).
+pub(crate) fn start_unwinding() -> [Instruction<'static>; 3] {
+    [
+        Instruction::I32Const(0),
+        Instruction::I32Const(1),
+        Instruction::I32Store(MemArg {
+            offset: abi::UNWINDING_OFFSET,
+            align: 2,
+            target: wasm_encoder::MemArgTarget::Memory(0),
+            ordering: None,
+        }),
+    ]
+}
+
 /// The value types a helper takes and whether it starts the unwinding.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct ColdKey {
@@ -82,14 +101,9 @@ fn body(key: &ColdKey) -> Function {
         }
     }
     if key.starts_unwinding {
-        f.instruction(&Instruction::I32Const(0));
-        f.instruction(&Instruction::I32Const(1));
-        f.instruction(&Instruction::I32Store(MemArg {
-            offset: abi::UNWINDING_OFFSET,
-            align: 2,
-            target: wasm_encoder::MemArgTarget::Memory(0),
-            ordering: None,
-        }));
+        for instruction in start_unwinding() {
+            f.instruction(&instruction);
+        }
     }
     f.instruction(&Instruction::End);
     f

@@ -11,7 +11,7 @@
 
 use crate::abi::{self, ValKind};
 use crate::bounded::{CallFacts, needs_entry_poll};
-use crate::cold::{ColdHelpers, ColdKey};
+use crate::cold::{ColdHelpers, ColdKey, MAX_HELPER_PARAMS, start_unwinding};
 use crate::error::Error;
 use crate::liveness::{Liveness, Step};
 use crate::map::{FuncInfo, InstrumentMap, Site, SiteKind};
@@ -326,6 +326,17 @@ impl<'a> Writer<'_, '_, 'a> {
         starts_unwinding: bool,
         pc: u64,
     ) -> Result<(), Error> {
+        if stack.len() + self.locals.len() + 2 > MAX_HELPER_PARAMS {
+            return self.inline_cold_path(
+                site,
+                drop_results,
+                stack,
+                visible_from,
+                live,
+                starts_unwinding,
+                pc,
+            );
+        }
         for _ in 0..drop_results {
             self.out.push(Instruction::Drop);
         }
@@ -354,11 +365,62 @@ impl<'a> Writer<'_, '_, 'a> {
         let helper = self.facts.cold.helper(key, self.facts.types);
         self.out
             .push(Instruction::Call(self.facts.first_helper + helper));
+        self.return_dummy_results();
+        Ok(())
+    }
+
+    /// [`Self::cold_path`] without a helper, for frames with more values than a helper
+    /// may take: the helper's body written in place, saving each value from where it is.
+    #[allow(clippy::too_many_arguments)]
+    fn inline_cold_path(
+        &mut self,
+        site: u32,
+        drop_results: usize,
+        stack: &[ValKind],
+        visible_from: usize,
+        live: &[bool],
+        starts_unwinding: bool,
+        pc: u64,
+    ) -> Result<(), Error> {
+        self.out.push(Instruction::I32Const(self.func as i32));
+        self.out.push(Instruction::I32Const(site as i32));
+        self.out.push(Instruction::Call(abi::FRAME_FUNC));
+        for _ in 0..drop_results {
+            self.out.push(Instruction::Drop);
+        }
+        // Reverse canonical order: the visible operands (on the Wasm stack, top first),
+        // the spilled ones, then the locals last first.
+        for kind in stack[visible_from..].iter().rev() {
+            self.out.push(Instruction::Call(abi::save_func(*kind)));
+        }
+        for (pos, kind) in stack.iter().enumerate().take(visible_from).rev() {
+            let Some(&local) = self.scratch.get(&(pos, *kind)) else {
+                return Err(Error::new(pc, "internal error: an operand was not spilled"));
+            };
+            self.out.push(Instruction::LocalGet(local));
+            self.out.push(Instruction::Call(abi::save_func(*kind)));
+        }
+        for (index, kind) in self.locals.iter().enumerate().rev() {
+            self.out.push(if live[index] {
+                Instruction::LocalGet(index as u32)
+            } else {
+                zero(*kind)
+            });
+            self.out.push(Instruction::Call(abi::save_func(*kind)));
+        }
+        if starts_unwinding {
+            self.out.extend(start_unwinding());
+        }
+        self.return_dummy_results();
+        Ok(())
+    }
+
+    /// Ends a cold path: the function's results as zeros (the caller unwinds too).
+    fn return_dummy_results(&mut self) {
         for kind in self.results {
             self.out.push(zero(*kind));
         }
         self.out.push(Instruction::Return);
-        Ok(())
     }
 }
 
