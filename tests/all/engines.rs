@@ -278,8 +278,9 @@ fn invoke_on_fast_prints_typed_results() {
     assert_eq!(stdout(&out), "11\n");
 }
 
-/// The second restore on the fast engine takes the compiled module from the cache (the
-/// cached file is not rewritten) and prints nothing more than the first.
+/// The second restore on the fast engine takes the compiled module and the compiled
+/// continuation clones from the cache (neither file is rewritten) and prints nothing
+/// more than the first.
 #[test]
 fn fast_restore_uses_the_compiled_module_cache() {
     let dir = TempDir::new("engines-cache");
@@ -305,7 +306,12 @@ fn fast_restore_uses_the_compiled_module_cache() {
     let restore = ["restore", &snap, "--module", &module, "--engine", "fast"];
     let first = tern_with_env(&restore, &env);
     let cached = cached_files(&cache);
-    assert_eq!(cached.len(), 1, "{cached:?}");
+    assert_eq!(cached.len(), 2, "the module and its clones: {cached:?}");
+    assert!(
+        cached
+            .iter()
+            .any(|(path, _)| path.parent().unwrap().ends_with("clones"))
+    );
     let second = tern_with_env(&restore, &env);
     assert_eq!(
         cached_files(&cache),
@@ -324,8 +330,11 @@ fn fast_restore_uses_the_compiled_module_cache() {
     );
 }
 
-/// Every compiled module in the cache with its modification time.
-fn cached_files(root: &std::path::Path) -> Vec<(PathBuf, std::time::SystemTime)> {
+/// Every compiled module in the cache with its inode number (a rewrite, which renames
+/// a new file into place, changes it; a hit that refreshes the modification time does
+/// not).
+fn cached_files(root: &std::path::Path) -> Vec<(PathBuf, u64)> {
+    use std::os::unix::fs::MetadataExt;
     let mut found = Vec::new();
     let mut pending = vec![root.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -338,7 +347,7 @@ fn cached_files(root: &std::path::Path) -> Vec<(PathBuf, std::time::SystemTime)>
             if meta.is_dir() {
                 pending.push(entry.path());
             } else if entry.path().extension().is_some_and(|e| e == "cwasm") {
-                found.push((entry.path(), meta.modified().unwrap()));
+                found.push((entry.path(), meta.ino()));
             }
         }
     }
