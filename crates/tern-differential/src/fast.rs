@@ -69,18 +69,13 @@ pub fn run(module: &FastModule, call: &Call, hook: Hook) -> Result<Stopped, Stri
         FastInstance::new(module, wasi()?).map_err(|e| format!("fast instantiate: {e}"))?;
     arm(&mut instance, hook);
     let result = instance.invoke(&call.export, &call.args);
-    finish(instance, result, call, "invoke")
+    finish(instance, result, "invoke")
 }
 
 /// Restores snapshot `bytes` (from either engine) on `module` as `tern restore --engine
 /// fast` does, and resumes it (it may be checkpointed again through `hook` or the
 /// module's `call:` trigger).
-pub fn restore(
-    module: &FastModule,
-    bytes: &[u8],
-    call: &Call,
-    hook: Hook,
-) -> Result<Stopped, String> {
+pub fn restore(module: &FastModule, bytes: &[u8], hook: Hook) -> Result<Stopped, String> {
     let snapshot =
         tern_snapshot::decode_snapshot(bytes).map_err(|e| format!("decode snapshot: {e}"))?;
     let state: Option<WasiState> =
@@ -96,7 +91,7 @@ pub fn restore(
         .map_err(|e| format!("fast restore: {e}"))?;
     arm(&mut instance, hook);
     let result = instance.resume();
-    finish(instance, result, call, "resume")
+    finish(instance, result, "resume")
 }
 
 fn arm(instance: &mut FastInstance, hook: Hook) {
@@ -108,7 +103,6 @@ fn arm(instance: &mut FastInstance, hook: Hook) {
 fn finish(
     mut instance: FastInstance,
     result: Result<Outcome, RunError>,
-    call: &Call,
     what: &str,
 ) -> Result<Stopped, String> {
     let ending = match result {
@@ -124,26 +118,13 @@ fn finish(
         Err(RunError::Exit(code)) => Ending::Exited(code),
         Err(RunError::Fatal(e)) => return Err(format!("fast {what}: {e}")),
     };
-    let state = state_now(&mut instance, call)?;
+    let state = state_now(&mut instance)?;
     Ok(Stopped::Ended(Observed::new(ending, state)))
 }
 
 /// The memories, tables and globals of an instance whose run has ended.
-///
-/// tern-fast has no accessor for a finished instance, so this takes a checkpoint: with
-/// the request already set, calling a defined function unwinds at its entry poll before
-/// anything runs, and the capture reads every memory, table and global.
-fn state_now(instance: &mut FastInstance, call: &Call) -> Result<ExecState, String> {
-    instance.checkpoint_handle().request();
-    match instance.invoke(&call.export, &call.args) {
-        Ok(Outcome::Unwound) => {}
-        other => return Err(format!("fast: reading the final state: {other:?}")),
-    }
-    let trigger = TriggerInfo::now(trigger_kind::MANUAL, "final state");
-    let snapshot = instance
-        .capture(trigger)
-        .map_err(|e| format!("fast: reading the final state: {e}"))?;
-    let mut state = snapshot.state;
-    state.frames.clear();
-    Ok(state)
+fn state_now(instance: &mut FastInstance) -> Result<ExecState, String> {
+    instance
+        .entity_state()
+        .map_err(|e| format!("fast: reading the final state: {e}"))
 }

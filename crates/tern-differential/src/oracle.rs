@@ -133,7 +133,7 @@ impl Checker {
             _ => Hook::AfterImportCalls(self.choices.up_to(4)),
         };
         let label = format!("{label} → fast ({hook:?})");
-        match fast::restore(&self.plain, &bytes, call, hook).map_err(|e| format!("{label}: {e}"))? {
+        match fast::restore(&self.plain, &bytes, hook).map_err(|e| format!("{label}: {e}"))? {
             FastStopped::Ended(run) => compare(reference, &run, &label),
             FastStopped::Unwound(again) => {
                 self.summary.checkpoints += 1;
@@ -177,8 +177,7 @@ impl Checker {
                 (module, hook)
             };
             label = format!("{label} → fast");
-            stopped =
-                fast::restore(module, &bytes, call, hook).map_err(|e| format!("{label}: {e}"))?;
+            stopped = fast::restore(module, &bytes, hook).map_err(|e| format!("{label}: {e}"))?;
         }
         match stopped {
             FastStopped::Ended(run) => compare(reference, &run, &label),

@@ -29,6 +29,36 @@ impl FastInstance {
         self.capture_with(trigger, true)
     }
 
+    /// The memories (with their pages), tables and globals as they are now, without
+    /// frames: the state of an instance that is not running (e.g. after an invocation
+    /// finished), for comparing engines.
+    pub fn entity_state(&mut self) -> Result<ExecState, Error> {
+        self.entities(true)
+    }
+
+    /// Every memory, table and global, and the instance image; no frames.
+    fn entities(&mut self, pages: bool) -> Result<ExecState, Error> {
+        let facts = &self.module.prepared.facts;
+        let (memories, tables, globals) = (facts.memories, facts.tables, facts.globals);
+        let instance = InstanceImage {
+            dropped_data: flagged(&facts.data_active),
+            dropped_elems: flagged(&facts.elem_dropped),
+        };
+        Ok(ExecState {
+            memories: (0..memories)
+                .map(|m| self.memory(m, pages))
+                .collect::<Result<_, _>>()?,
+            tables: (0..tables)
+                .map(|t| self.table(t))
+                .collect::<Result<_, _>>()?,
+            globals: (0..globals)
+                .map(|g| self.global(g))
+                .collect::<Result<_, _>>()?,
+            instances: vec![instance],
+            frames: Vec::new(),
+        })
+    }
+
     /// [`capture`](Self::capture); without `pages` the memory images are sized only.
     pub(crate) fn capture_with(
         &mut self,
@@ -52,24 +82,9 @@ impl FastInstance {
             .map_err(|e| Error::Capture(e.to_string()))?;
         let wasi = serde_json::to_vec(&wasi_state).map_err(|e| Error::Capture(e.to_string()))?;
         let frames = self.frames()?;
-        let facts = &self.module.prepared.facts;
-        let (memories, tables, globals) = (facts.memories, facts.tables, facts.globals);
-        let instance = InstanceImage {
-            dropped_data: flagged(&facts.data_active),
-            dropped_elems: flagged(&facts.elem_dropped),
-        };
         let state = ExecState {
-            memories: (0..memories)
-                .map(|m| self.memory(m, pages))
-                .collect::<Result<_, _>>()?,
-            tables: (0..tables)
-                .map(|t| self.table(t))
-                .collect::<Result<_, _>>()?,
-            globals: (0..globals)
-                .map(|g| self.global(g))
-                .collect::<Result<_, _>>()?,
-            instances: vec![instance],
             frames,
+            ..self.entities(pages)?
         };
         self.checkpoint_handle().shared.clear();
         Ok(Snapshot {
