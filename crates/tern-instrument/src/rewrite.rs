@@ -275,7 +275,15 @@ impl<'a> Writer<'_, '_, 'a> {
         let visible = &stack[visible_from..];
         let bt = self.facts.types.passthrough(visible);
         self.check(abi::REQUEST_OFFSET, bt);
-        self.cold_path(site, 0, stack, visible_from, &live, true, pc)?;
+        self.cold_path(&ColdSite {
+            site,
+            drop_results: 0,
+            stack,
+            visible_from,
+            live: &live,
+            starts_unwinding: true,
+            pc,
+        })?;
         self.out.push(Instruction::End);
         Ok(())
     }
@@ -295,7 +303,15 @@ impl<'a> Writer<'_, '_, 'a> {
         visible.extend_from_slice(results);
         let bt = self.facts.types.passthrough(&visible);
         self.check(abi::UNWINDING_OFFSET, bt);
-        self.cold_path(site, results.len(), below, base, &live, false, pc)?;
+        self.cold_path(&ColdSite {
+            site,
+            drop_results: results.len(),
+            stack: below,
+            visible_from: base,
+            live: &live,
+            starts_unwinding: false,
+            pc,
+        })?;
         self.out.push(Instruction::End);
         Ok(())
     }
@@ -315,52 +331,33 @@ impl<'a> Writer<'_, '_, 'a> {
     /// Reports the frame and returns dummy results: pushes every value of the frame and
     /// calls the cold helper for their types (`cold.rs`), which hands them to the host in
     /// reverse canonical order; dead locals are pushed as zero.
-    #[allow(clippy::too_many_arguments)]
-    fn cold_path(
-        &mut self,
-        site: u32,
-        drop_results: usize,
-        stack: &[ValKind],
-        visible_from: usize,
-        live: &[bool],
-        starts_unwinding: bool,
-        pc: u64,
-    ) -> Result<(), Error> {
+    fn cold_path(&mut self, c: &ColdSite<'_>) -> Result<(), Error> {
+        let (stack, visible_from) = (c.stack, c.visible_from);
         if stack.len() + self.locals.len() + 2 > MAX_HELPER_PARAMS {
-            return self.inline_cold_path(
-                site,
-                drop_results,
-                stack,
-                visible_from,
-                live,
-                starts_unwinding,
-                pc,
-            );
+            return self.inline_cold_path(c);
         }
-        for _ in 0..drop_results {
+        for _ in 0..c.drop_results {
             self.out.push(Instruction::Drop);
         }
         // The visible operands are on the Wasm stack already, bottom first.
         for (pos, kind) in stack.iter().enumerate().take(visible_from) {
-            let Some(&local) = self.scratch.get(&(pos, *kind)) else {
-                return Err(Error::new(pc, "internal error: an operand was not spilled"));
-            };
+            let local = self.spilled(pos, *kind, c.pc)?;
             self.out.push(Instruction::LocalGet(local));
         }
         for (index, kind) in self.locals.iter().enumerate() {
-            if live[index] {
+            if c.live[index] {
                 self.out.push(Instruction::LocalGet(index as u32));
             } else {
                 self.out.push(zero(*kind));
             }
         }
         self.out.push(Instruction::I32Const(self.func as i32));
-        self.out.push(Instruction::I32Const(site as i32));
+        self.out.push(Instruction::I32Const(c.site as i32));
         let key = ColdKey {
             visible: stack[visible_from..].to_vec(),
             spilled: stack[..visible_from].to_vec(),
             locals: self.locals.to_vec(),
-            starts_unwinding,
+            starts_unwinding: c.starts_unwinding,
         };
         let helper = self.facts.cold.helper(key, self.facts.types);
         self.out
@@ -371,21 +368,12 @@ impl<'a> Writer<'_, '_, 'a> {
 
     /// [`Self::cold_path`] without a helper, for frames with more values than a helper
     /// may take: the helper's body written in place, saving each value from where it is.
-    #[allow(clippy::too_many_arguments)]
-    fn inline_cold_path(
-        &mut self,
-        site: u32,
-        drop_results: usize,
-        stack: &[ValKind],
-        visible_from: usize,
-        live: &[bool],
-        starts_unwinding: bool,
-        pc: u64,
-    ) -> Result<(), Error> {
+    fn inline_cold_path(&mut self, c: &ColdSite<'_>) -> Result<(), Error> {
+        let (stack, visible_from) = (c.stack, c.visible_from);
         self.out.push(Instruction::I32Const(self.func as i32));
-        self.out.push(Instruction::I32Const(site as i32));
+        self.out.push(Instruction::I32Const(c.site as i32));
         self.out.push(Instruction::Call(abi::FRAME_FUNC));
-        for _ in 0..drop_results {
+        for _ in 0..c.drop_results {
             self.out.push(Instruction::Drop);
         }
         // Reverse canonical order: the visible operands (on the Wasm stack, top first),
@@ -394,25 +382,31 @@ impl<'a> Writer<'_, '_, 'a> {
             self.out.push(Instruction::Call(abi::save_func(*kind)));
         }
         for (pos, kind) in stack.iter().enumerate().take(visible_from).rev() {
-            let Some(&local) = self.scratch.get(&(pos, *kind)) else {
-                return Err(Error::new(pc, "internal error: an operand was not spilled"));
-            };
+            let local = self.spilled(pos, *kind, c.pc)?;
             self.out.push(Instruction::LocalGet(local));
             self.out.push(Instruction::Call(abi::save_func(*kind)));
         }
         for (index, kind) in self.locals.iter().enumerate().rev() {
-            self.out.push(if live[index] {
+            self.out.push(if c.live[index] {
                 Instruction::LocalGet(index as u32)
             } else {
                 zero(*kind)
             });
             self.out.push(Instruction::Call(abi::save_func(*kind)));
         }
-        if starts_unwinding {
+        if c.starts_unwinding {
             self.out.extend(start_unwinding());
         }
         self.return_dummy_results();
         Ok(())
+    }
+
+    /// The scratch local operand `pos` (of `kind`) was spilled to on block entry.
+    fn spilled(&self, pos: usize, kind: ValKind, pc: u64) -> Result<u32, Error> {
+        self.scratch
+            .get(&(pos, kind))
+            .copied()
+            .ok_or_else(|| Error::new(pc, "internal error: an operand was not spilled"))
     }
 
     /// Ends a cold path: the function's results as zeros (the caller unwinds too).
@@ -422,6 +416,21 @@ impl<'a> Writer<'_, '_, 'a> {
         }
         self.out.push(Instruction::Return);
     }
+}
+
+/// One cold path: the frame it reports and how the path starts and ends.
+struct ColdSite<'s> {
+    site: u32,
+    /// Results of the call just made, above the frame's operands: dropped first.
+    drop_results: usize,
+    /// The frame's operand stack; positions `visible_from..` are on the Wasm stack, the
+    /// ones below were spilled to scratch locals.
+    stack: &'s [ValKind],
+    visible_from: usize,
+    live: &'s [bool],
+    /// A safepoint poll sets the unwinding word; a post-call check finds it set.
+    starts_unwinding: bool,
+    pc: u64,
 }
 
 /// Whether `op` is a direct call of a function that can never unwind.
