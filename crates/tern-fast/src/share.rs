@@ -202,24 +202,21 @@ impl FastInstance {
                 )));
             }
         }
-        let mut instance = Self::restore(module, snapshot, wasi)?;
-        for (m, bytes) in (0u32..).zip(memories) {
-            let name = reach_name("memory", m);
-            let Some(Extern::Memory(memory)) =
-                instance.instance.get_export(&mut instance.store, &name)
-            else {
-                return Err(Error::Restore(format!("export `{name}` is missing")));
-            };
-            let data = memory.data_mut(&mut instance.store);
-            // The restore left the memory zeroed at the right size: copy only what is
-            // not zero, so untouched pages stay uncommitted.
-            for (to, from) in data.chunks_mut(CHUNK).zip(bytes.chunks(CHUNK)) {
+        if snapshot.module != *module.identity() {
+            return Err(Error::Restore(
+                "the snapshot was taken of a different module".into(),
+            ));
+        }
+        // Each memory is zero at the right size when the filler runs: copy only what is
+        // not zero, so untouched pages stay uncommitted.
+        Self::restore_with(module, &snapshot.state, wasi, |m, data| {
+            for (to, from) in data.chunks_mut(CHUNK).zip(memories[m].chunks(CHUNK)) {
                 if from.iter().any(|&b| b != 0) {
                     to.copy_from_slice(from);
                 }
             }
-        }
-        Ok(instance)
+            Ok::<(), Error>(())
+        })
     }
 }
 
