@@ -2,7 +2,7 @@
 //! `tern run` and `tern restore` (`--engine fast`, the default).
 //!
 //! Same triggers, snapshot files, exit statuses and messages as the interpreter's path
-//! in `checkpoint.rs`, except:
+//! in `interp_run.rs` (both run through `drive.rs`), except:
 //! - `--checkpoint-on instructions:N` and `--trace` are the interpreter's alone (the
 //!   engine choice in `engine.rs` sends them there);
 //! - `--leave-running` is capture → snapshot file → restore of that state into a new
@@ -13,19 +13,16 @@
 //!   a module with a start function) runs on the interpreter unless `--engine fast` was
 //!   given, so malformed modules get the interpreter's errors.
 
-use super::checkpoint::{
-    CHECKPOINT_EXIT, CheckpointArgs, Fired, TRAP_EXIT, Trigger, parse_trigger, print_results, watch,
-};
+use super::checkpoint::{CheckpointArgs, Trigger, parse_trigger};
+use super::drive::{CheckpointEngine, Failure, Fired, Requester, Step};
 use super::restore::RestoreArgs;
 use super::run::RunArgs;
 use anyhow::{Context, anyhow};
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tern_fast::{CheckpointHandle, FastEngine, FastInstance, FastModule, Outcome, RunError};
-use tern_snapshot::{SnapshotError, SnapshotFile, TriggerInfo, Value, trigger_kind};
+use tern_snapshot::{Snapshot, SnapshotError, SnapshotFile, TriggerInfo, Value, trigger_kind};
 use tern_wasi::WasiCtx;
 
 /// `tern run` on the fast engine; `None` when the fast tier does not take the module and
@@ -219,139 +216,105 @@ pub(super) enum Start {
     Resume,
 }
 
-/// The watchers of one run: they request checkpoints through the handle of the current
-/// instance (a `--leave-running` restore replaces it).
-struct Armed {
-    fired: Fired,
+/// A program on the fast tier. Checkpoint requests go through the handle of the current
+/// instance, which a `--leave-running` restore replaces.
+struct FastRun<'a> {
+    program: &'a Program,
+    instance: FastInstance,
     current: Arc<Mutex<CheckpointHandle>>,
-    stop_watchers: Arc<AtomicBool>,
+    /// The snapshot just written, which `--leave-running` restores.
+    last: Option<Snapshot>,
 }
 
-impl Drop for Armed {
-    fn drop(&mut self) {
-        self.stop_watchers.store(true, Ordering::Relaxed);
+impl FastRun<'_> {
+    fn step(outcome: Result<Outcome, RunError>) -> Result<Step, Failure> {
+        match outcome {
+            Ok(Outcome::Finished(results)) => Ok(Step::Finished(results)),
+            Ok(Outcome::Unwound) => Ok(Step::Stopped),
+            Err(RunError::Exit(code)) => Err(Failure::Exit(code as u8)),
+            Err(RunError::Trap(message)) => Err(Failure::Trap(message)),
+            Err(RunError::Fatal(e)) => Err(Failure::Fatal(anyhow!("{e}"))),
+        }
     }
 }
 
-fn request(current: &Mutex<CheckpointHandle>) {
-    current.lock().unwrap_or_else(|e| e.into_inner()).request();
-}
+impl CheckpointEngine for FastRun<'_> {
+    fn requester(&self) -> Requester {
+        let current = self.current.clone();
+        Arc::new(move || current.lock().unwrap_or_else(|e| e.into_inner()).request())
+    }
 
-fn arm(triggers: &[Trigger], handle: CheckpointHandle) -> anyhow::Result<Armed> {
-    let armed = Armed {
-        fired: Fired::default(),
-        current: Arc::new(Mutex::new(handle)),
-        stop_watchers: Arc::new(AtomicBool::new(false)),
-    };
-    for trigger in triggers {
-        let current = armed.current.clone();
+    fn arm(&mut self, trigger: &Trigger, _: &Fired) -> anyhow::Result<bool> {
         match trigger {
-            // The engine choice sends these to the interpreter; `call:` is compiled in.
+            // The engine choice sends these to the interpreter.
             Trigger::Instructions(_) => {
                 anyhow::bail!("--checkpoint-on instructions:N is not supported by the fast engine")
             }
-            Trigger::Call(..) => {}
-            Trigger::Signal(signal) => {
-                // A thread waits for the signal (the handler itself only records it).
-                let mut signals = signal_hook::iterator::Signals::new([*signal])?;
-                let fired = armed.fired.signal.clone();
-                std::thread::spawn(move || {
-                    for _ in signals.forever() {
-                        fired.store(true, Ordering::Relaxed);
-                        request(&current);
-                    }
-                });
-            }
-            Trigger::File(path) => {
-                let (path, fired) = (path.clone(), armed.fired.file.clone());
-                watch(
-                    armed.stop_watchers.clone(),
-                    Duration::from_millis(10),
-                    move || {
-                        if path.exists() {
-                            let _ = std::fs::remove_file(&path);
-                            fired.store(true, Ordering::Relaxed);
-                            request(&current);
-                        }
-                    },
-                );
-            }
-            Trigger::Interval(every) => {
-                let fired = armed.fired.interval.clone();
-                watch(armed.stop_watchers.clone(), *every, move || {
-                    fired.store(true, Ordering::Relaxed);
-                    request(&current);
-                });
-            }
+            // Compiled into the module (`load`).
+            Trigger::Call(..) => Ok(true),
+            _ => Ok(false),
         }
     }
-    Ok(armed)
+
+    fn resume(&mut self) -> Result<Step, Failure> {
+        Self::step(self.instance.resume())
+    }
+
+    /// A checkpoint nobody asked for through the handle was taken by the `call:` trigger
+    /// compiled into the module.
+    fn trigger(&self, fired: &Fired) -> TriggerInfo {
+        let requested = self.instance.checkpoint_handle().is_requested();
+        match self.program.call {
+            Some((func, n)) if !requested => {
+                TriggerInfo::now(trigger_kind::CALL, format!("function {func}, call {n}"))
+            }
+            _ => fired.take(),
+        }
+    }
+
+    fn write_snapshot(&mut self, trigger: TriggerInfo, path: &Path) -> anyhow::Result<()> {
+        let snapshot = self.instance.capture(trigger).map_err(|e| anyhow!("{e}"))?;
+        tern_snapshot::write_snapshot_file(path, &snapshot)
+            .with_context(|| format!("writing snapshot {}", path.display()))?;
+        self.last = Some(snapshot);
+        Ok(())
+    }
+
+    /// The unwound instance cannot continue: the state just captured goes into a new
+    /// one, with the same (live) WASI context.
+    fn leave_running(&mut self) -> anyhow::Result<()> {
+        let snapshot = self.last.take().context("--leave-running: no snapshot")?;
+        let program = self.program;
+        self.instance = FastInstance::restore(&program.module, &snapshot, program.wasi.clone())
+            .map_err(|e| anyhow!("--leave-running: {e}"))?;
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = self.instance.checkpoint_handle();
+        Ok(())
+    }
+
+    fn prints_results(&self) -> bool {
+        self.program.print_results
+    }
 }
 
 /// Runs the program to its end, checkpointing whenever a trigger fires.
 fn drive(
     program: &Program,
-    mut instance: FastInstance,
+    instance: FastInstance,
     start: Start,
     args: &CheckpointArgs,
     default_snapshot: &Path,
 ) -> anyhow::Result<ExitCode> {
-    let triggers = args.parsed_triggers()?;
-    let armed = arm(&triggers, instance.checkpoint_handle())?;
-    let mut snapshots = args.snapshot_paths(default_snapshot);
-    let mut outcome = match start {
-        Start::Invoke(name, params) => instance.invoke(&name, &params),
-        Start::Resume => instance.resume(),
+    let mut run = FastRun {
+        program,
+        current: Arc::new(Mutex::new(instance.checkpoint_handle())),
+        instance,
+        last: None,
     };
-    loop {
-        match outcome {
-            Ok(Outcome::Finished(results)) => {
-                if program.print_results {
-                    print_results(&results)?;
-                }
-                return Ok(ExitCode::SUCCESS);
-            }
-            Ok(Outcome::Unwound) => {
-                let trigger = trigger_info(&armed, &instance, program);
-                let path = snapshots.next();
-                let snapshot = instance.capture(trigger).map_err(|e| anyhow!("{e}"))?;
-                tern_snapshot::write_snapshot_file(&path, &snapshot)
-                    .with_context(|| format!("writing snapshot {}", path.display()))?;
-                eprintln!("tern: checkpoint written to {}", path.display());
-                if !args.leave_running {
-                    return Ok(ExitCode::from(CHECKPOINT_EXIT));
-                }
-                // The unwound instance cannot continue: the state just captured goes
-                // into a new one, with the same (live) WASI context.
-                drop(instance);
-                instance = FastInstance::restore(&program.module, &snapshot, program.wasi.clone())
-                    .map_err(|e| anyhow!("--leave-running: {e}"))?;
-                *armed.current.lock().unwrap_or_else(|e| e.into_inner()) =
-                    instance.checkpoint_handle();
-                outcome = instance.resume();
-            }
-            Err(RunError::Exit(code)) => return Ok(ExitCode::from(code as u8)),
-            Err(RunError::Trap(message)) => {
-                eprintln!("error: {message}");
-                return Ok(ExitCode::from(TRAP_EXIT));
-            }
-            Err(RunError::Fatal(e)) => return Err(anyhow!("{e}")),
-        }
-    }
-}
-
-/// Why the program unwound. A checkpoint nobody asked for through the handle was taken
-/// by the `call:` trigger compiled into the module.
-fn trigger_info(armed: &Armed, instance: &FastInstance, program: &Program) -> TriggerInfo {
-    let take = |flag: &AtomicBool| flag.swap(false, Ordering::Relaxed);
-    let requested = instance.checkpoint_handle().is_requested();
-    match program.call {
-        Some((func, n)) if !requested => {
-            TriggerInfo::now(trigger_kind::CALL, format!("function {func}, call {n}"))
-        }
-        _ if take(&armed.fired.signal) => TriggerInfo::now(trigger_kind::SIGNAL, ""),
-        _ if take(&armed.fired.file) => TriggerInfo::now(trigger_kind::FILE, ""),
-        _ if take(&armed.fired.interval) => TriggerInfo::now(trigger_kind::INTERVAL, ""),
-        _ => TriggerInfo::now(trigger_kind::MANUAL, ""),
-    }
+    super::drive::drive(&mut run, args, default_snapshot, |run| {
+        let outcome = match start {
+            Start::Invoke(name, params) => run.instance.invoke(&name, &params),
+            Start::Resume => run.instance.resume(),
+        };
+        FastRun::step(outcome)
+    })
 }

@@ -1,10 +1,12 @@
 //! One module per `tern` subcommand.
 
 pub mod checkpoint;
+mod drive;
 pub mod engine;
 #[cfg(feature = "fast")]
 pub mod fast;
 pub mod inspect;
+mod interp_run;
 #[cfg(not(target_os = "wasi"))]
 pub mod migrate;
 #[cfg(all(feature = "fast", not(target_os = "wasi")))]

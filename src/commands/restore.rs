@@ -1,9 +1,10 @@
 //! `tern restore`: continue a program from a snapshot file.
 
-use super::checkpoint::{CheckpointArgs, Session, drive};
+use super::checkpoint::{CheckpointArgs, Session};
 #[cfg(feature = "fast")]
 use super::engine::Engine;
 use super::engine::{EngineArgs, interp_only_option};
+use super::interp_run::drive;
 use super::run::load_module;
 use anyhow::Context;
 use std::path::PathBuf;

@@ -1,10 +1,11 @@
 //! `tern run`: instantiate a module and run it — a WASI command's `_start`, or any
 //! exported function with `--invoke`.
 
-use super::checkpoint::{CheckpointArgs, Session, drive};
+use super::checkpoint::{CheckpointArgs, Session};
 #[cfg(feature = "fast")]
 use super::engine::Engine;
 use super::engine::{EngineArgs, interp_only_option};
+use super::interp_run::drive;
 use super::values;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};

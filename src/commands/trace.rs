@@ -1,5 +1,5 @@
 //! `--trace` and its options, shared by `tern run` and `tern restore`: they build the
-//! [`Tracer`] that `checkpoint::drive` runs the program through.
+//! [`Tracer`] that `interp_run::drive` runs the program through.
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
