@@ -751,9 +751,9 @@ impl Store {
                     }
                     budget -= 1;
                 }
-                let instr = *code.add(pc);
+                let at = code.add(pc);
                 pc += 1;
-                match instr {
+                match *at {
                     Instr::Unreachable => trap!(TrapKind::Unreachable),
                     Instr::Br(t) => {
                         poll!(t.to);
