@@ -252,6 +252,7 @@ mod tests {
     fn a_forced_entry_poll_makes_callers_check() {
         let forced = Options {
             entry_poll: Some(1),
+            ..Options::default()
         };
         assert_eq!(sites(MODULE, &forced, 1), [SiteKind::Entry]);
         assert_eq!(sites(MODULE, &forced, 2), [SiteKind::Entry, SiteKind::Call]);

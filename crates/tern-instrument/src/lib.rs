@@ -55,6 +55,7 @@ mod bounded;
 pub mod clone;
 mod cold;
 mod collect;
+mod count;
 mod error;
 mod liveness;
 mod map;

@@ -36,6 +36,10 @@ pub struct Options {
     /// the poll out (a host that stops programs at a function's entry, such as
     /// tern-fast's `call:FUNC:N` trigger, needs it there).
     pub entry_poll: Option<u32>,
+    /// Count instructions against this global (`count.rs`): a mutable `i64` the host
+    /// appends after the module's globals, so its index is the number of globals the
+    /// module has, imports included. The pass only emits the code that uses it.
+    pub budget_global: Option<u32>,
 }
 
 /// Instruments `module_bytes`, see the crate documentation.
@@ -98,6 +102,7 @@ pub fn instrument_with(module_bytes: &[u8], options: &Options) -> Result<Instrum
                 first_helper,
                 calls: &calls,
                 entry_poll: options.entry_poll,
+                budget_global: options.budget_global,
             };
             bodies.push(rewrite_body(&mut facts, validator, &body, func)?);
         }

@@ -10,6 +10,7 @@
 //! there. A scratch local belongs to an (operand-stack position, type) pair.
 
 use crate::abi::{self, ValKind};
+use crate::count;
 use crate::bounded::{CallFacts, needs_entry_poll};
 use crate::cold::{ColdHelpers, ColdKey, MAX_HELPER_PARAMS, start_unwinding};
 use crate::error::Error;
@@ -36,6 +37,8 @@ pub(crate) struct ModuleFacts<'m> {
     pub calls: &'m CallFacts,
     /// A function that polls at entry whatever the analysis says.
     pub entry_poll: Option<u32>,
+    /// The instruction budget global, when instructions are counted (`count.rs`).
+    pub budget_global: Option<u32>,
 }
 
 /// Instruments the body of function `func` (original index), validating it on the way.
@@ -78,6 +81,7 @@ pub(crate) fn rewrite_body<'a>(
         })
         .collect();
     let entry_poll = facts.entry_poll == Some(func) || needs_entry_poll(&steps, &unbounded_call);
+    let run_lengths = facts.budget_global.map(|_| count::run_lengths(&ops));
 
     let first_site = facts.map.sites.len() as u32;
     let mut w = Writer {
@@ -110,6 +114,12 @@ pub(crate) fn rewrite_body<'a>(
                 0,
                 liveness.live_at(0, w.nlocals()),
             )?;
+        }
+        if let (Some(global), Some(lengths)) = (w.facts.budget_global, &run_lengths)
+            && reachable
+            && lengths[i] > 0
+        {
+            w.out.extend(count::charge(global, lengths[i]));
         }
         match op {
             Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
