@@ -45,7 +45,7 @@ pub(super) trait CheckpointEngine {
     /// Continues the stopped program.
     fn resume(&mut self) -> Result<Step, Failure>;
     /// Why the program stopped: the engine's own trigger, else the one `fired` holds.
-    fn trigger(&self, fired: &Fired) -> TriggerInfo;
+    fn trigger(&mut self, fired: &Fired) -> TriggerInfo;
     /// Writes the stopped program durably to `path`.
     fn write_snapshot(&mut self, trigger: TriggerInfo, path: &Path) -> anyhow::Result<()>;
     /// Gets the program ready to continue after a checkpoint (`--leave-running`).

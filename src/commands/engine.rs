@@ -17,8 +17,9 @@ pub enum Engine {
 #[derive(clap::Args, Debug, Default)]
 pub struct EngineArgs {
     /// Engine: `fast` (the default; compiled with wasmtime) or `interp` (the
-    /// interpreter). Without this option, options only the interpreter has (`--trace`,
-    /// `--checkpoint-on instructions:N`) select the interpreter.
+    /// interpreter). Without this option, `--trace` (only the interpreter has it) and
+    /// `--checkpoint-on instructions:N` (exact on the interpreter, approximate on the
+    /// fast engine) select the interpreter.
     #[arg(long, value_enum, value_name = "ENGINE")]
     pub engine: Option<Engine>,
 }
@@ -43,24 +44,34 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The first option given that only the interpreter supports, as the user wrote it.
-pub fn interp_only_option(checkpoint: &CheckpointArgs, trace: &TraceArgs) -> Option<String> {
+/// Why a run would rather be on the interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InterpReason {
+    /// An option only the interpreter has (`--trace`), as the user wrote it.
+    Requires(String),
+    /// An option the interpreter honours exactly and the fast tier approximately
+    /// (`--checkpoint-on instructions:N`): the interpreter, unless `--engine fast`.
+    Prefers(String),
+}
+
+/// The first option given that needs or prefers the interpreter.
+pub fn interp_reason(checkpoint: &CheckpointArgs, trace: &TraceArgs) -> Option<InterpReason> {
     if trace.trace {
-        return Some("--trace".into());
+        return Some(InterpReason::Requires("--trace".into()));
     }
     checkpoint
         .triggers
         .iter()
         .find(|t| t.starts_with("instructions:") || *t == "instructions")
-        .map(|t| format!("--checkpoint-on {t}"))
+        .map(|t| InterpReason::Prefers(format!("--checkpoint-on {t}")))
 }
 
 impl EngineArgs {
-    /// The engine for a run that uses `interp_only` (see [`interp_only_option`]).
-    pub fn choose(&self, interp_only: Option<String>) -> anyhow::Result<Choice> {
+    /// The engine for a run with the options behind `reason` (see [`interp_reason`]).
+    pub fn choose(&self, reason: Option<InterpReason>) -> anyhow::Result<Choice> {
         let explicit = self.engine.is_some();
-        let engine = match (self.engine, interp_only) {
-            (Some(Engine::Fast), Some(option)) => {
+        let engine = match (self.engine, reason) {
+            (Some(Engine::Fast), Some(InterpReason::Requires(option))) => {
                 return Err(UsageError(format!(
                     "{option} is not supported by the fast engine: use --engine interp \
                      (or leave out --engine)"

@@ -29,8 +29,7 @@ use tern_wasi::WasiCtx;
 /// the engine was not chosen explicitly (the caller then runs the interpreter).
 pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
     let wasm = super::run::read_wasm(&args.module)?;
-    let call = call_trigger(&args.checkpoint, &args.module)?;
-    let Some(module) = load(&wasm, call, &args.module, explicit)? else {
+    let Some(module) = load(&wasm, &args.checkpoint, &args.module, explicit)? else {
         return Ok(None);
     };
     let (name, params) = match &args.invoke {
@@ -62,10 +61,11 @@ pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
     let instance = FastInstance::new(&module, wasi.clone())
         .map_err(|e| anyhow!("{}: {e}", args.module.display()))?;
     let program = Program {
+        call: call_trigger(&args.checkpoint, &args.module)?,
         module,
         wasi,
-        call,
         print_results: args.invoke.is_some(),
+        instructions_before: Some(0),
     };
     #[cfg(not(target_os = "wasi"))]
     if args.migration.enabled() {
@@ -114,8 +114,7 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
     if has_start(&wasm) && !explicit {
         return Ok(None);
     }
-    let call = call_trigger(&args.checkpoint, &args.module)?;
-    let Some(module) = load(&wasm, call, &args.module, explicit)? else {
+    let Some(module) = load(&wasm, &args.checkpoint, &args.module, explicit)? else {
         return Ok(None);
     };
     let wasi = super::restore::rebuild_wasi(args, snapshot.wasi.as_deref(), None)
@@ -132,12 +131,14 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
         // `fill_memory`'s own errors already are the file's.
         if filled { e } else { file_first(&snapshot, e) }
     })?;
+    let instructions_before = snapshot.trigger.instructions;
     snapshot.finish().map_err(|e| anyhow!("{shown}: {e}"))?;
     let program = Program {
+        call: call_trigger(&args.checkpoint, &args.module)?,
         module,
         wasi,
-        call,
         print_results: true,
+        instructions_before,
     };
     drive(
         &program,
@@ -153,15 +154,17 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
 /// when the fast tier refuses the module and the interpreter may take over.
 fn load(
     wasm: &[u8],
-    call: Option<(u32, u64)>,
+    args: &CheckpointArgs,
     path: &Path,
     explicit: bool,
 ) -> anyhow::Result<Option<FastModule>> {
     let engine = FastEngine::new().map_err(|e| anyhow!("the fast engine: {e}"))?;
-    let module = match call {
-        Some((func, every)) => FastModule::with_call_trigger(&engine, wasm, func, every),
-        None => FastModule::new(&engine, wasm),
-    };
+    let call = call_trigger(args, path)?;
+    let count = args
+        .parsed_triggers()?
+        .iter()
+        .any(|t| matches!(t, Trigger::Instructions(_)));
+    let module = FastModule::with_triggers(&engine, wasm, call, count);
     match module {
         Ok(module) => Ok(Some(module)),
         Err(tern_fast::Error::Instrument(_) | tern_fast::Error::Unsupported { .. })
@@ -209,6 +212,10 @@ pub(super) struct Program {
     pub(super) wasi: Arc<Mutex<WasiCtx>>,
     pub(super) call: Option<(u32, u64)>,
     pub(super) print_results: bool,
+    /// Instructions the program had executed before this run: 0 for `tern run`, the
+    /// snapshot's count for `tern restore` (`None` when it has none, as on the
+    /// interpreter).
+    pub(super) instructions_before: Option<u64>,
 }
 
 pub(super) enum Start {
@@ -224,6 +231,10 @@ struct FastRun<'a> {
     current: Arc<Mutex<CheckpointHandle>>,
     /// The snapshot just written, which `--leave-running` restores.
     last: Option<Snapshot>,
+    /// `instructions:N`: N.
+    instructions: Option<u64>,
+    /// Instructions executed before the current instance's budget was set.
+    instructions_before: Option<u64>,
 }
 
 impl FastRun<'_> {
@@ -246,9 +257,13 @@ impl CheckpointEngine for FastRun<'_> {
 
     fn arm(&mut self, trigger: &Trigger, _: &Fired) -> anyhow::Result<bool> {
         match trigger {
-            // The engine choice sends these to the interpreter.
-            Trigger::Instructions(_) => {
-                anyhow::bail!("--checkpoint-on instructions:N is not supported by the fast engine")
+            // Approximate: counted in the module (`load`), the stop at the next safepoint.
+            Trigger::Instructions(n) => {
+                self.instructions = Some(*n);
+                self.instance
+                    .set_instruction_budget(Some(*n))
+                    .map_err(|e| anyhow!("--checkpoint-on instructions:{n}: {e}"))?;
+                Ok(true)
             }
             // Compiled into the module (`load`).
             Trigger::Call(..) => Ok(true),
@@ -260,16 +275,30 @@ impl CheckpointEngine for FastRun<'_> {
         Self::step(self.instance.resume())
     }
 
-    /// A checkpoint nobody asked for through the handle was taken by the `call:` trigger
-    /// compiled into the module.
-    fn trigger(&self, fired: &Fired) -> TriggerInfo {
+    /// A checkpoint nobody asked for through the handle was taken by a trigger compiled
+    /// into the module: the instruction budget if it ran out, else the `call:` trigger.
+    fn trigger(&mut self, fired: &Fired) -> TriggerInfo {
         let requested = self.instance.checkpoint_handle().is_requested();
-        match self.program.call {
-            Some((func, n)) if !requested => {
+        let counted = self.instance.counted_instructions();
+        let budget_out = matches!((self.instructions, counted), (Some(n), Some(c)) if c >= n);
+        let mut info = match (self.program.call, self.instructions) {
+            (_, Some(n)) if !requested && budget_out => {
+                TriggerInfo::now(trigger_kind::INSTRUCTIONS, n.to_string())
+            }
+            (Some((func, n)), _) if !requested => {
                 TriggerInfo::now(trigger_kind::CALL, format!("function {func}, call {n}"))
             }
             _ => fired.take(),
+        };
+        // As on the interpreter: with an instruction trigger the snapshot records the
+        // program's total, here exact at the safepoint it stopped at.
+        if self.instructions.is_some() {
+            info.instructions = self
+                .instructions_before
+                .zip(counted)
+                .map(|(before, counted)| before + counted);
         }
+        info
     }
 
     fn write_snapshot(&mut self, trigger: TriggerInfo, path: &Path) -> anyhow::Result<()> {
@@ -288,6 +317,12 @@ impl CheckpointEngine for FastRun<'_> {
         self.instance = FastInstance::restore(&program.module, &snapshot, program.wasi.clone())
             .map_err(|e| anyhow!("--leave-running: {e}"))?;
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = self.instance.checkpoint_handle();
+        if let Some(n) = self.instructions {
+            self.instructions_before = snapshot.trigger.instructions;
+            self.instance
+                .set_instruction_budget(Some(n))
+                .map_err(|e| anyhow!("--leave-running: {e}"))?;
+        }
         Ok(())
     }
 
@@ -309,6 +344,8 @@ fn drive(
         current: Arc::new(Mutex::new(instance.checkpoint_handle())),
         instance,
         last: None,
+        instructions: None,
+        instructions_before: program.instructions_before,
     };
     super::drive::drive(&mut run, args, default_snapshot, |run| {
         let outcome = match start {

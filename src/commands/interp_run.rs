@@ -133,7 +133,7 @@ impl CheckpointEngine for InterpRun {
         self.run(Store::resume)
     }
 
-    fn trigger(&self, fired: &Fired) -> TriggerInfo {
+    fn trigger(&mut self, fired: &Fired) -> TriggerInfo {
         let mut info = match self.last_pause {
             Some(PauseReason::BudgetExhausted) => {
                 let n = self.instructions.unwrap_or_default();

@@ -265,6 +265,7 @@ pub(super) fn restore_arrival(
         wasi,
         call: None,
         print_results: false,
+        instructions_before: snapshot.trigger.instructions,
     };
     Ok((program, instance))
 }

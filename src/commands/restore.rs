@@ -3,7 +3,7 @@
 use super::checkpoint::{CheckpointArgs, Session};
 #[cfg(feature = "fast")]
 use super::engine::Engine;
-use super::engine::{EngineArgs, interp_only_option};
+use super::engine::{EngineArgs, interp_reason};
 use super::interp_run::drive;
 use super::run::load_module;
 use anyhow::Context;
@@ -37,8 +37,9 @@ pub struct RestoreArgs {
 }
 
 pub fn run(args: RestoreArgs) -> anyhow::Result<ExitCode> {
-    let interp_only = interp_only_option(&args.checkpoint, &args.trace);
-    let choice = args.engine.choose(interp_only)?;
+    let choice = args
+        .engine
+        .choose(interp_reason(&args.checkpoint, &args.trace))?;
     #[cfg(feature = "fast")]
     if choice.engine == Engine::Fast
         && let Some(code) = super::fast::restore(&args, choice.explicit)?

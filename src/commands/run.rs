@@ -4,7 +4,7 @@
 use super::checkpoint::{CheckpointArgs, Session};
 #[cfg(feature = "fast")]
 use super::engine::Engine;
-use super::engine::{EngineArgs, interp_only_option};
+use super::engine::{EngineArgs, interp_reason};
 use super::interp_run::drive;
 use super::values;
 use anyhow::{Context, bail};
@@ -86,8 +86,9 @@ pub(super) fn wasi_builder(args: &RunArgs) -> anyhow::Result<WasiCtxBuilder> {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let interp_only = interp_only_option(&args.checkpoint, &args.trace);
-    let choice = args.engine.choose(interp_only)?;
+    let choice = args
+        .engine
+        .choose(interp_reason(&args.checkpoint, &args.trace))?;
     #[cfg(feature = "fast")]
     if choice.engine == Engine::Fast
         && let Some(code) = super::fast::run(&args, choice.explicit)?

@@ -15,13 +15,15 @@ use crate::checkpoint_wasi::{
 use crate::util::{TempDir, stderr, stdout, tern, tern_with_env};
 use std::path::PathBuf;
 use std::process::Stdio;
+use tern_snapshot::{Value, read_snapshot_file};
 
 /// One step of a chain: the engine, and where to checkpoint (`None`: run to the end).
 type Step = (&'static str, Option<u64>);
 
 /// Runs `steps` in new processes: the first is `tern run`, each next one `tern restore`
 /// of the snapshot the previous one wrote, given the stdin the previous ones left unread.
-fn chain(setup: &Setup<'_>, func: u32, steps: &[Step]) -> Outcome {
+/// A step's N becomes the trigger `trigger(N)`.
+fn chain(setup: &Setup<'_>, trigger: &dyn Fn(u64) -> String, steps: &[Step]) -> Outcome {
     let context = format!("{} {steps:?}", setup.program.wasm);
     let mut outcome = Outcome::default();
     let mut input = (setup.program.input)();
@@ -32,7 +34,7 @@ fn chain(setup: &Setup<'_>, func: u32, steps: &[Step]) -> Outcome {
         if let Some(n) = n {
             options.extend([
                 "--checkpoint-on".into(),
-                format!("call:{func}:{n}"),
+                trigger(n),
                 "--snapshot".into(),
                 path.clone(),
             ]);
@@ -60,7 +62,11 @@ fn chain(setup: &Setup<'_>, func: u32, steps: &[Step]) -> Outcome {
 
 /// An uninterrupted run on `engine`.
 fn uninterrupted(program: &Program, root: PathBuf, engine: &'static str) -> Outcome {
-    chain(&Setup::new(program, root), 0, &[(engine, None)])
+    chain(
+        &Setup::new(program, root),
+        &|_| String::new(),
+        &[(engine, None)],
+    )
 }
 
 /// The whole check for one program: both engines uninterrupted, then chains across the
@@ -83,8 +89,115 @@ fn across_engines(name: &str, program: Program, func: u32, [n1, n2]: [u64; 2]) {
     ];
     for (i, steps) in chains.into_iter().enumerate() {
         let setup = Setup::new(&program, dir.0.join(format!("chain{i}")));
-        let outcome = chain(&setup, func, steps);
+        let outcome = chain(&setup, &|n| format!("call:{func}:{n}"), steps);
         outcome.assert_same(&expected, &format!("{} {steps:?}", program.wasm));
+    }
+}
+
+/// The zero value of `v`'s type (what the fast tier reports for a dead local).
+fn zero_like(v: &Value) -> Value {
+    match v {
+        Value::I32(_) => Value::I32(0),
+        Value::I64(_) => Value::I64(0),
+        Value::F32(_) => Value::F32(0),
+        Value::F64(_) => Value::F64(0),
+        Value::V128(_) => Value::V128(0),
+        Value::FuncRef(_) => Value::FuncRef(None),
+        Value::ExternRef(_) => Value::ExternRef(None),
+    }
+}
+
+/// `instructions:N` on the fast engine stops at the first safepoint at or after N
+/// instructions and records the exact count: the interpreter stopped after that many
+/// instructions holds the very same state. Snapshots then move between the engines as
+/// with any other trigger.
+#[test]
+fn instruction_trigger_on_fast_is_approximate_and_counts_exactly() {
+    let program = Program::plain("compute.wasm", &["200", "6"]);
+    let dir = TempDir::new("engines-instructions");
+    let module = guest("compute.wasm");
+    for n in [1u64, 5_000, 250_000] {
+        let snap = |name: &str| dir.0.join(format!("{name}-{n}.tern")).display().to_string();
+        let (fast, interp) = (snap("fast"), snap("interp"));
+        let trigger = format!("instructions:{n}");
+        let run = |engine: &str, trigger: &str, path: &str| {
+            let out = tern(&[
+                "run",
+                "--engine",
+                engine,
+                "--checkpoint-on",
+                trigger,
+                "--snapshot",
+                path,
+                &module,
+                "200",
+                "6",
+            ]);
+            assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+        };
+        run("fast", &trigger, &fast);
+        let inspected = stdout(&tern(&["inspect", &fast]));
+        let executed: u64 = inspected
+            .split_once("trigger: instructions ")
+            .and_then(|(_, rest)| rest.split_once(" (")?.1.split_once(' '))
+            .and_then(|(count, _)| count.parse().ok())
+            .unwrap_or_else(|| panic!("no executed count in:\n{inspected}"));
+        assert!(executed >= n, "stopped after {executed} < {n} instructions");
+        run("interp", &format!("instructions:{executed}"), &interp);
+        let (fast, interp) = (
+            read_snapshot_file(fast.as_ref()),
+            read_snapshot_file(interp.as_ref()),
+        );
+        let (fast, interp) = (fast.unwrap(), interp.unwrap());
+        assert_eq!(fast.trigger.instructions, interp.trigger.instructions);
+        let at = format!("fast stopped at {n} → {executed} instructions");
+        let (a, b) = (&fast.state, &interp.state);
+        assert!(
+            a.memories == b.memories && a.globals == b.globals,
+            "{at}: memory/globals"
+        );
+        assert!(
+            a.tables == b.tables && a.instances == b.instances,
+            "{at}: tables/segments"
+        );
+        // The WASI state, but for the monotonic clock (it runs on between the two runs).
+        let wasi = |bytes: &Option<Vec<u8>>| {
+            let mut state: serde_json::Value =
+                serde_json::from_slice(bytes.as_ref().unwrap()).unwrap();
+            state.as_object_mut().unwrap().remove("monotonic_ns");
+            state
+        };
+        assert_eq!(wasi(&fast.wasi), wasi(&interp.wasi), "{at}: WASI state");
+        assert_eq!(a.frames.len(), b.frames.len(), "{at}: frames");
+        for (f, i) in a.frames.iter().zip(&b.frames) {
+            assert_eq!((f.func, f.pc, &f.stack), (i.func, i.pc, &i.stack), "{at}");
+            // The fast tier reports locals that are dead there as zero.
+            let dead_or_same = |(x, y): (&Value, &Value)| x == y || *x == zero_like(y);
+            assert!(
+                f.locals.iter().zip(&i.locals).all(dead_or_same),
+                "{at}: locals"
+            );
+        }
+    }
+    let expected = uninterrupted(&program, dir.0.join("plain"), "interp");
+    let chains: [&[Step]; 3] = [
+        &[("fast", Some(40_000)), ("interp", None)],
+        &[
+            ("interp", Some(40_000)),
+            ("fast", Some(90_000)),
+            ("fast", None),
+        ],
+        &[
+            ("fast", Some(70_000)),
+            ("fast", Some(1)),
+            ("interp", Some(3)),
+            ("fast", None),
+        ],
+    ];
+    for (i, steps) in chains.into_iter().enumerate() {
+        let setup = Setup::new(&program, dir.0.join(format!("chain{i}")));
+        let outcome = chain(&setup, &|n| format!("instructions:{n}"), steps);
+        outcome.assert_same(&expected, &format!("instructions {steps:?}"));
     }
 }
 
@@ -217,12 +330,9 @@ fn interpreter_only_options_with_engine_fast_are_refused() {
     let snap = dir.0.join("x.tern").display().to_string();
     let out = tern(&["run", "--engine", "fast", "--trace", &module]);
     one_line_error(&out, "--trace");
+    // Without --engine the interpreter takes `--trace`, and `instructions:N` (exact
+    // there, approximate on the fast engine).
     let instructions = ["--checkpoint-on", "instructions:1000"];
-    let mut args = vec!["run", "--engine", "fast"];
-    args.extend(instructions);
-    args.push(&module);
-    one_line_error(&tern(&args), "--checkpoint-on instructions:1000");
-    // Without --engine the interpreter takes them.
     let mut args = vec!["run", "--snapshot", &snap];
     args.extend(instructions);
     args.extend([module.as_str(), "200", "6"]);

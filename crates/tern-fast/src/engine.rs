@@ -1,5 +1,6 @@
 //! [`FastEngine`] and [`FastModule`]: the wasmtime engine and a module ready to run.
 
+use crate::budget::CompiledTriggers;
 use crate::cache::ModuleCache;
 use crate::calls::CallTrigger;
 use crate::error::Error;
@@ -72,7 +73,7 @@ impl FastModule {
     /// Instruments and compiles `wasm` (a binary module), going through the engine's
     /// cache when it has one.
     pub fn new(engine: &FastEngine, wasm: &[u8]) -> Result<FastModule, Error> {
-        Self::prepared(engine, prepare(wasm, None)?)
+        Self::prepared(engine, prepare(wasm, CompiledTriggers::default())?)
     }
 
     /// Like [`FastModule::new`], with the trigger `call:FUNC:N`: a checkpoint is
@@ -89,7 +90,22 @@ impl FastModule {
         func: u32,
         every: u64,
     ) -> Result<FastModule, Error> {
-        Self::prepared(engine, prepare(wasm, Some(CallTrigger { func, every }))?)
+        Self::with_triggers(engine, wasm, Some((func, every)), false)
+    }
+
+    /// Like [`FastModule::new`], optionally with the call trigger of
+    /// [`FastModule::with_call_trigger`] (`call` = function and N), and when `count` is
+    /// set compiled for the approximate `instructions:N` trigger
+    /// ([`crate::FastInstance::set_instruction_budget`]); counting costs run time, so
+    /// only modules that need it are compiled so.
+    pub fn with_triggers(
+        engine: &FastEngine,
+        wasm: &[u8],
+        call: Option<(u32, u64)>,
+        count: bool,
+    ) -> Result<FastModule, Error> {
+        let call = call.map(|(func, every)| CallTrigger { func, every });
+        Self::prepared(engine, prepare(wasm, CompiledTriggers { call, count })?)
     }
 
     fn prepared(engine: &FastEngine, prepared: Prepared) -> Result<FastModule, Error> {

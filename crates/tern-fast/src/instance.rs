@@ -57,6 +57,8 @@ pub struct FastInstance {
     /// A restored program's continuation clones, until they have all returned.
     pub(crate) resume: Option<Resume>,
     pub(crate) timing: Option<crate::resume::RestoreTiming>,
+    /// The last instruction budget set (`budget.rs`).
+    pub(crate) budget_set: Option<u64>,
 }
 
 impl FastInstance {
@@ -113,6 +115,7 @@ impl FastInstance {
             unwound: false,
             resume: None,
             timing: None,
+            budget_set: None,
         }
     }
 

@@ -55,6 +55,7 @@
 //!
 //! See `docs/fast-tier.md`.
 
+mod budget;
 mod cache;
 mod calls;
 mod capture;

@@ -23,7 +23,7 @@
 //! escaping anyway, so the extra exports add no compiled code. Exporting a memory, table
 //! or global does not change how the module's own code reaches it.
 
-use crate::calls::CallTrigger;
+use crate::budget::{BUDGET_EXPORT, CompiledTriggers};
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
 use std::collections::BTreeSet;
@@ -75,10 +75,10 @@ pub(crate) struct Facts {
     pub has_start: bool,
 }
 
-/// Instruments `original` and adds the reach exports (and the counter of `trigger`).
-pub(crate) fn prepare(original: &[u8], trigger: Option<CallTrigger>) -> Result<Prepared, Error> {
+/// Instruments `original` and adds the reach exports (and what `triggers` need).
+pub(crate) fn prepare(original: &[u8], triggers: CompiledTriggers) -> Result<Prepared, Error> {
     let facts = facts(original)?;
-    if let Some(t) = trigger
+    if let Some(t) = triggers.call
         && (t.every == 0
             || t.func < facts.func_imports.len() as u32
             || out_of_range(t.func, original)?)
@@ -95,14 +95,14 @@ pub(crate) fn prepare(original: &[u8], trigger: Option<CallTrigger>) -> Result<P
     // The call trigger stops the program at the counted function's entry poll, which the
     // pass would otherwise leave out of a function that only makes bounded calls.
     let options = tern_instrument::Options {
-        entry_poll: trigger.map(|t| t.func),
-        ..Default::default()
+        entry_poll: triggers.call.map(|t| t.func),
+        budget_global: triggers.budget_global(facts.globals),
     };
     let out = tern_instrument::instrument_with(original, &options)?;
     // Every function, memory, table and global exported under its original index too, so
     // a restore can link continuation clones to this very compiled module.
     let for_clones = export_for_clones(&out.module, MainLayout::Instrumented)?;
-    let module = add_reach_exports(&for_clones, &facts, trigger)?;
+    let module = add_reach_exports(&for_clones, &facts, triggers)?;
     Ok(Prepared {
         module,
         map: out.map,
@@ -250,15 +250,17 @@ fn reencode_error(e: wasm_encoder::reencode::Error<std::convert::Infallible>) ->
 
 /// Copies every section of `module` unchanged, except: the export section gets the reach
 /// exports appended (or is created in its place), the import and code sections make the
-/// request polls atomic (`flags.rs`), and with a call trigger the global section gets
-/// its counter and the counted function its countdown (`calls.rs`).
+/// request polls atomic (`flags.rs`), the global section gets the globals of `triggers`
+/// (`budget.rs`), and with a call trigger the counted function its countdown
+/// (`calls.rs`).
 fn add_reach_exports(
     module: &[u8],
     facts: &Facts,
-    trigger: Option<CallTrigger>,
+    triggers: CompiledTriggers,
 ) -> Result<Vec<u8>, Error> {
     let mut out = wasm_encoder::Module::new();
     let mut placed = false;
+    let mut had_globals = false;
     let mut code: Option<(wasm_encoder::CodeSection, u32)> = None;
     let mut entry = 0u32;
     let imported = facts.func_imports.len() as u32;
@@ -274,11 +276,11 @@ fn add_reach_exports(
                 AtomicPolls
                     .parse_global_section(&mut globals, reader.clone())
                     .map_err(reencode_error)?;
-                if let Some(trigger) = trigger {
-                    let (ty, init) = trigger.global();
+                for (ty, init) in triggers.globals() {
                     globals.global(ty, &init);
                 }
                 out.section(&globals);
+                had_globals = true;
                 continue;
             }
             Payload::CodeSectionStart { count, .. } => {
@@ -286,7 +288,7 @@ fn add_reach_exports(
             }
             Payload::CodeSectionEntry(body) => {
                 if let Some((section, left)) = code.as_mut() {
-                    match trigger {
+                    match triggers.call {
                         Some(t) if t.func == imported + entry => {
                             let f = t
                                 .counted_body(&mut AtomicPolls, body.clone(), facts.globals)
@@ -314,7 +316,7 @@ fn add_reach_exports(
                 let export = export?;
                 exports.export(export.name, export_kind(export.kind), export.index);
             }
-            place_exports(&mut out, exports, facts, trigger);
+            place_exports(&mut out, exports, facts, triggers, had_globals);
             placed = true;
             continue;
         }
@@ -322,7 +324,7 @@ fn add_reach_exports(
             continue;
         };
         if !placed && after_exports(id) {
-            place_exports(&mut out, ExportSection::new(), facts, trigger);
+            place_exports(&mut out, ExportSection::new(), facts, triggers, had_globals);
             placed = true;
         }
         if id == 10 {
@@ -339,27 +341,30 @@ fn add_reach_exports(
         out.section(&RawSection { id, data });
     }
     if !placed {
-        place_exports(&mut out, ExportSection::new(), facts, trigger);
+        place_exports(&mut out, ExportSection::new(), facts, triggers, had_globals);
     }
     Ok(out.finish())
 }
 
 /// Writes the export section with the reach exports, preceded by a global section for
-/// the call trigger's counter if the module has no globals of its own (a module with
-/// globals got the counter in its global section, which comes before the exports).
+/// the globals of `triggers` if the module has no global section (one that has got them
+/// there, and it comes before the exports).
 fn place_exports(
     out: &mut wasm_encoder::Module,
     mut exports: ExportSection,
     facts: &Facts,
-    trigger: Option<CallTrigger>,
+    triggers: CompiledTriggers,
+    had_globals: bool,
 ) {
-    if let Some(trigger) = trigger
-        && facts.globals == 0
-    {
+    if !had_globals && triggers != CompiledTriggers::default() {
         let mut globals = wasm_encoder::GlobalSection::new();
-        let (ty, init) = trigger.global();
-        globals.global(ty, &init);
+        for (ty, init) in triggers.globals() {
+            globals.global(ty, &init);
+        }
         out.section(&globals);
+    }
+    if let Some(budget) = triggers.budget_global(facts.globals) {
+        exports.export(BUDGET_EXPORT, ExportKind::Global, budget);
     }
     append_reach(&mut exports, facts);
     out.section(&exports);
@@ -404,7 +409,7 @@ mod tests {
                  (data (i32.const 0) "x") (data "y"))"#,
         )
         .unwrap();
-        let prepared = prepare(&wasm, None).unwrap();
+        let prepared = prepare(&wasm, CompiledTriggers::default()).unwrap();
         wasmparser::validate(&prepared.module).unwrap();
         assert_eq!(prepared.facts.data_active, [true, false]);
         assert_eq!(prepared.facts.elem_dropped, [true]);
@@ -446,7 +451,7 @@ mod tests {
                  (import "env" "t" (table 1 funcref)) (memory 1) (global i32 (i32.const 0)))"#,
         )
         .unwrap();
-        let prepared = prepare(&wasm, None).unwrap();
+        let prepared = prepare(&wasm, CompiledTriggers::default()).unwrap();
         wasmparser::validate(&prepared.module).unwrap();
         let facts = &prepared.facts;
         assert_eq!((facts.memories, facts.tables, facts.globals), (2, 1, 2));

@@ -10,9 +10,9 @@
 //! there. A scratch local belongs to an (operand-stack position, type) pair.
 
 use crate::abi::{self, ValKind};
-use crate::count;
 use crate::bounded::{CallFacts, needs_entry_poll};
 use crate::cold::{ColdHelpers, ColdKey, MAX_HELPER_PARAMS, start_unwinding};
+use crate::count;
 use crate::error::Error;
 use crate::liveness::{Liveness, Step};
 use crate::map::{FuncInfo, InstrumentMap, Site, SiteKind};
