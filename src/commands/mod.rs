@@ -4,6 +4,8 @@ pub mod checkpoint;
 pub mod engine;
 #[cfg(feature = "fast")]
 pub mod fast;
+#[cfg(all(feature = "fast", not(target_os = "wasi")))]
+mod fast_arrival;
 pub mod inspect;
 #[cfg(not(target_os = "wasi"))]
 pub mod migrate;

@@ -100,18 +100,28 @@ fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf
     };
     let from = format!("{} ({})", incoming.peer, incoming.source_name);
     match receive(incoming, dirs, choice) {
-        Ok((restored, arrival, restore_ms)) => {
+        Ok((restored, arrival, timing)) => {
             let status = match finish(restored, control) {
                 Ok(code) => format!("exit status {code}"),
                 Err(e) => format!("failed: {e}"),
             };
+            let clones = timing
+                .clones_ms
+                .map_or(String::new(), |ms| format!(" (clones {ms:.2} ms)"));
             eprintln!(
-                "tern serve: migration from {from}: {} rounds, {} bytes, restore {restore_ms:.2} ms, {status}",
-                arrival.rounds, arrival.bytes
+                "tern serve: migration from {from}: {} rounds, {} bytes, restore {:.2} ms{clones}, {status}",
+                arrival.rounds, arrival.bytes, timing.restore_ms
             );
         }
         Err(e) => eprintln!("tern serve: migration from {from}: refused: {e:#}"),
     }
+}
+
+/// How long the restore after the final state took, and of that the fast tier's
+/// continuation clones.
+struct Timing {
+    restore_ms: f64,
+    clones_ms: Option<f64>,
 }
 
 /// A restored arrival, about to run.
@@ -126,31 +136,38 @@ fn receive(
     incoming: Incoming,
     dirs: &[(String, String)],
     choice: Choice,
-) -> anyhow::Result<(Restored, Arrival, f64)> {
+) -> anyhow::Result<(Restored, Arrival, Timing)> {
     #[cfg(feature = "fast")]
     if choice.engine == Engine::Fast {
         match super::migrate_fast::load_arrival(&incoming.module, choice.explicit) {
             Ok(Some(module)) => {
                 let shared_fs = incoming.shared_fs;
                 let wasm = incoming.module.clone();
-                let mut arrival = incoming.receive()?;
+                // Instantiated now, so that pre-copy writes into the memories it runs on.
+                let mut sink = match super::fast_arrival::stage(&module) {
+                    Ok(sink) => sink,
+                    Err(e) => {
+                        incoming.refuse(&format!("{e:#}"));
+                        return Err(e);
+                    }
+                };
+                let mut arrival = incoming.receive_into(&mut sink)?;
                 let started = Instant::now();
+                let flag = sink.0.interrupt_flag();
                 let restored = restore_files(&arrival, dirs, shared_fs)
-                    .and_then(|_| wasi_for(&arrival, dirs, None))
+                    .and_then(|_| wasi_for(&arrival, dirs, Some(flag)))
                     .and_then(|wasi| {
-                        let memories = std::mem::take(&mut arrival.memories);
-                        super::migrate_fast::restore_arrival(
-                            module,
-                            &arrival.snapshot,
-                            &memories,
-                            wasi,
-                        )
+                        super::fast_arrival::finish(module, sink, &arrival.snapshot, wasi)
                     });
                 return match restored {
-                    Ok((program, instance)) => {
+                    Ok((program, instance, clones)) => {
                         arrival.confirm()?;
                         let ms = started.elapsed().as_secs_f64() * 1e3;
-                        Ok((Restored::Fast(program, instance, wasm), arrival, ms))
+                        let timing = Timing {
+                            restore_ms: ms,
+                            clones_ms: Some(clones.as_secs_f64() * 1e3),
+                        };
+                        Ok((Restored::Fast(program, instance, wasm), arrival, timing))
                     }
                     Err(e) => {
                         arrival.refuse(&format!("{e:#}"));
@@ -180,8 +197,11 @@ fn receive(
     match restore(&config, &module, &mut arrival, dirs, shared_fs) {
         Ok(session) => {
             arrival.confirm()?;
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            Ok((Restored::Interp(session), arrival, ms))
+            let timing = Timing {
+                restore_ms: started.elapsed().as_secs_f64() * 1e3,
+                clones_ms: None,
+            };
+            Ok((Restored::Interp(session), arrival, timing))
         }
         Err(e) => {
             arrival.refuse(&format!("{e:#}"));

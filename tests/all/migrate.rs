@@ -715,3 +715,55 @@ fn migrate_on_file_trigger() {
         ref_log
     );
 }
+
+const GROW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/guests/migrate/grow.wasm"
+);
+/// 100 steps, each allocating 512 KiB more (50 MiB in all), 15 ms apart.
+const GROW_ARGS: [&str; 3] = ["100", "512", "15"];
+
+/// A fast target writes pre-copy pages into the memories of the instance it will run,
+/// growing them as the source's memory grows between rounds: the program, whose heap
+/// grows at every step, prints exactly what an uninterrupted run prints.
+#[test]
+fn migrate_fast_memory_grows_during_precopy() {
+    let dir = TempDir::new("migrate-grow");
+    let mut args = vec!["run", "--engine", "fast", GROW];
+    args.extend(GROW_ARGS);
+    let reference = crate::util::tern(&args);
+    assert!(
+        reference.status.success(),
+        "{}",
+        crate::util::stderr(&reference)
+    );
+    let ref_out = crate::util::stdout(&reference);
+    assert!(ref_out.contains("done checksum"), "{ref_out}");
+    let hosts = Hosts::new("gr");
+    let port = port();
+    let mut target = serve(
+        &hosts,
+        1,
+        port,
+        &dir.0.join("b"),
+        &["--max-migrations", "1", "--engine", "fast"],
+    );
+    let control = dir.0.join("ctl.sock");
+    let control_arg = control.display().to_string();
+    let mut args = vec!["run", "--engine", "fast", "--control", &control_arg, GROW];
+    args.extend(GROW_ARGS);
+    let mut src = Proc::spawn(hosts.tern(0, &args));
+    src.wait_for("step 10 ");
+    let to = format!("{}:{port}", hosts.addrs[1]);
+    let (code, report) = migrate(&hosts, 0, &to, &control, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(src.wait(), 0, "{}", src.err());
+    assert_eq!(target.wait(), 0, "{}", target.err());
+    assert!(target.err().contains("exit status 0"), "{}", target.err());
+    let both = program_lines(&src.out()) + &program_lines(&target.out());
+    assert_eq!(both, ref_out);
+    let (rounds, _, _) = report_numbers(&report);
+    if report.contains("tracking userfaultfd-wp") {
+        assert!(rounds >= 2, "{report}");
+    }
+}

@@ -15,10 +15,12 @@
 
 pub mod dirty;
 pub mod frame;
+mod sink;
 mod source;
 mod target;
 
 pub use dirty::{CHUNK, MemoryRegion, Tracker};
+pub use sink::{Buffers, PageSink};
 pub use source::{Options, Program, Report, migrate};
 pub use target::{Arrival, FileImage, Incoming, accept_hello};
 
