@@ -1,5 +1,7 @@
 //! One module per `tern` subcommand.
 
+#[cfg(not(target_os = "wasi"))]
+mod arrival_files;
 pub mod checkpoint;
 pub mod engine;
 #[cfg(feature = "fast")]

@@ -4,17 +4,21 @@
 //! target needs nothing but its `--dir` preopens. A program is restored exactly as
 //! `tern restore` restores one — the same module identity check, the same frame and
 //! value validation (`Store::restore_with_memories` shares `restore_with`'s checks), the
-//! same WASI rebuild — and only then is "running" sent and the program run. Its
-//! stdout/stderr are serve's. One log line per migration goes to serve's stderr.
+//! same WASI rebuild — and only then is "running" sent; the program runs once the
+//! source commits (without the commit it is discarded and the files it brought are taken
+//! back: `arrival_files.rs`). Its stdout/stderr are serve's. One log line per migration
+//! goes to serve's stderr.
 //!
 //! `--engine` chooses the engine arrivals run on, whatever engine sent them: `fast`
-//! (the default; `migrate_fast.rs` restores them) or `interp`.
+//! (the default; `fast_arrival.rs` restores them, writing pre-copy pages straight into
+//! the instance's memories) or `interp`.
 
+use super::arrival_files::{Written, restore_files};
 use super::checkpoint::Session;
 use super::engine::{Engine, EngineArgs};
 use anyhow::Context;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,6 +48,10 @@ pub struct ServeArgs {
     #[arg(long, value_enum, value_name = "ENGINE")]
     engine: Option<Engine>,
 }
+
+/// How long a target waits for the source's commit after telling it the program is
+/// restored.
+const COMMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// The engine arrivals run on, and whether it was chosen explicitly.
 type Choice = super::engine::Choice;
@@ -154,26 +162,24 @@ fn receive(
                 let mut arrival = incoming.receive_into(&mut sink)?;
                 let started = Instant::now();
                 let flag = sink.0.interrupt_flag();
-                let restored = restore_files(&arrival, dirs, shared_fs)
-                    .and_then(|_| wasi_for(&arrival, dirs, Some(flag)))
-                    .and_then(|wasi| {
-                        super::fast_arrival::finish(module, sink, &arrival.snapshot, wasi)
-                    });
-                return match restored {
-                    Ok((program, instance, clones)) => {
-                        arrival.confirm()?;
-                        let ms = started.elapsed().as_secs_f64() * 1e3;
-                        let timing = Timing {
-                            restore_ms: ms,
-                            clones_ms: Some(clones.as_secs_f64() * 1e3),
-                        };
-                        Ok((Restored::Fast(program, instance, wasm), arrival, timing))
-                    }
+                let written = files_or_refuse(&mut arrival, dirs, shared_fs)?;
+                let restored = wasi_for(&arrival, dirs, Some(flag)).and_then(|wasi| {
+                    super::fast_arrival::finish(module, sink, &arrival.snapshot, wasi)
+                });
+                let (program, instance, clones) = match restored {
+                    Ok(r) => r,
                     Err(e) => {
+                        written.undo();
                         arrival.refuse(&format!("{e:#}"));
-                        Err(e)
+                        return Err(e);
                     }
                 };
+                let timing = Timing {
+                    restore_ms: started.elapsed().as_secs_f64() * 1e3,
+                    clones_ms: Some(clones.as_secs_f64() * 1e3),
+                };
+                commit(&mut arrival, written)?;
+                return Ok((Restored::Fast(program, instance, wasm), arrival, timing));
             }
             Ok(None) => {}
             Err(e) => {
@@ -194,66 +200,47 @@ fn receive(
     let shared_fs = incoming.shared_fs;
     let mut arrival = incoming.receive()?;
     let started = Instant::now();
-    match restore(&config, &module, &mut arrival, dirs, shared_fs) {
+    let written = files_or_refuse(&mut arrival, dirs, shared_fs)?;
+    match restore(&config, &module, &mut arrival, dirs) {
         Ok(session) => {
-            arrival.confirm()?;
             let timing = Timing {
                 restore_ms: started.elapsed().as_secs_f64() * 1e3,
                 clones_ms: None,
             };
+            commit(&mut arrival, written)?;
             Ok((Restored::Interp(session), arrival, timing))
         }
         Err(e) => {
+            written.undo();
             arrival.refuse(&format!("{e:#}"));
             Err(e)
         }
     }
 }
 
-/// Checks the preopens (every one of the program's must be given by `--dir` under the
-/// same guest name) and writes the files that travelled under them.
-fn restore_files(
-    arrival: &Arrival,
+/// Writes the arrival's files (see `arrival_files.rs`); refuses the migration if that
+/// fails.
+fn files_or_refuse(
+    arrival: &mut Arrival,
     dirs: &[(String, String)],
     shared_fs: bool,
-) -> anyhow::Result<()> {
-    let wasi_bytes = arrival.snapshot.wasi.as_deref().unwrap_or(b"null");
-    let state: Option<WasiState> =
-        serde_json::from_slice(wasi_bytes).context("the WASI state does not decode")?;
-    let mut hosts = Vec::new();
-    if let Some(state) = &state {
-        for p in &state.preopens {
-            let host = dirs
-                .iter()
-                .find(|(_, g)| *g == p.guest_path)
-                .map(|(h, _)| PathBuf::from(h))
-                .with_context(|| {
-                    format!(
-                        "missing preopen: this host has no --dir for `{}`",
-                        p.guest_path
-                    )
-                })?;
-            hosts.push(host);
+) -> anyhow::Result<Written> {
+    restore_files(arrival, dirs, shared_fs).inspect_err(|e| arrival.refuse(&format!("{e:#}")))
+}
+
+/// Tells the source the program is restored and waits for its commit; without it the
+/// files written are taken back and the program is not run (the caller drops it).
+fn commit(arrival: &mut Arrival, written: Written) -> anyhow::Result<()> {
+    match arrival.confirm(COMMIT_WAIT) {
+        Ok(()) => {
+            written.keep();
+            Ok(())
+        }
+        Err(e) => {
+            written.undo();
+            anyhow::bail!("the source did not commit, the program is discarded: {e}")
         }
     }
-    if !shared_fs {
-        for file in &arrival.files {
-            let host = hosts
-                .get(file.preopen as usize)
-                .context("a file names a preopen the program does not have")?;
-            let rel = Path::new(&file.path);
-            if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-                anyhow::bail!("file path `{}` leaves its preopen", file.path);
-            }
-            let dest = host.join(rel);
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&dest, &file.content)
-                .with_context(|| format!("cannot write {}", dest.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The arrival's WASI context rebuilt on this host's `--dir`s (the interpreter passes
@@ -286,14 +273,12 @@ fn restore(
     module: &Module,
     arrival: &mut Arrival,
     dirs: &[(String, String)],
-    shared_fs: bool,
 ) -> anyhow::Result<Session> {
     arrival
         .snapshot
         .module
         .verify(module.bytes())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    restore_files(arrival, dirs, shared_fs)?;
     let mut store = Store::new(config);
     let wasi = wasi_for(arrival, dirs, Some(store.interrupt_handle()))?;
     let wasi = Arc::new(Mutex::new(wasi));

@@ -44,6 +44,7 @@ pub struct FileImage {
 /// Everything the source sent.
 pub struct Arrival {
     stream: TcpStream,
+    reader: BufReader<TcpStream>,
     pub snapshot: Snapshot,
     /// Memory contents, exactly as large as the snapshot's images say (empty after
     /// [`Incoming::receive_into`], whose sink holds them).
@@ -162,6 +163,7 @@ impl Incoming {
         match result {
             Ok((snapshot, files, rounds, bytes)) => Ok(Arrival {
                 stream: self.stream,
+                reader: self.reader,
                 snapshot,
                 memories: Vec::new(),
                 files,
@@ -297,9 +299,18 @@ fn place_pages(
 }
 
 impl Arrival {
-    /// Tells the source the program is restored and about to run.
-    pub fn confirm(&mut self) -> Result<(), MigrateError> {
-        write_frame(&mut self.stream, kind::RUNNING, &[])
+    /// Tells the source the program is restored, then waits (at most `timeout`) for
+    /// its commit: only then may the program run here. An error means the source did
+    /// not commit (it resumes the program, or its commit was lost): the caller must
+    /// discard the program, which then runs nowhere rather than on both hosts.
+    pub fn confirm(&mut self, timeout: Duration) -> Result<(), MigrateError> {
+        write_frame(&mut self.stream, kind::RUNNING, &[])?;
+        self.stream.set_read_timeout(Some(timeout))?;
+        let (ty, _) = read_frame(&mut self.reader)?;
+        if ty != kind::COMMIT {
+            return Err(protocol(format!("expected a commit, got frame type {ty}")));
+        }
+        Ok(())
     }
 
     /// Refuses after everything arrived (e.g. a missing preopen): the source resumes.
