@@ -9,8 +9,8 @@ SLEEP ms, forever), waits until the memory is filled and the program has run 0.5
 its restore time after the final state arrived, of which the continuation clones):
 
 downtime  from the pause of the program at the source to the target's "running" reply
-          (the source measures both ends; the target replies once the program is
-          restored and about to run)
+          and the source's commit (the source measures both ends; the target replies
+          once the program is restored, and runs it on the commit)
 total     from the connection to the "running" reply
 bytes     bytes written to the connection (module, pages, files, state)
 
@@ -96,7 +96,7 @@ def one(mib: int, hot: int, sleep_ms: int, stop_and_copy: bool, engine: str) -> 
             restore = clones = None
             end = time.time() + 10
             while time.time() < end and restore is None:
-                r = re.search(r"restore ([\d.]+) ms(?: \(clones ([\d.]+) ms\))?",
+                r = re.search(r"restored in ([\d.]+) ms(?: \(clones ([\d.]+) ms\))?",
                               serve_err.read_text(errors="replace"))
                 if r:
                     restore = float(r[1])
@@ -124,6 +124,7 @@ def machine() -> str:
 
 
 def main() -> int:
+    global TERN
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="64,1024", help="memory sizes in MiB")
     ap.add_argument("--rates", default="0,1,2",
@@ -135,7 +136,6 @@ def main() -> int:
     ap.add_argument("--json", action="store_true",
                     help="print the rows as JSON on stdout (for bench/run.py); implies --no-write")
     args = ap.parse_args()
-    global TERN
     TERN = args.tern
     records = []
     if not TERN.exists():
@@ -172,7 +172,7 @@ def main() -> int:
         f"{args.engine} on both sides, release build, dirty tracking by userfaultfd write-protect (docs/migration.md). "
         "Guest: tests/guests/migrate/churn.wasm (memory filled with a poorly compressible "
         "pattern, then HOT 4 KiB pages rewritten per step). Downtime: pause at the source "
-        "→ target replies \"running\".",
+        "→ target replies \"running\" and the source commits.",
         "",
         "| memory | writes | downtime pre-copy | downtime stop-and-copy | total pre-copy "
         "| total stop-and-copy | rounds (pre-copy) | bytes pre-copy | bytes stop-and-copy |",

@@ -6,8 +6,9 @@
 //! value validation (`Store::restore_with_memories` shares `restore_with`'s checks), the
 //! same WASI rebuild — and only then is "running" sent; the program runs once the
 //! source commits (without the commit it is discarded and the files it brought are taken
-//! back: `arrival_files.rs`). Its stdout/stderr are serve's. One log line per migration
-//! goes to serve's stderr.
+//! back: `arrival_files.rs`). Its stdout/stderr are serve's. Two log lines per migration
+//! go to serve's stderr: when the program starts running (with the restore time) and when
+//! it ends (or one when the migration is refused).
 //!
 //! `--engine` chooses the engine arrivals run on, whatever engine sent them: `fast`
 //! (the default; `fast_arrival.rs` restores them, writing pre-copy pages straight into
@@ -109,6 +110,14 @@ fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf
     let from = format!("{} ({})", incoming.peer, incoming.source_name);
     match receive(incoming, dirs, choice) {
         Ok((restored, arrival, timing)) => {
+            // Now, not only at the end: a program may run for a long time here.
+            eprintln!(
+                "tern serve: migration from {from}: running, restored in {:.2} ms{}",
+                timing.restore_ms,
+                timing
+                    .clones_ms
+                    .map_or(String::new(), |ms| format!(" (clones {ms:.2} ms)"))
+            );
             let status = match finish(restored, control) {
                 Ok(code) => format!("exit status {code}"),
                 Err(e) => format!("failed: {e}"),
