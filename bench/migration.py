@@ -5,11 +5,12 @@ For each memory size (64 MiB, 1 GiB) and write rate, and each mode, this script 
 `tern serve` (loopback, its own port) and `tern run --control SOCK` of
 tests/guests/migrate/churn.wasm (fills the memory, then rewrites HOT 4 KiB pages every
 SLEEP ms, forever), waits until the memory is filled and the program has run 0.5 s, runs
-`tern migrate --to ... SOCK` and parses its final report:
+`tern migrate --to ... SOCK` and parses its final report (and `tern serve`'s log line:
+its restore time after the final state arrived, of which the continuation clones):
 
 downtime  from the pause of the program at the source to the target's "running" reply
-          (the source measures both ends; the target replies once the program is
-          restored and about to run)
+          and the source's commit (the source measures both ends; the target replies
+          once the program is restored, and runs it on the commit)
 total     from the connection to the "running" reply
 bytes     bytes written to the connection (module, pages, files, state)
 
@@ -61,7 +62,7 @@ def wait_line(path: Path, text: str, limit: float) -> None:
     raise TimeoutError(f"`{text}` not seen in {path}")
 
 
-def one(mib: int, hot: int, sleep_ms: int, stop_and_copy: bool) -> dict:
+def one(mib: int, hot: int, sleep_ms: int, stop_and_copy: bool, engine: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="tern-mig-bench-") as tmp:
         t = Path(tmp)
         (t / "a").mkdir()
@@ -71,10 +72,12 @@ def one(mib: int, hot: int, sleep_ms: int, stop_and_copy: bool) -> dict:
         run_out = t / "run.out"
         sock = t / "ctl.sock"
         serve = subprocess.Popen(
-            [TERN, "serve", "--listen", f"127.0.0.1:{port}", "--dir", f"{t/'b'}::/data"],
+            [TERN, "serve", "--listen", f"127.0.0.1:{port}", "--dir", f"{t/'b'}::/data",
+             "--engine", engine, "--max-migrations", "1"],
             stdout=subprocess.DEVNULL, stderr=open(serve_err, "w"), stdin=subprocess.DEVNULL)
         run = subprocess.Popen(
-            [TERN, "run", "--control", str(sock), "--dir", f"{t/'a'}::/data", GUEST,
+            [TERN, "run", "--engine", engine, "--control", str(sock), "--dir",
+             f"{t/'a'}::/data", GUEST,
              str(mib), "0", str(hot), str(sleep_ms)],
             stdout=open(run_out, "w"), stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         try:
@@ -89,8 +92,19 @@ def one(mib: int, hot: int, sleep_ms: int, stop_and_copy: bool) -> dict:
                           res.stderr)
             if res.returncode != 0 or not m:
                 raise RuntimeError(f"migration failed: {res.stderr}")
+            # The target logs its line once the program has started running there.
+            restore = clones = None
+            end = time.time() + 10
+            while time.time() < end and restore is None:
+                r = re.search(r"restored in ([\d.]+) ms(?: \(clones ([\d.]+) ms\))?",
+                              serve_err.read_text(errors="replace"))
+                if r:
+                    restore = float(r[1])
+                    clones = float(r[2]) if r[2] else None
+                else:
+                    time.sleep(0.05)
             return {"downtime": float(m[1]), "total": float(m[2]), "rounds": int(m[3]),
-                    "bytes": int(m[4])}
+                    "bytes": int(m[4]), "restore": restore, "clones": clones}
         finally:
             for p in (run, serve):
                 p.kill()
@@ -110,21 +124,31 @@ def machine() -> str:
 
 
 def main() -> int:
+    global TERN
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="64,1024", help="memory sizes in MiB")
+    ap.add_argument("--rates", default="0,1,2",
+                    help="write rates to run, as indices into RATES (0: small working set)")
+    ap.add_argument("--engine", default="fast", choices=["fast", "interp"],
+                    help="engine of both the source and the target")
+    ap.add_argument("--tern", type=Path, default=TERN, help="the tern binary")
     ap.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     ap.add_argument("--json", action="store_true",
                     help="print the rows as JSON on stdout (for bench/run.py); implies --no-write")
     args = ap.parse_args()
+    TERN = args.tern
     records = []
     if not TERN.exists():
         print("build first: cargo build --release", file=sys.stderr)
         return 1
     rows = []
     for mib in [int(s) for s in args.sizes.split(",")]:
-        for label, hot, sleep_ms in RATES:
-            pre = one(mib, hot, sleep_ms, False)
-            sac = one(mib, hot, sleep_ms, True)
+        for label, hot, sleep_ms in [RATES[int(i)] for i in args.rates.split(",")]:
+            pre = one(mib, hot, sleep_ms, False, args.engine)
+            sac = one(mib, hot, sleep_ms, True, args.engine)
+            for mode, r in (("pre-copy", pre), ("stop-and-copy", sac)):
+                print(f"  {mib} MiB, {label}, {mode}: target restore {r['restore']} ms "
+                      f"(clones {r['clones']} ms)", file=sys.stderr, flush=True)
             row = (f"| {mib} MiB | {label} | {pre['downtime']:.2f} ms | {sac['downtime']:.1f} ms "
                    f"| {pre['total']:.0f} ms | {sac['total']:.0f} ms | {pre['rounds']} "
                    f"| {pre['bytes'] / 1048576:.1f} MiB | {sac['bytes'] / 1048576:.1f} MiB |")
@@ -144,11 +168,11 @@ def main() -> int:
     table = "\n".join([
         "## Live migration",
         "",
-        f"`python3 bench/migration.py` on {machine()}, {date}; loopback, interpreter, "
-        "release build, dirty tracking by userfaultfd write-protect (docs/migration.md). "
+        f"`python3 bench/migration.py` on {machine()}, {date}; loopback, "
+        f"{args.engine} on both sides, release build, dirty tracking by userfaultfd write-protect (docs/migration.md). "
         "Guest: tests/guests/migrate/churn.wasm (memory filled with a poorly compressible "
         "pattern, then HOT 4 KiB pages rewritten per step). Downtime: pause at the source "
-        "→ target replies \"running\".",
+        "→ target replies \"running\" and the source commits.",
         "",
         "| memory | writes | downtime pre-copy | downtime stop-and-copy | total pre-copy "
         "| total stop-and-copy | rounds (pre-copy) | bytes pre-copy | bytes stop-and-copy |",

@@ -248,24 +248,3 @@ pub(super) fn load_arrival(wasm: &[u8], explicit: bool) -> anyhow::Result<Option
         )),
     }
 }
-
-/// Restores an arrival on the fast tier (the snapshot's images are sized, `memories`
-/// holds their contents); nothing runs yet.
-pub(super) fn restore_arrival(
-    module: FastModule,
-    snapshot: &Snapshot,
-    memories: &[Vec<u8>],
-    wasi: tern_wasi::WasiCtx,
-) -> anyhow::Result<(Program, FastInstance)> {
-    let wasi = Arc::new(Mutex::new(wasi));
-    let instance = FastInstance::restore_with_memories(&module, snapshot, memories, wasi.clone())
-        .map_err(|e| anyhow!("{e}"))?;
-    let program = Program {
-        module,
-        wasi,
-        call: None,
-        print_results: false,
-        instructions_before: snapshot.trigger.instructions,
-    };
-    Ok((program, instance))
-}

@@ -1,10 +1,14 @@
 //! One module per `tern` subcommand.
 
+#[cfg(not(target_os = "wasi"))]
+mod arrival_files;
 pub mod checkpoint;
 mod drive;
 pub mod engine;
 #[cfg(feature = "fast")]
 pub mod fast;
+#[cfg(all(feature = "fast", not(target_os = "wasi")))]
+mod fast_arrival;
 pub mod inspect;
 mod interp_run;
 #[cfg(not(target_os = "wasi"))]

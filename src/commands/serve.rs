@@ -4,17 +4,22 @@
 //! target needs nothing but its `--dir` preopens. A program is restored exactly as
 //! `tern restore` restores one — the same module identity check, the same frame and
 //! value validation (`Store::restore_with_memories` shares `restore_with`'s checks), the
-//! same WASI rebuild — and only then is "running" sent and the program run. Its
-//! stdout/stderr are serve's. One log line per migration goes to serve's stderr.
+//! same WASI rebuild — and only then is "running" sent; the program runs once the
+//! source commits (without the commit it is discarded and the files it brought are taken
+//! back: `arrival_files.rs`). Its stdout/stderr are serve's. Two log lines per migration
+//! go to serve's stderr: when the program starts running (with the restore time) and when
+//! it ends (or one when the migration is refused).
 //!
 //! `--engine` chooses the engine arrivals run on, whatever engine sent them: `fast`
-//! (the default; `migrate_fast.rs` restores them) or `interp`.
+//! (the default; `fast_arrival.rs` restores them, writing pre-copy pages straight into
+//! the instance's memories) or `interp`.
 
+use super::arrival_files::{Written, restore_files};
 use super::checkpoint::Session;
 use super::engine::{Engine, EngineArgs};
 use anyhow::Context;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,6 +49,10 @@ pub struct ServeArgs {
     #[arg(long, value_enum, value_name = "ENGINE")]
     engine: Option<Engine>,
 }
+
+/// How long a target waits for the source's commit after telling it the program is
+/// restored.
+const COMMIT_WAIT: Duration = Duration::from_secs(10);
 
 /// The engine arrivals run on, and whether it was chosen explicitly.
 type Choice = super::engine::Choice;
@@ -100,18 +109,36 @@ fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf
     };
     let from = format!("{} ({})", incoming.peer, incoming.source_name);
     match receive(incoming, dirs, choice) {
-        Ok((restored, arrival, restore_ms)) => {
+        Ok((restored, arrival, timing)) => {
+            // Now, not only at the end: a program may run for a long time here.
+            eprintln!(
+                "tern serve: migration from {from}: running, restored in {:.2} ms{}",
+                timing.restore_ms,
+                timing
+                    .clones_ms
+                    .map_or(String::new(), |ms| format!(" (clones {ms:.2} ms)"))
+            );
             let status = match finish(restored, control) {
                 Ok(code) => format!("exit status {code}"),
                 Err(e) => format!("failed: {e}"),
             };
+            let clones = timing
+                .clones_ms
+                .map_or(String::new(), |ms| format!(" (clones {ms:.2} ms)"));
             eprintln!(
-                "tern serve: migration from {from}: {} rounds, {} bytes, restore {restore_ms:.2} ms, {status}",
-                arrival.rounds, arrival.bytes
+                "tern serve: migration from {from}: {} rounds, {} bytes, restore {:.2} ms{clones}, {status}",
+                arrival.rounds, arrival.bytes, timing.restore_ms
             );
         }
         Err(e) => eprintln!("tern serve: migration from {from}: refused: {e:#}"),
     }
+}
+
+/// How long the restore after the final state took, and of that the fast tier's
+/// continuation clones.
+struct Timing {
+    restore_ms: f64,
+    clones_ms: Option<f64>,
 }
 
 /// A restored arrival, about to run.
@@ -126,37 +153,42 @@ fn receive(
     incoming: Incoming,
     dirs: &[(String, String)],
     choice: Choice,
-) -> anyhow::Result<(Restored, Arrival, f64)> {
+) -> anyhow::Result<(Restored, Arrival, Timing)> {
     #[cfg(feature = "fast")]
     if choice.engine == Engine::Fast {
         match super::migrate_fast::load_arrival(&incoming.module, choice.explicit) {
             Ok(Some(module)) => {
                 let shared_fs = incoming.shared_fs;
                 let wasm = incoming.module.clone();
-                let mut arrival = incoming.receive()?;
-                let started = Instant::now();
-                let restored = restore_files(&arrival, dirs, shared_fs)
-                    .and_then(|_| wasi_for(&arrival, dirs, None))
-                    .and_then(|wasi| {
-                        let memories = std::mem::take(&mut arrival.memories);
-                        super::migrate_fast::restore_arrival(
-                            module,
-                            &arrival.snapshot,
-                            &memories,
-                            wasi,
-                        )
-                    });
-                return match restored {
-                    Ok((program, instance)) => {
-                        arrival.confirm()?;
-                        let ms = started.elapsed().as_secs_f64() * 1e3;
-                        Ok((Restored::Fast(program, instance, wasm), arrival, ms))
-                    }
+                // Instantiated now, so that pre-copy writes into the memories it runs on.
+                let mut sink = match super::fast_arrival::stage(&module) {
+                    Ok(sink) => sink,
                     Err(e) => {
-                        arrival.refuse(&format!("{e:#}"));
-                        Err(e)
+                        incoming.refuse(&format!("{e:#}"));
+                        return Err(e);
                     }
                 };
+                let mut arrival = incoming.receive_into(&mut sink)?;
+                let started = Instant::now();
+                let flag = sink.0.interrupt_flag();
+                let written = files_or_refuse(&mut arrival, dirs, shared_fs)?;
+                let restored = wasi_for(&arrival, dirs, Some(flag)).and_then(|wasi| {
+                    super::fast_arrival::finish(module, sink, &arrival.snapshot, wasi)
+                });
+                let (program, instance, clones) = match restored {
+                    Ok(r) => r,
+                    Err(e) => {
+                        written.undo();
+                        arrival.refuse(&format!("{e:#}"));
+                        return Err(e);
+                    }
+                };
+                let timing = Timing {
+                    restore_ms: started.elapsed().as_secs_f64() * 1e3,
+                    clones_ms: Some(clones.as_secs_f64() * 1e3),
+                };
+                commit(&mut arrival, written)?;
+                return Ok((Restored::Fast(program, instance, wasm), arrival, timing));
             }
             Ok(None) => {}
             Err(e) => {
@@ -177,63 +209,47 @@ fn receive(
     let shared_fs = incoming.shared_fs;
     let mut arrival = incoming.receive()?;
     let started = Instant::now();
-    match restore(&config, &module, &mut arrival, dirs, shared_fs) {
+    let written = files_or_refuse(&mut arrival, dirs, shared_fs)?;
+    match restore(&config, &module, &mut arrival, dirs) {
         Ok(session) => {
-            arrival.confirm()?;
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            Ok((Restored::Interp(session), arrival, ms))
+            let timing = Timing {
+                restore_ms: started.elapsed().as_secs_f64() * 1e3,
+                clones_ms: None,
+            };
+            commit(&mut arrival, written)?;
+            Ok((Restored::Interp(session), arrival, timing))
         }
         Err(e) => {
+            written.undo();
             arrival.refuse(&format!("{e:#}"));
             Err(e)
         }
     }
 }
 
-/// Checks the preopens (every one of the program's must be given by `--dir` under the
-/// same guest name) and writes the files that travelled under them.
-fn restore_files(
-    arrival: &Arrival,
+/// Writes the arrival's files (see `arrival_files.rs`); refuses the migration if that
+/// fails.
+fn files_or_refuse(
+    arrival: &mut Arrival,
     dirs: &[(String, String)],
     shared_fs: bool,
-) -> anyhow::Result<()> {
-    let wasi_bytes = arrival.snapshot.wasi.as_deref().unwrap_or(b"null");
-    let state: Option<WasiState> =
-        serde_json::from_slice(wasi_bytes).context("the WASI state does not decode")?;
-    let mut hosts = Vec::new();
-    if let Some(state) = &state {
-        for p in &state.preopens {
-            let host = dirs
-                .iter()
-                .find(|(_, g)| *g == p.guest_path)
-                .map(|(h, _)| PathBuf::from(h))
-                .with_context(|| {
-                    format!(
-                        "missing preopen: this host has no --dir for `{}`",
-                        p.guest_path
-                    )
-                })?;
-            hosts.push(host);
+) -> anyhow::Result<Written> {
+    restore_files(arrival, dirs, shared_fs).inspect_err(|e| arrival.refuse(&format!("{e:#}")))
+}
+
+/// Tells the source the program is restored and waits for its commit; without it the
+/// files written are taken back and the program is not run (the caller drops it).
+fn commit(arrival: &mut Arrival, written: Written) -> anyhow::Result<()> {
+    match arrival.confirm(COMMIT_WAIT) {
+        Ok(()) => {
+            written.keep();
+            Ok(())
+        }
+        Err(e) => {
+            written.undo();
+            anyhow::bail!("the source did not commit, the program is discarded: {e}")
         }
     }
-    if !shared_fs {
-        for file in &arrival.files {
-            let host = hosts
-                .get(file.preopen as usize)
-                .context("a file names a preopen the program does not have")?;
-            let rel = Path::new(&file.path);
-            if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-                anyhow::bail!("file path `{}` leaves its preopen", file.path);
-            }
-            let dest = host.join(rel);
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(&dest, &file.content)
-                .with_context(|| format!("cannot write {}", dest.display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The arrival's WASI context rebuilt on this host's `--dir`s (the interpreter passes
@@ -266,14 +282,12 @@ fn restore(
     module: &Module,
     arrival: &mut Arrival,
     dirs: &[(String, String)],
-    shared_fs: bool,
 ) -> anyhow::Result<Session> {
     arrival
         .snapshot
         .module
         .verify(module.bytes())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    restore_files(arrival, dirs, shared_fs)?;
     let mut store = Store::new(config);
     let wasi = wasi_for(arrival, dirs, Some(store.interrupt_handle()))?;
     let wasi = Arc::new(Mutex::new(wasi));

@@ -715,3 +715,137 @@ fn migrate_on_file_trigger() {
         ref_log
     );
 }
+
+const GROW: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/guests/migrate/grow.wasm"
+);
+/// 100 steps, each allocating 512 KiB more (50 MiB in all), 15 ms apart.
+const GROW_ARGS: [&str; 3] = ["100", "512", "15"];
+
+/// A fast target writes pre-copy pages into the memories of the instance it will run,
+/// growing them as the source's memory grows between rounds: the program, whose heap
+/// grows at every step, prints exactly what an uninterrupted run prints.
+#[test]
+fn migrate_fast_memory_grows_during_precopy() {
+    let dir = TempDir::new("migrate-grow");
+    let mut args = vec!["run", "--engine", "fast", GROW];
+    args.extend(GROW_ARGS);
+    let reference = crate::util::tern(&args);
+    assert!(
+        reference.status.success(),
+        "{}",
+        crate::util::stderr(&reference)
+    );
+    let ref_out = crate::util::stdout(&reference);
+    assert!(ref_out.contains("done checksum"), "{ref_out}");
+    let hosts = Hosts::new("gr");
+    let port = port();
+    let mut target = serve(
+        &hosts,
+        1,
+        port,
+        &dir.0.join("b"),
+        &["--max-migrations", "1", "--engine", "fast"],
+    );
+    let control = dir.0.join("ctl.sock");
+    let control_arg = control.display().to_string();
+    let mut args = vec!["run", "--engine", "fast", "--control", &control_arg, GROW];
+    args.extend(GROW_ARGS);
+    let mut src = Proc::spawn(hosts.tern(0, &args));
+    src.wait_for("step 10 ");
+    let to = format!("{}:{port}", hosts.addrs[1]);
+    let (code, report) = migrate(&hosts, 0, &to, &control, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(src.wait(), 0, "{}", src.err());
+    assert_eq!(target.wait(), 0, "{}", target.err());
+    assert!(target.err().contains("exit status 0"), "{}", target.err());
+    let both = program_lines(&src.out()) + &program_lines(&target.out());
+    assert_eq!(both, ref_out);
+    println!("{report}\n{}", target.err());
+    let (rounds, _, _) = report_numbers(&report);
+    if report.contains("tracking userfaultfd-wp") {
+        assert!(rounds >= 2, "{report}");
+    }
+}
+
+/// A proxy on loopback in front of `to` that forwards everything but the target's
+/// second frame: it cuts both connections when the target, having accepted (its first,
+/// empty frame: 9 bytes), sends "running". Returns its port.
+fn reply_cutter(to: String) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((client, _)) = listener.accept() else {
+            return;
+        };
+        let Ok(server) = TcpStream::connect(&to) else {
+            return;
+        };
+        let (mut from_client, mut to_server) =
+            (client.try_clone().unwrap(), server.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from_client, &mut to_server);
+        });
+        let (mut from_server, mut to_client) = (server, client);
+        let mut passed = 0usize;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from_server.read(&mut buf) {
+            let room = 9usize.saturating_sub(passed);
+            if n == 0 || n > room {
+                let _ = to_client.write_all(&buf[..room.min(n)]);
+                let _ = from_server.shutdown(std::net::Shutdown::Both);
+                let _ = to_client.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            if to_client.write_all(&buf[..n]).is_err() {
+                return;
+            }
+            passed += n;
+        }
+    });
+    port
+}
+
+/// The target's "running" reply is lost: the source continues the program, and the
+/// target, which never gets the source's commit, discards its restored copy (nothing
+/// runs there) and takes back the file it wrote under its `--dir`.
+#[test]
+fn migrate_fault_running_reply_lost() {
+    for engine in ["interp", "fast"] {
+        let dir = TempDir::new(&format!("migrate-nocommit-{engine}"));
+        let (ref_out, ref_log) = reference(&dir.0);
+        let hosts = Hosts::loopback();
+        let port = port();
+        let mut target = serve(
+            &hosts,
+            1,
+            port,
+            &dir.0.join("b"),
+            &["--max-migrations", "1", "--engine", engine],
+        );
+        let control = dir.0.join("ctl.sock");
+        let mut src = source(&hosts, &dir.0.join("a"), &control, engine);
+        let p = reply_cutter(format!("127.0.0.1:{port}"));
+        let (code, err) = migrate(&hosts, 0, &format!("127.0.0.1:{p}"), &control, &[]);
+        assert_eq!(code, 1, "the migration must fail: {err}");
+        assert_eq!(src.wait(), 0, "{}", src.err());
+        assert!(src.err().contains("continues here"), "{}", src.err());
+        assert_eq!(program_lines(&src.out()), ref_out);
+        assert_eq!(
+            std::fs::read_to_string(dir.0.join("a/log.txt")).unwrap(),
+            ref_log
+        );
+        assert_eq!(target.wait(), 0, "{}", target.err());
+        assert!(target.err().contains("did not commit"), "{}", target.err());
+        assert_eq!(
+            program_lines(&target.out()),
+            "",
+            "nothing runs on the target"
+        );
+        assert!(
+            !dir.0.join("b/log.txt").exists(),
+            "the file written for the refused program is taken back"
+        );
+    }
+}

@@ -71,6 +71,7 @@ mod prepare;
 mod restore;
 mod resume;
 mod share;
+mod staged;
 mod state;
 
 pub use cache::ModuleCache;
@@ -81,3 +82,4 @@ pub use instance::{FastInstance, Outcome, RunError};
 pub use linked::{FastStore, LinkedId, SPECTEST};
 pub use resume::RestoreTiming;
 pub use share::{MemoryLocation, MemoryLocations};
+pub use staged::{Finished, StagedInstance};

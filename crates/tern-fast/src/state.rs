@@ -40,6 +40,28 @@ pub(crate) fn copy_images(
     }
 }
 
+/// Zeroes what instantiating `wasm` wrote into its memory `index` (`data`), so that every
+/// page reads as zero.
+pub(crate) fn clear_instantiated(wasm: &[u8], index: u32, data: &mut [u8]) {
+    match initialized_ranges(wasm, index) {
+        Some(ranges) => {
+            for range in ranges {
+                let end = (range.end as usize).min(data.len());
+                let start = (range.start as usize).min(end);
+                data[start..end].fill(0);
+            }
+        }
+        // Reading an untouched page does not commit it.
+        None => {
+            for page in data.chunks_mut(WASM_PAGE) {
+                if page.iter().any(|&b| b != 0) {
+                    page.fill(0);
+                }
+            }
+        }
+    }
+}
+
 fn restore_error(message: impl Into<String>) -> Error {
     Error::Restore(message.into())
 }
@@ -52,6 +74,16 @@ impl FastInstance {
         state: &ExecState,
         fill: &mut MemoryFill<'_>,
     ) -> Result<(), Error> {
+        self.check_counts(state)?;
+        for (m, image) in (0u32..).zip(&state.memories) {
+            self.write_memory(m, image.pages, fill)?;
+        }
+        self.write_entities(state)
+    }
+
+    /// Checks that `state` has as many memories, tables, globals and instances as the
+    /// module.
+    pub(crate) fn check_counts(&self, state: &ExecState) -> Result<(), Error> {
         let facts = &self.module.prepared.facts;
         let counts = [
             ("memories", state.memories.len(), facts.memories),
@@ -68,9 +100,11 @@ impl FastInstance {
         if state.instances.len() > 1 {
             return Err(restore_error("the snapshot holds several instances"));
         }
-        for (m, image) in (0u32..).zip(&state.memories) {
-            self.write_memory(m, image.pages, fill)?;
-        }
+        Ok(())
+    }
+
+    /// Writes the tables, globals and dropped segments of `state` (its counts checked).
+    pub(crate) fn write_entities(&mut self, state: &ExecState) -> Result<(), Error> {
         for (t, image) in (0u32..).zip(&state.tables) {
             self.write_table(t, image)?;
         }
@@ -133,23 +167,7 @@ impl FastInstance {
             })?;
         let prepared = self.module.prepared.clone();
         let data = memory.data_mut(&mut self.store);
-        match initialized_ranges(&prepared.facts.original, index) {
-            Some(ranges) => {
-                for range in ranges {
-                    let end = (range.end as usize).min(data.len());
-                    let start = (range.start as usize).min(end);
-                    data[start..end].fill(0);
-                }
-            }
-            // Reading an untouched page does not commit it.
-            None => {
-                for page in data.chunks_mut(WASM_PAGE) {
-                    if page.iter().any(|&b| b != 0) {
-                        page.fill(0);
-                    }
-                }
-            }
-        }
+        clear_instantiated(&prepared.facts.original, index, data);
         tern_snapshot::advise_huge_pages(data.as_ptr(), data.len());
         fill(index as usize, data)
     }

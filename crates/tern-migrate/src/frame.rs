@@ -17,9 +17,11 @@ pub mod kind {
     pub const FILE_DATA: u8 = 6;
     pub const STATE: u8 = 7;
     pub const END: u8 = 8;
+    /// source → target, after RUNNING: the source has given the program up; run it.
+    pub const COMMIT: u8 = 9;
     /// target → source: the hello is accepted, send the rest.
     pub const ACCEPT: u8 = 16;
-    /// target → source: the program is restored and about to run.
+    /// target → source: the program is restored and runs once the source commits.
     pub const RUNNING: u8 = 17;
     /// target → source: refused, with a UTF-8 reason.
     pub const REFUSE: u8 = 18;

@@ -15,17 +15,19 @@
 
 pub mod dirty;
 pub mod frame;
+mod sink;
 mod source;
 mod target;
 
 pub use dirty::{CHUNK, MemoryRegion, Tracker};
+pub use sink::{Buffers, PageSink};
 pub use source::{Options, Program, Report, migrate};
 pub use target::{Arrival, FileImage, Incoming, accept_hello};
 
 /// Magic at the start of a hello.
 pub const MAGIC: &[u8; 8] = b"TERNMIG\0";
 /// Version of the wire protocol; a target refuses any other.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// What went wrong in a migration, on either side.
 #[derive(Debug)]

@@ -229,6 +229,10 @@ fn run(
     write_frame(&mut w, kind::END, &(state.len() as u64).to_le_bytes())?;
     w.flush()?;
     expect(&mut reader, kind::RUNNING)?;
+    // From here the program is the target's: a commit that is lost on its way leaves it
+    // running nowhere (the target discards it), never on both hosts.
+    write_frame(&mut w, kind::COMMIT, &[])?;
+    w.flush()?;
     let report = Report {
         rounds,
         bytes: w.get_ref().bytes,

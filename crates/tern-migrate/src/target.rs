@@ -1,14 +1,15 @@
-//! The receiving side: read and check the hello, assemble memories from page batches,
+//! The receiving side: read and check the hello, write page batches into a [`PageSink`],
 //! collect open files and the final state. The caller restores the program and then
 //! confirms (the source ends its copy) or refuses (the source resumes).
 
 use crate::dirty::CHUNK;
 use crate::frame::{Cursor, kind, read_frame, write_frame};
+use crate::sink::{Buffers, PageSink};
 use crate::{MAGIC, MigrateError, PROTOCOL_VERSION};
 use std::io::BufReader;
 use std::net::TcpStream;
 use std::time::Duration;
-use tern_snapshot::{ModuleIdentity, Snapshot, WASM_PAGE};
+use tern_snapshot::{ModuleIdentity, Snapshot};
 
 const MAX_MODULE: u64 = 256 << 20;
 const MAX_STATE: u64 = 256 << 20;
@@ -43,8 +44,10 @@ pub struct FileImage {
 /// Everything the source sent.
 pub struct Arrival {
     stream: TcpStream,
+    reader: BufReader<TcpStream>,
     pub snapshot: Snapshot,
-    /// Memory contents, exactly as large as the snapshot's images say.
+    /// Memory contents, exactly as large as the snapshot's images say (empty after
+    /// [`Incoming::receive_into`], whose sink holds them).
     pub memories: Vec<Vec<u8>>,
     pub files: Vec<FileImage>,
     pub rounds: u32,
@@ -143,15 +146,26 @@ impl Incoming {
         refuse(&self.stream, reason);
     }
 
-    /// Accepts the hello and receives memories, files and the final state.
-    pub fn receive(mut self) -> Result<Arrival, MigrateError> {
+    /// Accepts the hello and receives memories, files and the final state; the memories
+    /// are assembled in [`Arrival::memories`].
+    pub fn receive(self) -> Result<Arrival, MigrateError> {
+        let mut buffers = Buffers::default();
+        let mut arrival = self.receive_into(&mut buffers)?;
+        arrival.memories = buffers.0;
+        Ok(arrival)
+    }
+
+    /// Accepts the hello and receives memories into `sink`, files and the final state.
+    /// When this returns, every memory the state has is in `sink` at its final size.
+    pub fn receive_into(mut self, sink: &mut dyn PageSink) -> Result<Arrival, MigrateError> {
         write_frame(&mut self.stream, kind::ACCEPT, &[])?;
-        let result = self.receive_rest();
+        let result = self.receive_rest(sink);
         match result {
-            Ok((snapshot, memories, files, rounds, bytes)) => Ok(Arrival {
+            Ok((snapshot, files, rounds, bytes)) => Ok(Arrival {
                 stream: self.stream,
+                reader: self.reader,
                 snapshot,
-                memories,
+                memories: Vec::new(),
                 files,
                 rounds,
                 bytes,
@@ -163,11 +177,10 @@ impl Incoming {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     fn receive_rest(
         &mut self,
-    ) -> Result<(Snapshot, Vec<Vec<u8>>, Vec<FileImage>, u32, u64), MigrateError> {
-        let mut memories: Vec<Vec<u8>> = Vec::new();
+        sink: &mut dyn PageSink,
+    ) -> Result<(Snapshot, Vec<FileImage>, u32, u64), MigrateError> {
         let mut files: Vec<FileImage> = Vec::new();
         let mut file_bytes = 0u64;
         let mut pending_file: Option<(FileImage, u64)> = None;
@@ -182,7 +195,7 @@ impl Incoming {
                 return Err(protocol("file content shorter than announced"));
             }
             match ty {
-                kind::PAGES => place_pages(&payload, &mut memories, &mut scratch)?,
+                kind::PAGES => place_pages(&payload, sink, &mut scratch)?,
                 kind::ROUND => rounds += 1,
                 kind::FILE => {
                     let mut c = Cursor(&payload);
@@ -240,34 +253,22 @@ impl Incoming {
             return Err(protocol("final state is of another module"));
         }
         let images = &snapshot.state.memories;
-        if memories.len() > images.len() {
+        if sink.count() > images.len() {
             return Err(protocol("pages sent for a memory the state does not have"));
         }
-        memories.resize_with(images.len(), Vec::new);
-        for (i, (bytes, image)) in memories.iter_mut().zip(images).enumerate() {
-            let len = image.pages as usize * WASM_PAGE;
-            if bytes.len() > len {
+        for (i, image) in images.iter().enumerate() {
+            if sink.pages(i) > image.pages {
                 return Err(protocol(format!("memory {i}: pages beyond its final size")));
             }
-            grow(bytes, len);
+            sink.memory(i, image.pages)?;
         }
-        Ok((snapshot, memories, files, rounds, bytes))
+        Ok((snapshot, files, rounds, bytes))
     }
-}
-
-/// Grows `bytes` to `len` zeroes-padded bytes; a fresh allocation is lazily zeroed.
-fn grow(bytes: &mut Vec<u8>, len: usize) {
-    if bytes.len() >= len {
-        return;
-    }
-    let mut fresh = vec![0u8; len];
-    fresh[..bytes.len()].copy_from_slice(bytes);
-    *bytes = fresh;
 }
 
 fn place_pages(
     payload: &[u8],
-    memories: &mut Vec<Vec<u8>>,
+    sink: &mut dyn PageSink,
     scratch: &mut Vec<u8>,
 ) -> Result<(), MigrateError> {
     let mut c = Cursor(payload);
@@ -279,17 +280,13 @@ fn place_pages(
     }
     let indices = c.take(count * 4, "batch indices")?;
     let compressed = c.rest();
-    if memories.len() <= memory {
-        memories.resize_with(memory + 1, Vec::new);
-    }
-    let mem = &mut memories[memory];
-    grow(mem, pages as usize * WASM_PAGE);
     scratch.resize(count * CHUNK, 0);
     let n = lz4_flex::block::decompress_into(compressed, scratch)
         .map_err(|e| protocol(format!("page batch does not decompress: {e}")))?;
     if n != count * CHUNK {
         return Err(protocol("page batch decompresses to the wrong size"));
     }
+    let mem = sink.memory(memory, pages)?;
     let chunks = mem.len() / CHUNK;
     for (k, index) in indices.chunks_exact(4).enumerate() {
         let index = u32::from_le_bytes(index.try_into().unwrap()) as usize;
@@ -302,9 +299,18 @@ fn place_pages(
 }
 
 impl Arrival {
-    /// Tells the source the program is restored and about to run.
-    pub fn confirm(&mut self) -> Result<(), MigrateError> {
-        write_frame(&mut self.stream, kind::RUNNING, &[])
+    /// Tells the source the program is restored, then waits (at most `timeout`) for
+    /// its commit: only then may the program run here. An error means the source did
+    /// not commit (it resumes the program, or its commit was lost): the caller must
+    /// discard the program, which then runs nowhere rather than on both hosts.
+    pub fn confirm(&mut self, timeout: Duration) -> Result<(), MigrateError> {
+        write_frame(&mut self.stream, kind::RUNNING, &[])?;
+        self.stream.set_read_timeout(Some(timeout))?;
+        let (ty, _) = read_frame(&mut self.reader)?;
+        if ty != kind::COMMIT {
+            return Err(protocol(format!("expected a commit, got frame type {ty}")));
+        }
+        Ok(())
     }
 
     /// Refuses after everything arrived (e.g. a missing preopen): the source resumes.
