@@ -90,41 +90,34 @@ impl ModuleCache {
         engine: &Engine,
         wasm: &[u8],
     ) -> Result<(Module, bool), Error> {
-        let key: [u8; 32] = Sha256::digest(wasm).into();
-        let path = self.dir.join(format!("{}.cwasm", hex(&key)));
-        if let Some(module) = self.load(engine, &path, &key) {
-            if self.limit.is_some() {
-                // Recently used: evicted last.
-                let _ = std::fs::File::open(&path)
-                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-            }
+        let key = code_key(wasm);
+        if let Some(module) = self.load_compiled(engine, &key) {
             return Ok((module, true));
         }
         let module = Module::new(engine, wasm)?;
         // A cache that cannot be written only costs time.
-        let _ = self.store(&module, &path, &key);
+        let _ = self.store(&module, &self.code_path(&key), &key);
         if let Some(limit) = self.limit {
-            let _ = self.evict_beyond(limit);
+            let _ = evict_beyond(&self.dir, "cwasm", limit);
         }
         Ok((module, false))
     }
 
-    /// Removes the least recently used entries beyond the `limit` newest.
-    fn evict_beyond(&self, limit: usize) -> std::io::Result<()> {
-        let mut entries = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            if entry.path().extension().is_some_and(|e| e == "cwasm") {
-                entries.push((entry.metadata()?.modified()?, entry.path()));
-            }
+    /// The compiled module of key `key` ([`code_key`] of the module's bytes), if the cache
+    /// has a good entry for it.
+    pub(crate) fn load_compiled(&self, engine: &Engine, key: &[u8; 32]) -> Option<Module> {
+        let path = self.code_path(key);
+        let module = self.load(engine, &path, key)?;
+        if self.limit.is_some() {
+            // Recently used: evicted last.
+            let _ = std::fs::File::open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
         }
-        if entries.len() > limit {
-            entries.sort();
-            for (_, path) in &entries[..entries.len() - limit] {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-        Ok(())
+        Some(module)
+    }
+
+    fn code_path(&self, key: &[u8; 32]) -> PathBuf {
+        self.dir.join(format!("{}.cwasm", hex(key)))
     }
 
     fn load(&self, engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Module> {
@@ -152,23 +145,61 @@ impl ModuleCache {
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(key);
         bytes.extend_from_slice(&code);
-        let tmp = self
-            .dir
-            .join(format!(".{}.{}.tmp", hex(&key[..8]), std::process::id()));
-        write_private(&tmp, &bytes)?;
-        std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
+        write_atomically(path, &bytes)?;
         Ok(())
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Writes `bytes` to `path` so that no reader ever sees a partial file: to a temporary
+/// file in the same directory (private, synced to disk), then renamed into place. A
+/// concurrent writer of the same path writes the same bytes; the last rename wins.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
+    // A temporary file left by a crashed process of the same id and count is stale.
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Removes the least recently used files with extension `ext` in `dir` beyond the
+/// `limit` newest (by modification time, which a hit refreshes).
+pub(crate) fn evict_beyond(dir: &Path, ext: &str, limit: usize) -> std::io::Result<()> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.path().extension().is_some_and(|e| e == ext) {
+            entries.push((entry.metadata()?.modified()?, entry.path()));
+        }
+    }
+    if entries.len() > limit {
+        entries.sort();
+        for (_, path) in &entries[..entries.len() - limit] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    Ok(())
+}
+
+/// The key of a compiled module: the sha256 of the bytes wasmtime compiles.
+pub(crate) fn code_key(wasm: &[u8]) -> [u8; 32] {
+    Sha256::digest(wasm).into()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(unix)]
-fn trusted(path: &Path) -> bool {
+pub(crate) fn trusted(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return false;
@@ -177,12 +208,12 @@ fn trusted(path: &Path) -> bool {
 }
 
 #[cfg(not(unix))]
-fn trusted(path: &Path) -> bool {
+pub(crate) fn trusted(path: &Path) -> bool {
     path.exists()
 }
 
 #[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -191,7 +222,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 

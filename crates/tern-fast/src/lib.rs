@@ -58,14 +58,17 @@
 mod cache;
 mod calls;
 mod capture;
+mod clones;
 mod data_init;
 mod engine;
+mod entries;
 mod error;
 mod flags;
 mod handle;
 mod host;
 mod instance;
 mod linked;
+mod load;
 mod prepare;
 mod restore;
 mod resume;

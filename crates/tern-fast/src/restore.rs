@@ -22,14 +22,13 @@ use tern_wasi::WasiCtx;
 use wasmtime::{Extern, Ref};
 
 /// The continuation clones of `frames` (validating them against the module), compiled
-/// for wasmtime — from the engine's cache of clones modules when it has one.
+/// for wasmtime — generated and compiled, or from the engine's cache when it has one.
 pub(crate) fn compile_clones(
     module: &FastModule,
     frames: &[Frame],
 ) -> Result<(Continuations, wasmtime::Module), Error> {
     let facts = &module.prepared.facts;
-    let conts = tern_instrument::instrumented_continuations(&facts.original, frames)
-        .map_err(|e| Error::Restore(format!("invalid frames: {e}")))?;
+    let conts = crate::clones::continuations(module, frames)?;
     let clones_bytes = clones_for_wasmtime(&conts.module, facts.memory_export)
         .map_err(|e| Error::Restore(format!("internal error: rewriting the clones module: {e}")))?;
     let engine = &module.engine.engine;
