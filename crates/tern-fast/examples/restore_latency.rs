@@ -53,7 +53,13 @@ const PROGRAMS: [Program; 3] = [
         name: "cc1",
         wasm: "target/realworld-cache/cc1.wasm",
         args: &[
-            "cc1", "-quiet", "-mmcu=avr5", "-O2", "/data/t.c", "-o", "/data/t.s",
+            "cc1",
+            "-quiet",
+            "-mmcu=avr5",
+            "-O2",
+            "/data/t.c",
+            "-o",
+            "/data/t.s",
         ],
         files: &[(
             "t.c",
@@ -100,7 +106,9 @@ fn main() -> Result<(), Error> {
          hash original (ms) | clones generated (ms) | clones module (KB) | clones compiled (ms) | \
          restore → first clone, clones compiled (ms) | … clones cached (ms) |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for program in &PROGRAMS {
         let default = ["compute", "std_guest"].contains(&program.name);
@@ -156,7 +164,12 @@ fn main() -> Result<(), Error> {
                 }
             }
         }
-        let memory: u64 = snapshot.state.memories.iter().map(|m| u64::from(m.pages)).sum();
+        let memory: u64 = snapshot
+            .state
+            .memories
+            .iter()
+            .map(|m| u64::from(m.pages))
+            .sum();
         println!(
             "| {} | {:.2} | {} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.2} |",
             path.file_name().unwrap_or_default().to_string_lossy(),

@@ -88,7 +88,9 @@ impl Prepared {
             return Ok(module);
         }
         let again = prepare(&self.facts.original, self.trigger)?;
-        Ok(self.module.get_or_init(|| again.module.into_inner().unwrap_or_default()))
+        Ok(self
+            .module
+            .get_or_init(|| again.module.into_inner().unwrap_or_default()))
     }
 
     /// The instrumentation map: decoded from the cache on first use; should that fail

@@ -186,9 +186,11 @@ pub(crate) fn put(out: &mut Vec<u8>, v: u32) {
 /// Appends a count and one byte per kind.
 pub(crate) fn put_kinds(out: &mut Vec<u8>, kinds: &[ValKind]) {
     put(out, kinds.len() as u32);
-    out.extend(kinds.iter().map(|k| {
-        ValKind::ALL.iter().position(|a| a == k).unwrap_or(0) as u8
-    }));
+    out.extend(
+        kinds
+            .iter()
+            .map(|k| ValKind::ALL.iter().position(|a| a == k).unwrap_or(0) as u8),
+    );
 }
 
 /// A bounds-checked cursor over encoded bytes: every read is `None` past the end.
@@ -271,10 +273,7 @@ mod tests {
                 live: (0..19).map(|i| i % 3 == 0).collect(),
             }],
         };
-        assert_eq!(
-            InstrumentMap::decode(&many_live.encode()),
-            Some(many_live)
-        );
+        assert_eq!(InstrumentMap::decode(&many_live.encode()), Some(many_live));
     }
 
     #[test]

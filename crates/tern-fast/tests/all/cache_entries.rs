@@ -121,10 +121,17 @@ fn damaged_entries_are_ignored_and_rewritten() {
         for (i, damaged) in damages.into_iter().enumerate() {
             std::fs::write(path, damaged).unwrap();
             let module = FastModule::new(&engine, &wasm).unwrap();
-            assert!(module.cache_hit(), "{kind} damage {i}: the compiled code is fine");
+            assert!(
+                module.cache_hit(),
+                "{kind} damage {i}: the compiled code is fine"
+            );
             assert_eq!(run(&module), [Value::I32(15)], "{kind} damage {i}");
             let snapshot = checkpointed(&module);
-            assert_eq!(restored(&module, &snapshot), [Value::I32(15)], "{kind} damage {i}");
+            assert_eq!(
+                restored(&module, &snapshot),
+                [Value::I32(15)],
+                "{kind} damage {i}"
+            );
             assert_eq!(
                 std::fs::read(path).unwrap(),
                 good,
@@ -144,7 +151,10 @@ fn a_changed_module_never_uses_another_modules_entry() {
     assert_eq!(run(&module_a), [Value::I32(15)]);
     let entry_a = entries(&engine, "prepared");
     let module_b = FastModule::new(&engine, &b).unwrap();
-    assert!(!module_b.cache_hit(), "b is compiled, not taken from a's entry");
+    assert!(
+        !module_b.cache_hit(),
+        "b is compiled, not taken from a's entry"
+    );
     assert_eq!(run(&module_b), [Value::I32(10)]);
     let all = entries(&engine, "prepared");
     assert_eq!(all.len(), 2);
@@ -157,6 +167,9 @@ fn a_changed_module_never_uses_another_modules_entry() {
     std::fs::copy(&entry_a[0], entry_b).unwrap();
     let module_b = FastModule::new(&engine, &b).unwrap();
     assert_eq!(run(&module_b), [Value::I32(10)]);
-    assert_eq!(restored(&module_b, &checkpointed(&module_b)), [Value::I32(10)]);
+    assert_eq!(
+        restored(&module_b, &checkpointed(&module_b)),
+        [Value::I32(10)]
+    );
     assert_eq!(std::fs::read(entry_b).unwrap(), good_b);
 }

@@ -13,9 +13,7 @@
 //! when the entry was made; what a frame can still get wrong is the kinds of its values,
 //! which are checked against the clones' parameters.
 
-use super::{
-    CloneInfo, CloneMap, Continuations, calls, distinct, frame_keys, slot_args,
-};
+use super::{CloneInfo, CloneMap, Continuations, calls, distinct, frame_keys, slot_args};
 use crate::abi::ValKind;
 use crate::error::Error;
 use crate::map::{InstrumentMap, Reader, put, put_kinds};
@@ -120,8 +118,8 @@ fn same_kinds(
     pc: u64,
     what: &str,
 ) -> Result<(), Error> {
-    let ok = values.len() == kinds.len()
-        && values.iter().zip(kinds).all(|(v, k)| ValKind::of(v) == *k);
+    let ok =
+        values.len() == kinds.len() && values.iter().zip(kinds).all(|(v, k)| ValKind::of(v) == *k);
     if ok {
         Ok(())
     } else {
