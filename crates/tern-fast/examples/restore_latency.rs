@@ -12,7 +12,8 @@
 //!
 //! `cargo run --profile test -p tern-fast --example restore_latency [-- NAME…]` where
 //! NAME is `compute`, `std_guest` (the default two) or `cc1` (GCC's `cc1`, 24 MB, from
-//! `target/realworld-cache`: its cold load compiles for a minute or more).
+//! `target/realworld-cache`: its cold load compiles for a minute or more; set
+//! `TERN_LATENCY_CACHE=DIR` to keep the cache between runs).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -100,7 +101,11 @@ fn best<T>(n: usize, mut f: impl FnMut() -> Result<T, Error>) -> Result<Duration
 fn main() -> Result<(), Error> {
     let wanted: Vec<String> = std::env::args().skip(1).collect();
     let root = std::env::temp_dir().join(format!("tern-restore-latency-{}", std::process::id()));
-    let engine = FastEngine::with_cache(Some(ModuleCache::at(root.join("cache"))))?;
+    // `TERN_LATENCY_CACHE=DIR` keeps the cache in DIR (not removed): a second run skips
+    // the cold compile of a large program (its "load cold" is then a warm load).
+    let kept = std::env::var_os("TERN_LATENCY_CACHE").map(PathBuf::from);
+    let cache = kept.unwrap_or_else(|| root.join("cache"));
+    let engine = FastEngine::with_cache(Some(ModuleCache::at(cache)))?;
     println!(
         "| module | size (MB) | frames | memory (MB) | load cold (s) | load warm (ms) | \
          hash original (ms) | clones generated (ms) | clones module (KB) | clones compiled (ms) | \
