@@ -46,8 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // (`.cwasm` is an ELF file `objdump -d` reads), to see what Cranelift made.
         if let Some(dir) = std::env::var_os("TERN_OVERHEAD_DUMP").map(std::path::PathBuf::from) {
             std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join(format!("{name}.tern.wasm")), fast.instrumented())?;
-            let compiled = wasmtime::Module::new(engine.wasmtime(), fast.instrumented())?;
+            std::fs::write(dir.join(format!("{name}.tern.wasm")), fast.instrumented()?)?;
+            let compiled = wasmtime::Module::new(engine.wasmtime(), fast.instrumented()?)?;
             std::fs::write(
                 dir.join(format!("{name}.tern.cwasm")),
                 compiled.serialize()?,

@@ -89,8 +89,8 @@ fn main() -> Res<()> {
         let fast = FastModule::new(&fast_engine, &bytes)?;
         if let Some(dir) = &dump {
             std::fs::create_dir_all(dir)?;
-            std::fs::write(dir.join(format!("{name}.tern.wasm")), fast.instrumented())?;
-            let compiled = wasmtime::Module::new(fast_engine.wasmtime(), fast.instrumented())?;
+            std::fs::write(dir.join(format!("{name}.tern.wasm")), fast.instrumented()?)?;
+            let compiled = wasmtime::Module::new(fast_engine.wasmtime(), fast.instrumented()?)?;
             std::fs::write(
                 dir.join(format!("{name}.tern.cwasm")),
                 compiled.serialize()?,

@@ -9,18 +9,25 @@
 //! check: code serialized by another wasmtime version or an incompatible engine
 //! configuration fails to deserialize, and is then compiled and written again.
 //!
-//! # Why `Module::deserialize` is sound here
+//! # Why `Module::deserialize_open_file` is sound here
 //!
-//! `deserialize` is `unsafe` because it maps the bytes as executable machine code without
+//! Deserializing is `unsafe` because it maps the bytes as executable machine code without
 //! being able to check it. tern only ever deserializes a file that
 //! - lies in tern's own cache directory, under the name of the hash of the module it is
-//!   for, and starts with tern's magic followed by that same hash (so a file renamed or
+//!   for, and ends with tern's magic followed by that same hash (so a file renamed or
 //!   copied to another key is refused);
 //! - was written by tern: to a temporary file in the same directory, then renamed into
 //!   place, so a crash or a concurrent tern never leaves a partial file under a final
-//!   name;
+//!   name, and a file once in place is never written again (a new entry is a new file,
+//!   eviction unlinks): the mapping wasmtime keeps stays what was checked;
 //! - on Unix, is owned by the current user and not writable by group or others, as is
 //!   the directory holding it.
+//!
+//! The file is wasmtime's serialized module followed by that 40-byte trailer, and is
+//! *mapped* (`deserialize_open_file`), not read and copied: for a tens-of-MB program the
+//! compiled code is some 100 MB, and a warm load would otherwise spend most of its time
+//! reading and copying it. wasmtime parses the ELF image by its own offsets, so the
+//! trailer after it is never looked at.
 //!
 //! Whoever can still write such a file is the user themselves (or root), who can equally
 //! replace the `tern` binary: the cache is trusted exactly as much as the program.
@@ -30,8 +37,9 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use wasmtime::{Engine, Module};
 
-const MAGIC: &[u8; 8] = b"ternfc\x00\x01";
-const HEADER: usize = MAGIC.len() + 32;
+const MAGIC: &[u8; 8] = b"ternfc\x00\x02";
+/// Magic and key, after the serialized module.
+const TRAILER: usize = MAGIC.len() + 32;
 
 /// Compiled continuation-clones modules kept (a few KB to a few hundred KB each): the
 /// frames of a program sit at few distinct (function, pc) points, and restoring the same
@@ -90,85 +98,121 @@ impl ModuleCache {
         engine: &Engine,
         wasm: &[u8],
     ) -> Result<(Module, bool), Error> {
-        let key: [u8; 32] = Sha256::digest(wasm).into();
-        let path = self.dir.join(format!("{}.cwasm", hex(&key)));
-        if let Some(module) = self.load(engine, &path, &key) {
-            if self.limit.is_some() {
-                // Recently used: evicted last.
-                let _ = std::fs::File::open(&path)
-                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-            }
+        let key = code_key(wasm);
+        if let Some(module) = self.load_compiled(engine, &key) {
             return Ok((module, true));
         }
         let module = Module::new(engine, wasm)?;
         // A cache that cannot be written only costs time.
-        let _ = self.store(&module, &path, &key);
+        let _ = self.store(&module, &self.code_path(&key), &key);
         if let Some(limit) = self.limit {
-            let _ = self.evict_beyond(limit);
+            let _ = evict_beyond(&self.dir, "cwasm", limit);
         }
         Ok((module, false))
     }
 
-    /// Removes the least recently used entries beyond the `limit` newest.
-    fn evict_beyond(&self, limit: usize) -> std::io::Result<()> {
-        let mut entries = Vec::new();
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            if entry.path().extension().is_some_and(|e| e == "cwasm") {
-                entries.push((entry.metadata()?.modified()?, entry.path()));
-            }
+    /// The compiled module of key `key` ([`code_key`] of the module's bytes), if the cache
+    /// has a good entry for it.
+    pub(crate) fn load_compiled(&self, engine: &Engine, key: &[u8; 32]) -> Option<Module> {
+        let path = self.code_path(key);
+        let module = self.load(engine, &path, key)?;
+        if self.limit.is_some() {
+            // Recently used: evicted last.
+            let _ = std::fs::File::open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
         }
-        if entries.len() > limit {
-            entries.sort();
-            for (_, path) in &entries[..entries.len() - limit] {
-                let _ = std::fs::remove_file(path);
-            }
-        }
-        Ok(())
+        Some(module)
+    }
+
+    fn code_path(&self, key: &[u8; 32]) -> PathBuf {
+        self.dir.join(format!("{}.cwasm", hex(key)))
     }
 
     fn load(&self, engine: &Engine, path: &Path, key: &[u8; 32]) -> Option<Module> {
+        use std::io::{Read, Seek, SeekFrom};
         if !trusted(&self.dir) || !trusted(path) {
             return None;
         }
-        let bytes = std::fs::read(path).ok()?;
-        if bytes.len() < HEADER
-            || &bytes[..MAGIC.len()] != MAGIC
-            || bytes[MAGIC.len()..HEADER] != key[..]
-        {
+        let mut file = std::fs::File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        if len < TRAILER as u64 {
+            return None;
+        }
+        let mut trailer = [0u8; TRAILER];
+        file.seek(SeekFrom::End(-(TRAILER as i64))).ok()?;
+        file.read_exact(&mut trailer).ok()?;
+        if trailer[..MAGIC.len()] != MAGIC[..] || trailer[MAGIC.len()..] != key[..] {
             return None;
         }
         // SAFETY: the file passed every check of the module docs ("Why
-        // `Module::deserialize` is sound here"): it is tern's own output of
-        // `Module::serialize` for this very module, and wasmtime checks that it was
-        // produced by this wasmtime version with a compatible configuration.
-        unsafe { Module::deserialize(engine, &bytes[HEADER..]) }.ok()
+        // `Module::deserialize_open_file` is sound here"): it is tern's own output of
+        // `Module::serialize` for this very module, never modified once in place, and
+        // wasmtime checks that it was produced by this wasmtime version with a compatible
+        // configuration.
+        unsafe { Module::deserialize_open_file(engine, file) }.ok()
     }
 
     fn store(&self, module: &Module, path: &Path, key: &[u8; 32]) -> Result<(), Error> {
         create_private_dir(&self.dir)?;
         let code = module.serialize()?;
-        let mut bytes = Vec::with_capacity(HEADER + code.len());
+        let mut bytes = code;
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(key);
-        bytes.extend_from_slice(&code);
-        let tmp = self
-            .dir
-            .join(format!(".{}.{}.tmp", hex(&key[..8]), std::process::id()));
-        write_private(&tmp, &bytes)?;
-        std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
+        write_atomically(path, &bytes)?;
         Ok(())
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Writes `bytes` to `path` so that no reader ever sees a partial file: to a temporary
+/// file in the same directory (private, synced to disk), then renamed into place. A
+/// concurrent writer of the same path writes the same bytes; the last rename wins.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
+    // A temporary file left by a crashed process of the same id and count is stale.
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Removes the least recently used files with extension `ext` in `dir` beyond the
+/// `limit` newest (by modification time, which a hit refreshes).
+pub(crate) fn evict_beyond(dir: &Path, ext: &str, limit: usize) -> std::io::Result<()> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.path().extension().is_some_and(|e| e == ext) {
+            entries.push((entry.metadata()?.modified()?, entry.path()));
+        }
+    }
+    if entries.len() > limit {
+        entries.sort();
+        for (_, path) in &entries[..entries.len() - limit] {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    Ok(())
+}
+
+/// The key of a compiled module: the sha256 of the bytes wasmtime compiles.
+pub(crate) fn code_key(wasm: &[u8]) -> [u8; 32] {
+    Sha256::digest(wasm).into()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(unix)]
-fn trusted(path: &Path) -> bool {
+pub(crate) fn trusted(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return false;
@@ -177,12 +221,12 @@ fn trusted(path: &Path) -> bool {
 }
 
 #[cfg(not(unix))]
-fn trusted(path: &Path) -> bool {
+pub(crate) fn trusted(path: &Path) -> bool {
     path.exists()
 }
 
 #[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -191,7 +235,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 #[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
 }
 
@@ -238,6 +282,37 @@ mod tests {
         assert!(!compile(2));
         let entries = std::fs::read_dir(cache.dir()).unwrap().count();
         assert_eq!(entries, 2);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn an_entry_under_another_key_or_cut_short_is_compiled_again() {
+        let root = std::env::temp_dir().join(format!("tern-cache-keys-{}", std::process::id()));
+        let cache = ModuleCache::at(&root);
+        let engine = Engine::default();
+        let (a, b) = (module(1), module(2));
+        assert!(!cache.load_or_compile(&engine, &a).unwrap().1);
+        assert!(!cache.load_or_compile(&engine, &b).unwrap().1);
+        let (path_a, path_b) = (
+            cache.code_path(&code_key(&a)),
+            cache.code_path(&code_key(&b)),
+        );
+        let good_b = std::fs::read(&path_b).unwrap();
+        std::fs::copy(&path_a, &path_b).unwrap();
+        assert!(
+            !cache.load_or_compile(&engine, &b).unwrap().1,
+            "a's code under b's key"
+        );
+        assert!(
+            cache.load_or_compile(&engine, &b).unwrap().1,
+            "written again"
+        );
+        std::fs::write(&path_b, &good_b[..good_b.len() - 1]).unwrap();
+        assert!(
+            !cache.load_or_compile(&engine, &b).unwrap().1,
+            "trailer cut"
+        );
+        assert!(cache.load_or_compile(&engine, &b).unwrap().1);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -112,7 +112,7 @@ impl FastInstance {
         let host = self.store.data_mut();
         let gave_way = host.gave_way.take();
         let args = gave_way.as_ref().map(wasi_args);
-        let map = &self.module.prepared.map;
+        let map = self.module.prepared.map()?;
         let frames = match (host.resuming.take(), &self.resume) {
             // A restored program unwound while its clones ran.
             (Some(mut collector), Some(resume)) => {

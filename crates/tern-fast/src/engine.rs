@@ -4,7 +4,7 @@ use crate::budget::CompiledTriggers;
 use crate::cache::ModuleCache;
 use crate::calls::CallTrigger;
 use crate::error::Error;
-use crate::prepare::{Prepared, prepare};
+use crate::prepare::Prepared;
 use std::sync::Arc;
 
 /// A wasmtime engine (Cranelift) with tern's configuration and an optional
@@ -73,7 +73,7 @@ impl FastModule {
     /// Instruments and compiles `wasm` (a binary module), going through the engine's
     /// cache when it has one.
     pub fn new(engine: &FastEngine, wasm: &[u8]) -> Result<FastModule, Error> {
-        Self::prepared(engine, prepare(wasm, CompiledTriggers::default())?)
+        Self::load(engine, wasm, CompiledTriggers::default())
     }
 
     /// Like [`FastModule::new`], with the trigger `call:FUNC:N`: a checkpoint is
@@ -105,17 +105,15 @@ impl FastModule {
         count: bool,
     ) -> Result<FastModule, Error> {
         let call = call.map(|(func, every)| CallTrigger { func, every });
-        Self::prepared(engine, prepare(wasm, CompiledTriggers { call, count })?)
+        Self::load(engine, wasm, CompiledTriggers { call, count })
     }
 
-    fn prepared(engine: &FastEngine, prepared: Prepared) -> Result<FastModule, Error> {
-        let (module, cache_hit) = match &engine.cache {
-            Some(cache) => cache.load_or_compile(&engine.engine, &prepared.module)?,
-            None => (
-                wasmtime::Module::new(&engine.engine, &prepared.module)?,
-                false,
-            ),
-        };
+    fn load(
+        engine: &FastEngine,
+        wasm: &[u8],
+        triggers: CompiledTriggers,
+    ) -> Result<FastModule, Error> {
+        let (module, prepared, cache_hit) = crate::load::load(engine, wasm, triggers)?;
         Ok(FastModule {
             engine: engine.clone(),
             module,
@@ -140,8 +138,9 @@ impl FastModule {
         self.prepared.facts.has_start
     }
 
-    /// The bytes wasmtime compiled (instrumented, with reach exports).
-    pub fn instrumented(&self) -> &[u8] {
-        &self.prepared.module
+    /// The bytes wasmtime compiled (instrumented, with reach exports). A module loaded
+    /// from the cache instruments the original again on the first call.
+    pub fn instrumented(&self) -> Result<&[u8], Error> {
+        self.prepared.instrumented()
     }
 }

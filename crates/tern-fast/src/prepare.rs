@@ -27,6 +27,7 @@ use crate::budget::{BUDGET_EXPORT, CompiledTriggers};
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 use tern_instrument::clone::{MainLayout, export_for_clones};
 use tern_instrument::{ADDED_FUNCS, InstrumentMap};
 use tern_snapshot::ModuleIdentity;
@@ -42,14 +43,72 @@ pub(crate) fn reach_name(kind: &str, index: u32) -> String {
 }
 
 /// A module ready for wasmtime, with what a capture needs to know about the original.
+///
+/// Loaded from the prepared-module cache (`prepared_cache.rs`), it holds neither the
+/// instrumented module (its compiled code came from the cache) nor the decoded map (a
+/// restore does not need it, a capture does): both are made on first use, the map from
+/// the cached encoding, the module by instrumenting again (the same pass, so the same
+/// bytes and the same map as the compiled code's).
 #[derive(Debug, Clone)]
 pub(crate) struct Prepared {
     /// The instrumented module with its reach exports: what wasmtime compiles.
-    pub module: Vec<u8>,
-    pub map: InstrumentMap,
+    module: OnceLock<Vec<u8>>,
+    map: OnceLock<InstrumentMap>,
+    /// The map as `InstrumentMap::encode` wrote it into the cache, until decoded.
+    encoded_map: Option<Vec<u8>>,
+    triggers: CompiledTriggers,
     /// Identity of the original module (what a snapshot records).
     pub identity: ModuleIdentity,
     pub facts: Facts,
+}
+
+impl Prepared {
+    /// What a cache hit knows: the original module (in `facts`), its identity and the
+    /// encoded map of its instrumented form.
+    pub fn from_cache(
+        facts: Facts,
+        identity: ModuleIdentity,
+        triggers: CompiledTriggers,
+        encoded_map: Vec<u8>,
+    ) -> Prepared {
+        Prepared {
+            module: OnceLock::new(),
+            map: OnceLock::new(),
+            encoded_map: Some(encoded_map),
+            triggers,
+            identity,
+            facts,
+        }
+    }
+
+    /// The instrumented module with its reach exports (instrumented again if this came
+    /// from the cache).
+    pub fn instrumented(&self) -> Result<&[u8], Error> {
+        if let Some(module) = self.module.get() {
+            return Ok(module);
+        }
+        let again = prepare(&self.facts.original, self.triggers)?;
+        Ok(self
+            .module
+            .get_or_init(|| again.module.into_inner().unwrap_or_default()))
+    }
+
+    /// The instrumentation map: decoded from the cache on first use; should that fail
+    /// (the entry's checksum was right, so only a bug could make it), from instrumenting
+    /// again.
+    pub fn map(&self) -> Result<&InstrumentMap, Error> {
+        if let Some(map) = self.map.get() {
+            return Ok(map);
+        }
+        let decoded = match self.encoded_map.as_deref().and_then(InstrumentMap::decode) {
+            Some(map) => map,
+            None => prepare(&self.facts.original, self.triggers)?
+                .map
+                .into_inner()
+                .unwrap_or_default(),
+        };
+        Ok(self.map.get_or_init(|| decoded))
+    }
 }
 
 /// Facts about the original module, in its own numbering.
@@ -104,8 +163,10 @@ pub(crate) fn prepare(original: &[u8], triggers: CompiledTriggers) -> Result<Pre
     let for_clones = export_for_clones(&out.module, MainLayout::Instrumented)?;
     let module = add_reach_exports(&for_clones, &facts, triggers)?;
     Ok(Prepared {
-        module,
-        map: out.map,
+        module: OnceLock::from(module),
+        map: OnceLock::from(out.map),
+        encoded_map: None,
+        triggers,
         identity: ModuleIdentity::of(original),
         facts,
     })
@@ -138,7 +199,7 @@ fn unsupported(offset: usize, message: impl Into<String>) -> Error {
     }
 }
 
-fn facts(original: &[u8]) -> Result<Facts, Error> {
+pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
     let mut facts = Facts {
         original: original.to_vec(),
         ..Facts::default()
@@ -410,7 +471,7 @@ mod tests {
         )
         .unwrap();
         let prepared = prepare(&wasm, CompiledTriggers::default()).unwrap();
-        wasmparser::validate(&prepared.module).unwrap();
+        wasmparser::validate(prepared.instrumented().unwrap()).unwrap();
         assert_eq!(prepared.facts.data_active, [true, false]);
         assert_eq!(prepared.facts.elem_dropped, [true]);
         assert_eq!(
@@ -419,7 +480,7 @@ mod tests {
         );
         let reach = ["tern:memory:", "tern:table:", "tern:global:", "tern:func:"];
         let names: Vec<String> = Parser::new(0)
-            .parse_all(&prepared.module)
+            .parse_all(prepared.instrumented().unwrap())
             .filter_map(|p| match p.unwrap() {
                 Payload::ExportSection(r) => Some(
                     r.into_iter()
@@ -452,7 +513,7 @@ mod tests {
         )
         .unwrap();
         let prepared = prepare(&wasm, CompiledTriggers::default()).unwrap();
-        wasmparser::validate(&prepared.module).unwrap();
+        wasmparser::validate(prepared.instrumented().unwrap()).unwrap();
         let facts = &prepared.facts;
         assert_eq!((facts.memories, facts.tables, facts.globals), (2, 1, 2));
     }

@@ -9,6 +9,7 @@
 use crate::engine::FastModule;
 use crate::error::Error;
 use crate::flags::clones_for_wasmtime;
+use crate::host::Host;
 use crate::host::func_index;
 use crate::instance::FastInstance;
 use crate::resume::Resume;
@@ -19,17 +20,16 @@ use tern_instrument::Continuations;
 use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT};
 use tern_snapshot::{ExecState, Frame, Snapshot};
 use tern_wasi::WasiCtx;
-use wasmtime::{Extern, Ref};
+use wasmtime::{Extern, Linker, Ref, Store};
 
 /// The continuation clones of `frames` (validating them against the module), compiled
-/// for wasmtime — from the engine's cache of clones modules when it has one.
+/// for wasmtime — generated and compiled, or from the engine's cache when it has one.
 pub(crate) fn compile_clones(
     module: &FastModule,
     frames: &[Frame],
 ) -> Result<(Continuations, wasmtime::Module), Error> {
     let facts = &module.prepared.facts;
-    let conts = tern_instrument::instrumented_continuations(&facts.original, frames)
-        .map_err(|e| Error::Restore(format!("invalid frames: {e}")))?;
+    let conts = crate::clones::continuations(module, frames)?;
     let clones_bytes = clones_for_wasmtime(&conts.module, facts.memory_export)
         .map_err(|e| Error::Restore(format!("internal error: rewriting the clones module: {e}")))?;
     let engine = &module.engine.engine;
@@ -38,6 +38,31 @@ pub(crate) fn compile_clones(
         None => wasmtime::Module::new(engine, &clones_bytes)?,
     };
     Ok((conts, compiled))
+}
+
+/// Defines in `linker`, under [`MAIN_MODULE`], the exports of `main` that the clones
+/// module imports — only those: the main module exports every function for clones (tens
+/// of thousands in a large program), and defining them all (`Linker::instance`) costs a
+/// store entry and a linker name each, milliseconds per restore for nothing.
+fn link_main(
+    linker: &mut Linker<Host>,
+    store: &mut Store<Host>,
+    main: wasmtime::Instance,
+    clones: &wasmtime::Module,
+) -> Result<(), Error> {
+    for import in clones.imports() {
+        if import.module() != MAIN_MODULE {
+            continue;
+        }
+        let name = import.name();
+        let export = main.get_export(&mut *store, name).ok_or_else(|| {
+            Error::Restore(format!(
+                "internal error: the main module has no export `{name}`"
+            ))
+        })?;
+        linker.define(&*store, MAIN_MODULE, name, export)?;
+    }
+    Ok(())
 }
 
 impl FastInstance {
@@ -114,7 +139,7 @@ impl FastInstance {
         let (conts, clones_module) = compile_clones(module, &state.frames)?;
         let (mut store, mut linker, flags, handle) = Self::setup(module, wasi)?;
         let main = linker.instantiate(&mut store, &module.module)?;
-        linker.instance(&mut store, MAIN_MODULE, main)?;
+        link_main(&mut linker, &mut store, main, &clones_module)?;
         let clones = linker.instantiate(&mut store, &clones_module)?;
         let mut instance = Self::publish(store, main, module, flags, handle);
         instance.write_state(state, fill)?;

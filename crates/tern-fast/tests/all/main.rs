@@ -4,6 +4,7 @@
 
 mod abi;
 mod bench;
+mod cache_entries;
 mod checkpoint;
 mod funcrefs;
 mod guests;

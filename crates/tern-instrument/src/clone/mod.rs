@@ -42,6 +42,7 @@
 
 mod analysis;
 mod assemble;
+mod cached;
 mod drive;
 mod emit;
 mod exports;
@@ -49,6 +50,7 @@ mod instrumented;
 mod segments;
 mod types;
 
+pub use cached::resume_points;
 pub use drive::{CloneOutcome, CloneRunner, Resumed};
 pub use exports::{
     MAIN_MODULE, MainLayout, export_for_clones, func_export, global_export, memory_export,
@@ -149,59 +151,22 @@ pub fn instrumented_continuations(
 }
 
 fn generate(original: &[u8], frames: &[Frame]) -> Result<(Continuations, Vec<CloneInfo>), Error> {
-    let top = frames
-        .len()
-        .checked_sub(1)
-        .ok_or_else(|| Error::new(0, "no frames to resume"))?;
-    if frames.iter().any(|f| f.instance != frames[0].instance) {
-        return Err(Error::new(0, "frames of several instances"));
-    }
-    let keys: Vec<CloneKey> = frames
-        .iter()
-        .enumerate()
-        .map(|(i, f)| CloneKey {
-            func: f.func,
-            pc: f.pc,
-            after_call: i != top,
-        })
-        .collect();
+    let keys = frame_keys(frames)?;
     let wanted: BTreeSet<(u32, u32, bool)> =
         keys.iter().map(|k| (k.func, k.pc, k.after_call)).collect();
     let orig = Original::parse(original, &wanted)?;
-    let mut distinct: Vec<CloneKey> = Vec::new();
-    let mut clone_of: HashMap<CloneKey, usize> = HashMap::new();
-    let mut refs: Vec<u32> = Vec::new();
-    let mut slot_of: HashMap<u32, u32> = HashMap::new();
-    let mut calls = Vec::with_capacity(frames.len());
     for (i, (frame, key)) in frames.iter().zip(&keys).enumerate() {
         let callee = frames.get(i + 1).map(|f| f.func);
         check_frame(&orig, frame, *key, callee)?;
-        let index = *clone_of.entry(*key).or_insert_with(|| {
-            distinct.push(*key);
-            distinct.len() - 1
-        });
-        let mut args = Vec::with_capacity(frame.locals.len() + frame.stack.len());
-        for value in frame.locals.iter().chain(&frame.stack) {
-            args.push(match *value {
-                Value::FuncRef(None) => Value::I32(0),
-                Value::FuncRef(Some(f)) => {
-                    if f as usize >= orig.func_types.len() {
-                        return Err(Error::new(0, format!("funcref to unknown function {f}")));
-                    }
-                    let slot = *slot_of.entry(f).or_insert_with(|| {
-                        refs.push(f);
-                        refs.len() as u32
-                    });
-                    Value::I32(slot)
-                }
-                other => other,
-            });
-        }
-        calls.push(CloneCall {
-            export: clone_export(index),
-            args,
-        });
     }
+    let (args, refs) = slot_args(frames, |f| {
+        if f as usize >= orig.func_types.len() {
+            return Err(Error::new(0, format!("funcref to unknown function {f}")));
+        }
+        Ok(())
+    })?;
+    let (distinct, index) = distinct(&keys);
+    let calls = calls(&index, args);
     let (module, infos) = assemble::clones_module(&orig, &distinct, &refs)?;
     Ok((
         Continuations {
@@ -212,6 +177,84 @@ fn generate(original: &[u8], frames: &[Frame]) -> Result<(Continuations, Vec<Clo
         },
         infos,
     ))
+}
+
+/// The continuation each frame needs (bottom first), after checking that the frames are
+/// a stack of one instance.
+fn frame_keys(frames: &[Frame]) -> Result<Vec<CloneKey>, Error> {
+    let top = frames
+        .len()
+        .checked_sub(1)
+        .ok_or_else(|| Error::new(0, "no frames to resume"))?;
+    if frames.iter().any(|f| f.instance != frames[0].instance) {
+        return Err(Error::new(0, "frames of several instances"));
+    }
+    Ok(frames
+        .iter()
+        .enumerate()
+        .map(|(i, f)| CloneKey {
+            func: f.func,
+            pc: f.pc,
+            after_call: i != top,
+        })
+        .collect())
+}
+
+/// The distinct continuations in order of first use, and which one each frame uses.
+fn distinct(keys: &[CloneKey]) -> (Vec<CloneKey>, Vec<usize>) {
+    let mut distinct: Vec<CloneKey> = Vec::new();
+    let mut clone_of: HashMap<CloneKey, usize> = HashMap::new();
+    let index = keys
+        .iter()
+        .map(|key| {
+            *clone_of.entry(*key).or_insert_with(|| {
+                distinct.push(*key);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    (distinct, index)
+}
+
+/// Each frame's locals and operand stack as clone arguments (funcrefs as slots, each
+/// function checked by `check`), and the function of each slot.
+fn slot_args(
+    frames: &[Frame],
+    mut check: impl FnMut(u32) -> Result<(), Error>,
+) -> Result<(Vec<Vec<Value>>, Vec<u32>), Error> {
+    let mut refs: Vec<u32> = Vec::new();
+    let mut slot_of: HashMap<u32, u32> = HashMap::new();
+    let mut all = Vec::with_capacity(frames.len());
+    for frame in frames {
+        let mut args = Vec::with_capacity(frame.locals.len() + frame.stack.len());
+        for value in frame.locals.iter().chain(&frame.stack) {
+            args.push(match *value {
+                Value::FuncRef(None) => Value::I32(0),
+                Value::FuncRef(Some(f)) => {
+                    check(f)?;
+                    let slot = *slot_of.entry(f).or_insert_with(|| {
+                        refs.push(f);
+                        refs.len() as u32
+                    });
+                    Value::I32(slot)
+                }
+                other => other,
+            });
+        }
+        all.push(args);
+    }
+    Ok((all, refs))
+}
+
+fn calls(index: &[usize], args: Vec<Vec<Value>>) -> Vec<CloneCall> {
+    index
+        .iter()
+        .zip(args)
+        .map(|(&i, args)| CloneCall {
+            export: clone_export(i),
+            args,
+        })
+        .collect()
 }
 
 /// Export name of clone `index` in the clones module.

@@ -1,0 +1,58 @@
+//! Loading a module for the fast tier: prepared (instrumented, reach exports) and
+//! compiled — or, warm, both taken from the cache without instrumenting: the prepared
+//! entry (`entries.rs`) names the compiled module and holds the map, so a warm load
+//! costs hashing the original module (its identity, needed anyway), one walk over its
+//! sections (the facts a capture and a restore need), reading the entry and
+//! deserializing the compiled code.
+
+use crate::budget::CompiledTriggers;
+use crate::cache::code_key;
+use crate::engine::FastEngine;
+use crate::entries::{Kind, entry_key};
+use crate::error::Error;
+use crate::prepare::{Prepared, facts, prepare};
+use tern_snapshot::ModuleIdentity;
+
+/// `wasm` prepared with `triggers` and compiled, and whether the compiled code came from
+/// the cache.
+pub(crate) fn load(
+    engine: &FastEngine,
+    wasm: &[u8],
+    triggers: CompiledTriggers,
+) -> Result<(wasmtime::Module, Prepared, bool), Error> {
+    let Some(cache) = &engine.cache else {
+        let prepared = prepare(wasm, triggers)?;
+        let module = wasmtime::Module::new(&engine.engine, prepared.instrumented()?)?;
+        return Ok((module, prepared, false));
+    };
+    let identity = ModuleIdentity::of(wasm);
+    let key = entry_key(Kind::Prepared, &identity, &trigger_detail(triggers));
+    if let Some(payload) = cache.read_entry(Kind::Prepared, &key)
+        && let Some((code, map)) = payload.split_first_chunk::<32>()
+        && let Some(module) = cache.load_compiled(&engine.engine, code)
+    {
+        let prepared = Prepared::from_cache(facts(wasm)?, identity, triggers, map.to_vec());
+        return Ok((module, prepared, true));
+    }
+    let prepared = prepare(wasm, triggers)?;
+    let instrumented = prepared.instrumented()?;
+    let (module, hit) = cache.load_or_compile(&engine.engine, instrumented)?;
+    let mut payload = code_key(instrumented).to_vec();
+    payload.extend_from_slice(&prepared.map()?.encode());
+    // A cache that cannot be written only costs time.
+    let _ = cache.write_entry(Kind::Prepared, &key, &payload);
+    Ok((module, prepared, hit))
+}
+
+/// The compiled triggers as part of an entry key: the `call:` trigger, then a byte
+/// for instruction counting (only when set, so keys without it stay as they were).
+fn trigger_detail(triggers: CompiledTriggers) -> Vec<u8> {
+    let mut detail = match triggers.call {
+        None => Vec::new(),
+        Some(t) => [&t.func.to_le_bytes()[..], &t.every.to_le_bytes()].concat(),
+    };
+    if triggers.count {
+        detail.extend_from_slice(b"count");
+    }
+    detail
+}
