@@ -96,6 +96,7 @@ pub(crate) fn prepare(original: &[u8], trigger: Option<CallTrigger>) -> Result<P
     // pass would otherwise leave out of a function that only makes bounded calls.
     let options = tern_instrument::Options {
         entry_poll: trigger.map(|t| t.func),
+        ..tern_instrument::Options::default()
     };
     let out = tern_instrument::instrument_with(original, &options)?;
     // Every function, memory, table and global exported under its original index too, so

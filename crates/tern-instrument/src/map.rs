@@ -16,6 +16,10 @@ pub enum SiteKind {
     /// A post-call check: the frame waits on the call at `pc`, its operand stack holds
     /// what lies below the call's arguments.
     Call,
+    /// A post-call check that found a checkpoint requested and nothing unwinding (it
+    /// polls too): the frame is the top frame, `pc` is the instruction after the call,
+    /// the call's results are on top of the operand stack.
+    AfterCall,
 }
 
 /// One site: a point where the cold path can report a frame.
