@@ -156,6 +156,7 @@ pub(crate) fn prepare(original: &[u8], triggers: CompiledTriggers) -> Result<Pre
     let options = tern_instrument::Options {
         entry_poll: triggers.call.map(|t| t.func),
         budget_global: triggers.budget_global(facts.globals),
+        ..tern_instrument::Options::default()
     };
     let out = tern_instrument::instrument_with(original, &options)?;
     // Every function, memory, table and global exported under its original index too, so

@@ -13,12 +13,30 @@
 //!   post-call check after a call to it is dropped. Imports can unwind: a blocking host
 //!   call gives way to a checkpoint.
 //!
-//! A function gets an entry poll only if some path from its entry reaches a call that
-//! is not bounded (direct to an unbounded function, or indirect) without passing a loop
-//! header, whose poll would serve instead. So between two calls into unbounded functions
-//! along any call chain there is always a poll, and a function that does not poll on its
-//! way makes only bounded calls and returns: the time to the next safepoint stays bounded
-//! (by the stack depth times the code a frame runs between polls). A function named in
+//! Post-call checks also poll ([`Options::poll_after_calls`](crate::Options), on by
+//! default): after every call that can unwind, the frame reports itself as the top
+//! frame if a checkpoint is requested. Then:
+//!
+//! * a loop polls at its header only if some path from the header back to it passes no
+//!   such call (a loop around a recursive call, `fib`, polls once per call after it);
+//! * a function polls at entry only if some path from its entry reaches a tail call
+//!   that is not bounded (or an indirect one) without passing a poll: tail calls replace
+//!   the frame, so a cycle of them grows no stack and would never return to a check.
+//!
+//! Why a safepoint is still reached in bounded time: a stretch of execution without a
+//! poll branches backwards only to loop headers (which poll, or the path back passed a
+//! polling call, which has returned and polled), calls bounded functions (which
+//! return), descends into unbounded calls (at most as deep as the stack limit lets it:
+//! a deeper call traps) or returns to a caller, whose post-call check polls. Tail calls
+//! into unbounded code are preceded by a poll on every path. So the work done without
+//! a poll is at most the stack limit's depth times the code one frame runs forward.
+//!
+//! Without polls after calls (continuation clones), every loop polls at its header and
+//! a function polls at entry if some path from its entry reaches a call that is not
+//! bounded (direct to an unbounded function, or indirect) without passing a loop
+//! header: between two calls into unbounded functions along any call chain there is a
+//! poll, and a function that does not poll on its way makes only bounded calls and
+//! returns (returns do not poll there). A function named in
 //! [`Options::entry_poll`](crate::Options) always polls at entry and counts as neither.
 
 use crate::error::Error;
@@ -32,6 +50,8 @@ pub(crate) struct CallFacts {
     pub bounded: Vec<bool>,
     /// Whether the function can never report a frame or leave the unwinding word set.
     pub cannot_unwind: Vec<bool>,
+    /// Whether post-call checks poll too ([`crate::Options::poll_after_calls`]).
+    pub poll_after_calls: bool,
 }
 
 /// Per defined function: what the fixpoints need.
@@ -45,7 +65,11 @@ struct Scan {
 impl CallFacts {
     /// Scans every body of `module` (not validated here: the pass validates each body
     /// when it rewrites it). `forced` always polls at entry.
-    pub(crate) fn of(module: &[u8], forced: Option<u32>) -> Result<CallFacts, Error> {
+    pub(crate) fn of(
+        module: &[u8],
+        forced: Option<u32>,
+        poll_after_calls: bool,
+    ) -> Result<CallFacts, Error> {
         let mut imported = 0u32;
         let mut scans = Vec::new();
         for payload in Parser::new(0).parse_all(module) {
@@ -91,6 +115,7 @@ impl CallFacts {
         Ok(CallFacts {
             bounded,
             cannot_unwind,
+            poll_after_calls,
         })
     }
 
@@ -160,10 +185,11 @@ fn least_fixpoint(
     inside
 }
 
-/// Whether a function body (one [`Step`] per instruction, `unbounded_call[i]` telling
-/// whether instruction `i` is a call that is not bounded) can reach such a call from its
-/// entry without passing a loop header.
-pub(crate) fn needs_entry_poll(steps: &[Step], unbounded_call: &[bool]) -> bool {
+/// Whether a function body (one [`Step`] per instruction) can reach, from its entry and
+/// without passing a poll, an instruction `i` with `needs_poll[i]` (a call that must be
+/// preceded by a poll). `polls[i]`: once instruction `i` is reached, a poll follows
+/// before anything else runs (a loop whose header polls, a call whose check polls).
+pub(crate) fn needs_entry_poll(steps: &[Step], needs_poll: &[bool], polls: &[bool]) -> bool {
     let n = steps.len();
     let succs = successors(steps);
     // `unpolled[i]`: some path from the entry reaches instruction `i` without a poll.
@@ -172,29 +198,73 @@ pub(crate) fn needs_entry_poll(steps: &[Step], unbounded_call: &[bool]) -> bool 
         return false;
     }
     unpolled[0] = true;
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for i in 0..n {
-            if !unpolled[i] {
-                continue;
-            }
-            if unbounded_call[i] {
-                return true;
-            }
-            // Entering a loop polls at its header.
-            if matches!(steps[i], Step::Open { is_loop: true }) {
-                continue;
-            }
-            for &s in &succs[i] {
-                if !unpolled[s] {
-                    unpolled[s] = true;
-                    changed = true;
-                }
+    let mut work = vec![0];
+    while let Some(i) = work.pop() {
+        if i >= n {
+            continue;
+        }
+        if needs_poll[i] {
+            return true;
+        }
+        if polls[i] {
+            continue;
+        }
+        for &s in &succs[i] {
+            if !unpolled[s] {
+                unpolled[s] = true;
+                work.push(s);
             }
         }
     }
     false
+}
+
+/// Which loops of a body need their header poll: `result[i]` for a `loop` at `i` is
+/// whether some path from its first instruction back to it passes no instruction `j`
+/// with `polling_call[j]` (a call whose check polls once it returns). The search stays
+/// inside the loop: leaving it and coming back enters it again through its `loop`.
+pub(crate) fn loop_header_polls(steps: &[Step], polling_call: &[bool]) -> Vec<bool> {
+    let n = steps.len();
+    let succs = successors(steps);
+    let mut end_of = vec![n; n];
+    let mut open = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        match step {
+            Step::Open { .. } | Step::If => open.push(i),
+            Step::End => {
+                if let Some(start) = open.pop() {
+                    end_of[start] = i;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut polls = vec![false; n];
+    let mut seen = vec![usize::MAX; n + 1];
+    for (l, step) in steps.iter().enumerate() {
+        if !matches!(step, Step::Open { is_loop: true }) {
+            continue;
+        }
+        let (first, last) = (l + 1, end_of[l]);
+        let mut work = vec![first];
+        seen[first] = l;
+        'search: while let Some(i) = work.pop() {
+            if i > last || i >= n || polling_call[i] {
+                continue;
+            }
+            for &s in &succs[i] {
+                if s == first {
+                    polls[l] = true;
+                    break 'search;
+                }
+                if s > l && s <= last && seen[s] != l {
+                    seen[s] = l;
+                    work.push(s);
+                }
+            }
+        }
+    }
+    polls
 }
 
 #[cfg(test)]
@@ -227,34 +297,74 @@ mod tests {
           (call $rec (local.get 0)))
         (func $indirect (param i32) (result i32)
           (call_indirect (param i32) (result i32) (local.get 0) (i32.const 0)))
+        (func $tail (param i32) (result i32) (return_call $rec (local.get 0)))
+        (func $sometimes (param i32) (result i32)
+          (loop
+            (if (local.get 0) (then (local.set 0 (call $host (local.get 0)))))
+            (br_if 0 (local.get 0)))
+          (local.get 0))
         (table 1 funcref) (elem (i32.const 0) $leaf))"#;
+
+    use SiteKind::{AfterCall, Call, Entry, LoopHeader};
+
+    const CHECKS_ONLY: Options = Options {
+        entry_poll: None,
+        poll_after_calls: false,
+        budget_global: None,
+    };
 
     #[test]
     fn only_unbounded_calls_need_polls_and_only_unwinding_callees_checks() {
-        let none = Options::default();
+        let none = CHECKS_ONLY;
         // Bounded and unable to unwind: no site at all, and none after calling it.
         assert_eq!(sites(MODULE, &none, 1), []);
         assert_eq!(sites(MODULE, &none, 2), []);
         // Bounded, but a host call can give way: its check stays, no poll.
-        assert_eq!(sites(MODULE, &none, 3), [SiteKind::Call]);
+        assert_eq!(sites(MODULE, &none, 3), [Call]);
         // On a call cycle: polls at entry.
-        assert_eq!(sites(MODULE, &none, 4), [SiteKind::Entry, SiteKind::Call]);
+        assert_eq!(sites(MODULE, &none, 4), [Entry, Call]);
         // The loop header polls before the unbounded call after the loop can be reached.
-        assert_eq!(
-            sites(MODULE, &none, 5),
-            [SiteKind::LoopHeader, SiteKind::Call, SiteKind::Call]
-        );
+        assert_eq!(sites(MODULE, &none, 5), [LoopHeader, Call, Call]);
         // An indirect call may reach anything.
-        assert_eq!(sites(MODULE, &none, 6), [SiteKind::Entry, SiteKind::Call]);
+        assert_eq!(sites(MODULE, &none, 6), [Entry, Call]);
+        assert_eq!(sites(MODULE, &none, 7), [Entry]);
+        assert_eq!(sites(MODULE, &none, 8), [LoopHeader, Call]);
+    }
+
+    #[test]
+    fn polls_after_calls_replace_entry_and_header_polls() {
+        let default = Options::default();
+        assert_eq!(sites(MODULE, &default, 1), []);
+        assert_eq!(sites(MODULE, &default, 2), []);
+        assert_eq!(sites(MODULE, &default, 3), [Call, AfterCall]);
+        // Recursion returns to a polling check: no entry poll.
+        assert_eq!(sites(MODULE, &default, 4), [Call, AfterCall]);
+        // Every iteration calls: the check after the call polls for the loop.
+        assert_eq!(
+            sites(MODULE, &default, 5),
+            [Call, AfterCall, Call, AfterCall]
+        );
+        assert_eq!(sites(MODULE, &default, 6), [Call, AfterCall]);
+        // A tail call never returns to a check: the entry polls.
+        assert_eq!(sites(MODULE, &default, 7), [Entry]);
+        // An iteration may skip the call: the header keeps its poll.
+        assert_eq!(sites(MODULE, &default, 8), [LoopHeader, Call, AfterCall]);
     }
 
     #[test]
     fn a_forced_entry_poll_makes_callers_check() {
         let forced = Options {
             entry_poll: Some(1),
+            poll_after_calls: false,
             ..Options::default()
         };
-        assert_eq!(sites(MODULE, &forced, 1), [SiteKind::Entry]);
-        assert_eq!(sites(MODULE, &forced, 2), [SiteKind::Entry, SiteKind::Call]);
+        assert_eq!(sites(MODULE, &forced, 1), [Entry]);
+        assert_eq!(sites(MODULE, &forced, 2), [Entry, Call]);
+        let forced = Options {
+            entry_poll: Some(1),
+            ..Options::default()
+        };
+        assert_eq!(sites(MODULE, &forced, 1), [Entry]);
+        assert_eq!(sites(MODULE, &forced, 2), [Call, AfterCall]);
     }
 }

@@ -16,6 +16,10 @@ pub enum SiteKind {
     /// A post-call check: the frame waits on the call at `pc`, its operand stack holds
     /// what lies below the call's arguments.
     Call,
+    /// A post-call check that found a checkpoint requested and nothing unwinding (it
+    /// polls too): the frame is the top frame, `pc` is the instruction after the call,
+    /// the call's results are on top of the operand stack.
+    AfterCall,
 }
 
 /// One site: a point where the cold path can report a frame.
@@ -106,6 +110,7 @@ impl InstrumentMap {
                 SiteKind::Entry => 0,
                 SiteKind::LoopHeader => 1,
                 SiteKind::Call => 2,
+                SiteKind::AfterCall => 3,
             });
             put(&mut out, site.func);
             put(&mut out, site.pc);
@@ -151,6 +156,7 @@ impl InstrumentMap {
                 0 => SiteKind::Entry,
                 1 => SiteKind::LoopHeader,
                 2 => SiteKind::Call,
+                3 => SiteKind::AfterCall,
                 _ => return None,
             };
             let func = r.u32()?;

@@ -30,7 +30,7 @@ pub struct Instrumented {
 }
 
 /// Choices of the pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// A function (original index) that polls at entry even where the pass would leave
     /// the poll out (a host that stops programs at a function's entry, such as
@@ -40,6 +40,23 @@ pub struct Options {
     /// appends after the module's globals, so its index is the number of globals the
     /// module has, imports included. The pass only emits the code that uses it.
     pub budget_global: Option<u32>,
+    /// Whether post-call checks also poll (default): they read both flag words at once
+    /// and, on a request with nothing unwinding, report the frame as the top frame
+    /// after the call ([`SiteKind::AfterCall`](crate::SiteKind)). Loops whose every
+    /// iteration passes such a check then need no header poll, and only tail calls
+    /// need an entry poll. Continuation clones turn it off: their sites must sit at
+    /// copied instructions, and the instruction after a call may be added code there.
+    pub poll_after_calls: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            entry_poll: None,
+            poll_after_calls: true,
+            budget_global: None,
+        }
+    }
 }
 
 /// Instruments `module_bytes`, see the crate documentation.
@@ -49,7 +66,7 @@ pub fn instrument(module_bytes: &[u8]) -> Result<Instrumented, Error> {
 
 /// [`instrument`] with [`Options`].
 pub fn instrument_with(module_bytes: &[u8], options: &Options) -> Result<Instrumented, Error> {
-    let calls = CallFacts::of(module_bytes, options.entry_poll)?;
+    let calls = CallFacts::of(module_bytes, options.entry_poll, options.poll_after_calls)?;
     let mut types = TypeTable::default();
     let mut map = InstrumentMap::default();
     let frame_type = types_for_imports(&mut types);

@@ -10,7 +10,7 @@
 //! there. A scratch local belongs to an (operand-stack position, type) pair.
 
 use crate::abi::{self, ValKind};
-use crate::bounded::{CallFacts, needs_entry_poll};
+use crate::bounded::{CallFacts, loop_header_polls, needs_entry_poll};
 use crate::cold::{ColdHelpers, ColdKey, MAX_HELPER_PARAMS, start_unwinding};
 use crate::count;
 use crate::error::Error;
@@ -70,17 +70,44 @@ pub(crate) fn rewrite_body<'a>(
     reader.finish()?;
     let steps: Vec<Step> = ops.iter().map(|(op, _)| Step::of(op)).collect();
     let liveness = Liveness::compute(&steps, locals.len() as u32);
-    let unbounded_call: Vec<bool> = ops
+    let after_calls = facts.calls.poll_after_calls;
+    // Calls whose post-call check polls once they return.
+    let polling_call: Vec<bool> = ops
+        .iter()
+        .map(|(op, _)| {
+            after_calls
+                && matches!(op, Operator::Call { .. } | Operator::CallIndirect { .. })
+                && !cannot_unwind(facts, op)
+        })
+        .collect();
+    // Calls that must be preceded by a poll on every path (`bounded.rs`).
+    let needs_poll: Vec<bool> = ops
         .iter()
         .map(|(op, _)| match op {
-            Operator::Call { function_index } | Operator::ReturnCall { function_index } => {
-                !facts.calls.is_bounded(*function_index)
+            Operator::ReturnCall { function_index } => !facts.calls.is_bounded(*function_index),
+            Operator::Call { function_index } => {
+                !after_calls && !facts.calls.is_bounded(*function_index)
             }
-            Operator::CallIndirect { .. } | Operator::ReturnCallIndirect { .. } => true,
+            Operator::ReturnCallIndirect { .. } => true,
+            Operator::CallIndirect { .. } => !after_calls,
             _ => false,
         })
         .collect();
-    let entry_poll = facts.entry_poll == Some(func) || needs_entry_poll(&steps, &unbounded_call);
+    let header_polls = if after_calls {
+        loop_header_polls(&steps, &polling_call)
+    } else {
+        steps
+            .iter()
+            .map(|s| matches!(s, Step::Open { is_loop: true }))
+            .collect()
+    };
+    let polls: Vec<bool> = header_polls
+        .iter()
+        .zip(&polling_call)
+        .map(|(h, c)| *h || *c)
+        .collect();
+    let entry_poll =
+        facts.entry_poll == Some(func) || needs_entry_poll(&steps, &needs_poll, &polls);
     let run_lengths = facts.budget_global.map(|_| count::run_lengths(&ops));
 
     let first_site = facts.map.sites.len() as u32;
@@ -141,7 +168,10 @@ pub(crate) fn rewrite_body<'a>(
                 }
                 w.emit(op, *offset)?;
                 dead.push(!reachable);
-                if reachable && let Operator::Loop { blockty } = op {
+                if reachable
+                    && header_polls[i]
+                    && let Operator::Loop { blockty } = op
+                {
                     let params = w.facts.types.block(*blockty).map_or(0, |b| b.0.len());
                     let pc = ops.get(i + 1).map_or(*offset, |(_, o)| *o);
                     let live = liveness.live_at(i + 1, w.nlocals());
@@ -176,7 +206,14 @@ pub(crate) fn rewrite_body<'a>(
                 w.emit(op, *offset)?;
                 let live = liveness.live_at(i + 1, w.nlocals());
                 let callee_results = kinds(&callee_results, *offset)?;
-                w.post_call(*offset, &stack[..below], base, &callee_results, live)?;
+                let call = Call {
+                    pc: *offset,
+                    next_pc: ops.get(i + 1).map_or(*offset, |(_, o)| *o),
+                    below: &stack[..below],
+                    base,
+                    results: &callee_results,
+                };
+                w.post_call(&call, live)?;
             }
             Operator::CallRef { .. }
             | Operator::Try { .. }
@@ -298,30 +335,53 @@ impl<'a> Writer<'_, '_, 'a> {
         Ok(())
     }
 
-    /// The check after a call at `pc`: `below` is the operand stack under the call's
-    /// arguments, positions `base..` of it are on the Wasm stack, with `results` above.
-    fn post_call(
-        &mut self,
-        pc: u64,
-        below: &[ValKind],
-        base: usize,
-        results: &[ValKind],
-        live: Vec<bool>,
-    ) -> Result<(), Error> {
-        let site = self.new_site(SiteKind::Call, pc, below, live.clone());
-        let mut visible = below[base..].to_vec();
-        visible.extend_from_slice(results);
+    /// The check after a call. Without polls after calls it loads the unwinding word and
+    /// reports the frame as waiting on the call. With them it loads both flag words as
+    /// one `i64` (non-zero if either is set), then tells them apart on the cold path:
+    /// unwinding reports the frame as waiting on the call, a request reports it as the
+    /// top frame after the call (the results on its stack) and starts the unwinding.
+    fn post_call(&mut self, c: &Call<'_>, live: Vec<bool>) -> Result<(), Error> {
+        let site = self.new_site(SiteKind::Call, c.pc, c.below, live.clone());
+        let mut visible = c.below[c.base..].to_vec();
+        visible.extend_from_slice(c.results);
         let bt = self.facts.types.passthrough(&visible);
-        self.check(abi::UNWINDING_OFFSET, bt);
-        self.cold_path(&ColdSite {
+        let waiting = ColdSite {
             site,
-            drop_results: results.len(),
-            stack: below,
-            visible_from: base,
+            drop_results: c.results.len(),
+            stack: c.below,
+            visible_from: c.base,
             live: &live,
             starts_unwinding: false,
-            pc,
+            pc: c.pc,
+        };
+        if !self.facts.calls.poll_after_calls {
+            self.check(abi::UNWINDING_OFFSET, bt);
+            self.cold_path(&waiting)?;
+            self.out.push(Instruction::End);
+            return Ok(());
+        }
+        let mut after = c.below.to_vec();
+        after.extend_from_slice(c.results);
+        let top = self.new_site(SiteKind::AfterCall, c.next_pc, &after, live.clone());
+        self.out.push(Instruction::I32Const(0));
+        self.out
+            .push(Instruction::I64Load(flag_word(abi::REQUEST_OFFSET, 3)));
+        self.out.push(Instruction::I64Const(0));
+        self.out.push(Instruction::I64Ne);
+        self.out.push(Instruction::If(bt));
+        self.check(abi::UNWINDING_OFFSET, bt);
+        self.cold_path(&waiting)?;
+        self.out.push(Instruction::Else);
+        self.cold_path(&ColdSite {
+            site: top,
+            drop_results: 0,
+            stack: &after,
+            visible_from: c.base,
+            live: &live,
+            starts_unwinding: true,
+            pc: c.next_pc,
         })?;
+        self.out.push(Instruction::End);
         self.out.push(Instruction::End);
         Ok(())
     }
@@ -329,12 +389,7 @@ impl<'a> Writer<'_, '_, 'a> {
     /// `if` on the flag word at `offset`; the `if` takes the visible stack as parameters.
     fn check(&mut self, offset: u64, bt: BlockType) {
         self.out.push(Instruction::I32Const(0));
-        self.out.push(Instruction::I32Load(MemArg {
-            offset,
-            align: 2,
-            target: wasm_encoder::MemArgTarget::Memory(0),
-            ordering: None,
-        }));
+        self.out.push(Instruction::I32Load(flag_word(offset, 2)));
         self.out.push(Instruction::If(bt));
     }
 
@@ -426,6 +481,28 @@ impl<'a> Writer<'_, '_, 'a> {
         }
         self.out.push(Instruction::Return);
     }
+}
+
+/// The flag memory's word at `offset`, `2^align` bytes.
+fn flag_word(offset: u64, align: u32) -> MemArg {
+    MemArg {
+        offset,
+        align,
+        target: wasm_encoder::MemArgTarget::Memory(0),
+        ordering: None,
+    }
+}
+
+/// A call that gets a post-call check.
+struct Call<'c> {
+    /// Offsets of the call and of the instruction after it.
+    pc: u64,
+    next_pc: u64,
+    /// The operand stack below the call's arguments; positions `base..` are on the Wasm
+    /// stack (the rest was spilled), the call's `results` come on top.
+    below: &'c [ValKind],
+    base: usize,
+    results: &'c [ValKind],
 }
 
 /// One cold path: the frame it reports and how the path starts and ends.

@@ -274,8 +274,15 @@ fn forged_snapshots_are_refused() {
         cases.push(("a local of the wrong type", s));
     }
     let mut s = snapshot.clone();
-    s.state.frames.swap(0, top);
-    cases.push(("frames in the wrong order", s));
+    if top > 0 {
+        s.state.frames.swap(0, top);
+        cases.push(("frames in the wrong order", s));
+    } else {
+        // The check after the WASI call polls: one frame, at no call. Below itself it
+        // waits on no call.
+        s.state.frames.insert(0, s.state.frames[0].clone());
+        cases.push(("a frame below that waits on no call", s));
+    }
     let mut s = snapshot.clone();
     s.state.frames.clear();
     cases.push(("no frames", s));

@@ -144,7 +144,13 @@ pub fn instrumented_continuations(
     frames: &[Frame],
 ) -> Result<Continuations, Error> {
     let (mut c, infos) = generate(original, frames)?;
-    let out = crate::instrument(&c.module)?;
+    // Sites of clones must sit at copied instructions (`CloneMap`); the instruction
+    // after a call may be added code, so post-call checks do not poll here.
+    let options = crate::Options {
+        poll_after_calls: false,
+        ..crate::Options::default()
+    };
+    let out = crate::instrument_with(&c.module, &options)?;
     c.map = Some(CloneMap::new(out.map, infos, c.refs.clone())?);
     c.module = instrumented::rename_frame_import(&out.module)?;
     Ok(c)

@@ -280,10 +280,10 @@ fn tail_calls_leave_no_frame() {
 fn dead_locals_are_reported_as_zero() {
     // Local 1 is written after the loop before being read: dead at the loop header.
     // Local 2 is read after the loop: live.
-    // The recursive call (never made) keeps the entry poll: it is reachable from the
-    // entry without a loop header in between.
+    // The recursive tail call (never made) keeps the entry poll: it is reachable from
+    // the entry without a poll in between, and returns to no check.
     let wat = r#"(module (func (export "f") (param i32) (result i32) (local i32 i32)
-        (if (i32.eqz (local.get 0)) (then (drop (call 0 (i32.const 1)))))
+        (if (i32.eqz (local.get 0)) (then (return_call 0 (i32.const 1))))
         (local.set 2 (i32.const 9))
         (loop (br_if 0 (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))
         (local.set 1 (i32.const 4))
