@@ -769,10 +769,12 @@ fn migrate_fast_memory_grows_during_precopy() {
     }
 }
 
-/// A proxy on loopback in front of `to` that forwards everything but the target's
-/// second frame: it cuts both connections when the target, having accepted (its first,
-/// empty frame: 9 bytes), sends "running". Returns its port.
+/// A proxy on loopback in front of `to` that forwards everything up to the target's
+/// "running" frame (type 17): there it cuts both connections. Frames are a type byte, a
+/// little-endian `u32` payload length, the payload and a 4-byte checksum. Returns its
+/// port.
 fn reply_cutter(to: String) -> u16 {
+    const RUNNING: u8 = 17;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -788,21 +790,19 @@ fn reply_cutter(to: String) -> u16 {
             let _ = std::io::copy(&mut from_client, &mut to_server);
         });
         let (mut from_server, mut to_client) = (server, client);
-        let mut passed = 0usize;
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from_server.read(&mut buf) {
-            let room = 9usize.saturating_sub(passed);
-            if n == 0 || n > room {
-                let _ = to_client.write_all(&buf[..room.min(n)]);
-                let _ = from_server.shutdown(std::net::Shutdown::Both);
-                let _ = to_client.shutdown(std::net::Shutdown::Both);
-                return;
+        let mut head = [0u8; 5];
+        while from_server.read_exact(&mut head).is_ok() && head[0] != RUNNING {
+            let len = u32::from_le_bytes(head[1..].try_into().unwrap()) as usize;
+            let mut rest = vec![0u8; len + 4];
+            if from_server.read_exact(&mut rest).is_err()
+                || to_client.write_all(&head).is_err()
+                || to_client.write_all(&rest).is_err()
+            {
+                break;
             }
-            if to_client.write_all(&buf[..n]).is_err() {
-                return;
-            }
-            passed += n;
         }
+        let _ = from_server.shutdown(std::net::Shutdown::Both);
+        let _ = to_client.shutdown(std::net::Shutdown::Both);
     });
     port
 }

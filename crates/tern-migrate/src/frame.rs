@@ -25,6 +25,8 @@ pub mod kind {
     pub const RUNNING: u8 = 17;
     /// target → source: refused, with a UTF-8 reason.
     pub const REFUSE: u8 = 18;
+    /// target → source: every page up to this ROUND (a `u32` round number) is in place.
+    pub const ROUND_DONE: u8 = 19;
 }
 
 /// Writes one frame.

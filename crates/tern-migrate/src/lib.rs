@@ -27,7 +27,7 @@ pub use target::{Arrival, FileImage, Incoming, accept_hello};
 /// Magic at the start of a hello.
 pub const MAGIC: &[u8; 8] = b"TERNMIG\0";
 /// Version of the wire protocol; a target refuses any other.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// What went wrong in a migration, on either side.
 #[derive(Debug)]

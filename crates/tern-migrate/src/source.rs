@@ -182,6 +182,11 @@ fn run(
             };
             write_frame(&mut w, kind::ROUND, &rounds.to_le_bytes())?;
             w.flush()?;
+            // The next round starts once the target has placed this one: a round then
+            // measures what the program dirtied while the pages travelled *and* were
+            // written, and the pause never finds the target still catching up (its
+            // backlog would be downtime).
+            expect(&mut reader, kind::ROUND_DONE)?;
             chunks_sent += sent as u64;
             let secs = round_start.0.elapsed().as_secs_f64().max(1e-6);
             let bytes = w.get_ref().bytes - round_start.1;
@@ -228,6 +233,7 @@ fn run(
     }
     write_frame(&mut w, kind::END, &(state.len() as u64).to_le_bytes())?;
     w.flush()?;
+    expect(&mut reader, kind::ROUND_DONE)?;
     expect(&mut reader, kind::RUNNING)?;
     // From here the program is the target's: a commit that is lost on its way leaves it
     // running nowhere (the target discards it), never on both hosts.

@@ -185,7 +185,7 @@ impl Incoming {
         let mut file_bytes = 0u64;
         let mut pending_file: Option<(FileImage, u64)> = None;
         let mut state = Vec::new();
-        let mut rounds = 0;
+        let mut rounds: u32 = 0;
         let mut bytes = self.bytes;
         let mut scratch = Vec::new();
         loop {
@@ -196,7 +196,10 @@ impl Incoming {
             }
             match ty {
                 kind::PAGES => place_pages(&payload, sink, &mut scratch)?,
-                kind::ROUND => rounds += 1,
+                kind::ROUND => {
+                    rounds += 1;
+                    write_frame(&mut self.stream, kind::ROUND_DONE, &rounds.to_le_bytes())?;
+                }
                 kind::FILE => {
                     let mut c = Cursor(&payload);
                     let preopen = c.u32("file preopen")?;
