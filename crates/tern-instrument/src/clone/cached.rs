@@ -13,8 +13,9 @@
 //! when the entry was made; what a frame can still get wrong is the kinds of its values,
 //! which are checked against the clones' parameters.
 
-use super::{CloneInfo, CloneMap, Continuations, calls, distinct, frame_keys, slot_args};
-use crate::abi::ValKind;
+use super::{
+    CloneInfo, CloneMap, Continuations, calls, distinct, frame_keys, same_kinds, slot_args,
+};
 use crate::error::Error;
 use crate::map::{InstrumentMap, Reader, put, put_kinds};
 use std::collections::HashMap;
@@ -109,24 +110,6 @@ impl Continuations {
             refs,
             map: Some(map),
         }))
-    }
-}
-
-fn same_kinds(
-    values: &[tern_snapshot::Value],
-    kinds: &[ValKind],
-    pc: u64,
-    what: &str,
-) -> Result<(), Error> {
-    let ok =
-        values.len() == kinds.len() && values.iter().zip(kinds).all(|(v, k)| ValKind::of(v) == *k);
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::new(
-            pc,
-            format!("the frame's {what} do not have the types the code expects there"),
-        ))
     }
 }
 

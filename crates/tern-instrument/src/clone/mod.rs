@@ -323,17 +323,34 @@ fn check_frame(
 }
 
 fn same_types(values: &[Value], types: &[ValType], pc: u64, what: &str) -> Result<(), Error> {
-    let ok = values.len() == types.len()
-        && values
-            .iter()
-            .zip(types)
-            .all(|(v, t)| ValKind::from_wasm(*t) == Some(ValKind::of(v)));
+    // A type the fast tier has no kind for matches no value.
+    let kinds: Vec<Option<ValKind>> = types.iter().map(|t| ValKind::from_wasm(*t)).collect();
+    match kinds.into_iter().collect::<Option<Vec<_>>>() {
+        Some(kinds) => same_kinds(values, &kinds, pc, what),
+        None => Err(types_differ(pc, what)),
+    }
+}
+
+/// Whether `values` have exactly the kinds `kinds`, in order; the frame's `what` (its
+/// locals or operand stack) at `pc` is refused otherwise.
+pub(super) fn same_kinds(
+    values: &[Value],
+    kinds: &[ValKind],
+    pc: u64,
+    what: &str,
+) -> Result<(), Error> {
+    let ok =
+        values.len() == kinds.len() && values.iter().zip(kinds).all(|(v, k)| ValKind::of(v) == *k);
     if ok {
         Ok(())
     } else {
-        Err(Error::new(
-            pc,
-            format!("the frame's {what} do not have the types the code expects there"),
-        ))
+        Err(types_differ(pc, what))
     }
+}
+
+fn types_differ(pc: u64, what: &str) -> Error {
+    Error::new(
+        pc,
+        format!("the frame's {what} do not have the types the code expects there"),
+    )
 }
