@@ -29,7 +29,7 @@ use tern_wasi::WasiCtx;
 /// the engine was not chosen explicitly (the caller then runs the interpreter).
 pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
     let wasm = super::run::read_wasm(&args.module)?;
-    let Some(module) = load(&wasm, &args.checkpoint, &args.module, explicit)? else {
+    let Some((module, call)) = load(&wasm, &args.checkpoint, &args.module, explicit)? else {
         return Ok(None);
     };
     let (name, params) = match &args.invoke {
@@ -61,7 +61,7 @@ pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
     let instance = FastInstance::new(&module, wasi.clone())
         .map_err(|e| anyhow!("{}: {e}", args.module.display()))?;
     let program = Program {
-        call: call_trigger(&args.checkpoint, &args.module)?,
+        call,
         module,
         wasi,
         print_results: args.invoke.is_some(),
@@ -114,7 +114,7 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
     if has_start(&wasm) && !explicit {
         return Ok(None);
     }
-    let Some(module) = load(&wasm, &args.checkpoint, &args.module, explicit)? else {
+    let Some((module, call)) = load(&wasm, &args.checkpoint, &args.module, explicit)? else {
         return Ok(None);
     };
     let wasi = super::restore::rebuild_wasi(args, snapshot.wasi.as_deref(), None)
@@ -134,7 +134,7 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
     let instructions_before = snapshot.trigger.instructions;
     snapshot.finish().map_err(|e| anyhow!("{shown}: {e}"))?;
     let program = Program {
-        call: call_trigger(&args.checkpoint, &args.module)?,
+        call,
         module,
         wasi,
         print_results: true,
@@ -150,14 +150,15 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
     .map(Some)
 }
 
-/// Instruments and compiles `wasm` (or takes it from the compiled-module cache); `None`
+/// Instruments and compiles `wasm` (or takes it from the compiled-module cache) for the
+/// triggers of `args` that are compiled in, with the `call:` trigger resolved; `None`
 /// when the fast tier refuses the module and the interpreter may take over.
 fn load(
     wasm: &[u8],
     args: &CheckpointArgs,
     path: &Path,
     explicit: bool,
-) -> anyhow::Result<Option<FastModule>> {
+) -> anyhow::Result<Option<(FastModule, Option<CallTrigger>)>> {
     let engine = FastEngine::new().map_err(|e| anyhow!("the fast engine: {e}"))?;
     let call = call_trigger(args, path)?;
     let count = args
@@ -166,7 +167,7 @@ fn load(
         .any(|t| matches!(t, Trigger::Instructions(_)));
     let module = FastModule::with_triggers(&engine, wasm, call, count);
     match module {
-        Ok(module) => Ok(Some(module)),
+        Ok(module) => Ok(Some((module, call))),
         Err(tern_fast::Error::Instrument(_) | tern_fast::Error::Unsupported { .. })
             if !explicit =>
         {
@@ -185,7 +186,7 @@ fn has_start(wasm: &[u8]) -> bool {
 
 /// `--checkpoint-on call:FUNC:N` as (original function index, N); FUNC is an index, a
 /// name-section name or an export name, as on the interpreter.
-fn call_trigger(args: &CheckpointArgs, path: &Path) -> anyhow::Result<Option<(u32, u64)>> {
+fn call_trigger(args: &CheckpointArgs, path: &Path) -> anyhow::Result<Option<CallTrigger>> {
     let mut call = None;
     for text in &args.triggers {
         if let Trigger::Call(func, n) = parse_trigger(text)? {
@@ -205,12 +206,15 @@ fn call_trigger(args: &CheckpointArgs, path: &Path) -> anyhow::Result<Option<(u3
     Ok(call)
 }
 
+/// `--checkpoint-on call:FUNC:N` as (original function index, N).
+type CallTrigger = (u32, u64);
+
 /// The program being run, with what a checkpoint and a `--leave-running` restore need.
 pub(super) struct Program {
     pub(super) module: FastModule,
     /// The live WASI context: kept across `--leave-running` restores.
     pub(super) wasi: Arc<Mutex<WasiCtx>>,
-    pub(super) call: Option<(u32, u64)>,
+    pub(super) call: Option<CallTrigger>,
     pub(super) print_results: bool,
     /// Instructions the program had executed before this run: 0 for `tern run`, the
     /// snapshot's count for `tern restore` (`None` when it has none, as on the

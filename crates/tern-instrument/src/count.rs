@@ -23,7 +23,8 @@
 //! ```
 
 use crate::abi;
-use wasm_encoder::{BlockType, Instruction, MemArg};
+use crate::rewrite::flag_word;
+use wasm_encoder::{BlockType, Instruction};
 use wasmparser::Operator;
 
 /// The instruction count of the run that starts in front of each operator (0 where no
@@ -81,12 +82,7 @@ fn ends_run(op: &Operator<'_>) -> bool {
 
 /// The charge of a run of `length` instructions against the budget global.
 pub(crate) fn charge(global: u32, length: u32) -> [Instruction<'static>; 12] {
-    let request = MemArg {
-        offset: abi::REQUEST_OFFSET,
-        align: 2,
-        target: wasm_encoder::MemArgTarget::Memory(0),
-        ordering: None,
-    };
+    let request = flag_word(abi::REQUEST_OFFSET, 2);
     [
         Instruction::GlobalGet(global),
         Instruction::I64Const(i64::from(length)),

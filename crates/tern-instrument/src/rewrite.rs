@@ -484,7 +484,7 @@ impl<'a> Writer<'_, '_, 'a> {
 }
 
 /// The flag memory's word at `offset`, `2^align` bytes.
-fn flag_word(offset: u64, align: u32) -> MemArg {
+pub(crate) fn flag_word(offset: u64, align: u32) -> MemArg {
     MemArg {
         offset,
         align,
