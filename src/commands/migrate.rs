@@ -20,6 +20,7 @@ use std::time::Duration;
 use tern_interp::{MemoryLocations, Outcome, RunError, Store};
 use tern_migrate::{MemoryRegion, Options, Program, Report};
 use tern_snapshot::{Snapshot, TriggerInfo, trigger_kind};
+use tern_wasi::WasiCtx;
 
 /// Migration options of `tern run`.
 #[derive(clap::Args, Debug, Default)]
@@ -287,7 +288,10 @@ pub fn drive_status(
             Ok(Outcome::Paused(_)) => {
                 if let Some(r) = &running {
                     if r.coord.pause_wanted.swap(false, Ordering::SeqCst) {
-                        let _ = r.states.send(capture(&session));
+                        let state = capture(&session)
+                            .and_then(|s| hand_over_listeners(&session.wasi).map(|()| s));
+                        let handed_over = state.is_ok();
+                        let _ = r.states.send(state);
                         let finish = r.decisions.recv().unwrap_or(false);
                         let r = running.take().unwrap();
                         let result = r.thread.join().unwrap_or(Err("migration thread".into()));
@@ -295,6 +299,9 @@ pub fn drive_status(
                             r.coord.locations.close();
                             eprintln!("tern: migrated to {}", r.to);
                             return Ok(0);
+                        }
+                        if handed_over {
+                            take_back_listeners(&session.wasi);
                         }
                         session.store.unshare_memory_locations();
                     } else if r.thread.is_finished() {
@@ -332,6 +339,24 @@ pub fn drive_status(
 }
 
 /// The paused program's canonical state, memory pages left out (they travel apart).
+/// Stops the paused program's listeners from accepting, keeping them bound, so that a
+/// target on this same host can bind their addresses (`tern_wasi`'s `handover.rs`).
+pub(super) fn hand_over_listeners(wasi: &Mutex<WasiCtx>) -> Result<(), String> {
+    wasi.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .stop_listening()
+        .map_err(|e| format!("cannot hand the listeners over: {e}"))
+}
+
+/// After a failed migration: the listeners accept here again (waiting a little for a
+/// target on this host to let go of their addresses).
+pub(super) fn take_back_listeners(wasi: &Mutex<WasiCtx>) {
+    let mut wasi = wasi.lock().unwrap_or_else(|e| e.into_inner());
+    for line in wasi.listen_again(Duration::from_secs(3)) {
+        eprintln!("tern: {line}");
+    }
+}
+
 fn capture(session: &Session) -> Result<Snapshot, String> {
     let wasi = session
         .wasi

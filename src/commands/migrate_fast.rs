@@ -13,7 +13,9 @@
 
 use super::checkpoint::TRAP_EXIT;
 use super::fast::{Program, Start};
-use super::migrate::{ControlArgs, Pending, Request, listen, perform};
+use super::migrate::{
+    ControlArgs, Pending, Request, hand_over_listeners, listen, perform, take_back_listeners,
+};
 use anyhow::anyhow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -165,19 +167,27 @@ pub(super) fn drive(
                 // Exact lengths for the last round, then the state without pages.
                 instance.refresh_memory_locations();
                 let trigger = TriggerInfo::now(trigger_kind::MANUAL, "migration");
-                let snapshot = instance.capture_sized(trigger).map_err(|e| e.to_string());
-                let _ = states_tx.send(snapshot.clone());
-                let snapshot = match snapshot {
+                let snapshot = match instance.capture_sized(trigger) {
                     Ok(s) => s,
-                    Err(e) => break Err(anyhow!("the program cannot continue: {e}")),
+                    Err(e) => {
+                        let _ = states_tx.send(Err(e.to_string()));
+                        break Err(anyhow!("the program cannot continue: {e}"));
+                    }
                 };
-                if decisions_rx.recv().unwrap_or(false) {
+                let handed_over = hand_over_listeners(&program.wasi);
+                let state_sent = handed_over.is_ok();
+                let _ = states_tx.send(handed_over.map(|()| snapshot.clone()));
+                // A state that was not sent gets no decision: the migration failed.
+                if state_sent && decisions_rx.recv().unwrap_or(false) {
                     let to = link.to.lock().unwrap_or_else(|e| e.into_inner()).clone();
                     drop(instance);
                     // The requester gets the final report before this process exits.
                     link.wait_idle();
                     eprintln!("tern: migrated to {to}");
                     return Ok(0);
+                }
+                if state_sent {
+                    take_back_listeners(&program.wasi);
                 }
                 instance = continue_here(program, instance, snapshot)?;
                 *link.current() = (

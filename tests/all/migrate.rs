@@ -19,32 +19,32 @@ const CHURN: &str = concat!(
 );
 /// The program's arguments: 16 MiB, 60 steps of 8 hot pages, 20 ms apart (about 1.5 s).
 const ARGS: [&str; 4] = ["16", "60", "8", "20"];
-const LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const LIMIT: Duration = Duration::from_secs(60);
 
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
-fn port() -> u16 {
+pub(crate) fn port() -> u16 {
     let base = 20000 + (std::process::id() % 20000) as u16;
     base + NEXT_PORT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Two hosts: network namespaces joined by a veth pair, removed on drop (even when the
 /// test fails); or, where namespaces are not permitted, both on loopback.
-struct Hosts {
-    names: Option<[String; 2]>,
-    addrs: [String; 2],
+pub(crate) struct Hosts {
+    pub(crate) names: Option<[String; 2]>,
+    pub(crate) addrs: [String; 2],
 }
 
 impl Hosts {
     /// Both hosts on loopback (the fault tests put a proxy between them).
-    fn loopback() -> Hosts {
+    pub(crate) fn loopback() -> Hosts {
         Hosts {
             names: None,
             addrs: ["127.0.0.1".into(), "127.0.0.1".into()],
         }
     }
 
-    fn new(tag: &str) -> Hosts {
+    pub(crate) fn new(tag: &str) -> Hosts {
         let id = format!("{}{tag}", std::process::id() % 100000);
         let (a, b) = (format!("ternA{id}"), format!("ternB{id}"));
         let net = 10 + std::process::id() % 200;
@@ -151,7 +151,7 @@ impl Hosts {
     }
 
     /// `tern ARGS` on host `i` (0 = A, 1 = B).
-    fn tern(&self, i: usize, args: &[&str]) -> Command {
+    pub(crate) fn tern(&self, i: usize, args: &[&str]) -> Command {
         match &self.names {
             Some(names) => {
                 let mut c = Command::new("ip");
@@ -179,14 +179,14 @@ impl Drop for Hosts {
 }
 
 /// A child process killed on drop, with its output collected by threads.
-struct Proc {
+pub(crate) struct Proc {
     child: Child,
     out: Arc<Mutex<String>>,
     err: Arc<Mutex<String>>,
 }
 
 impl Proc {
-    fn spawn(mut cmd: Command) -> Proc {
+    pub(crate) fn spawn(mut cmd: Command) -> Proc {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -210,15 +210,15 @@ impl Proc {
         Proc { child, out, err }
     }
 
-    fn out(&self) -> String {
+    pub(crate) fn out(&self) -> String {
         self.out.lock().unwrap().clone()
     }
-    fn err(&self) -> String {
+    pub(crate) fn err(&self) -> String {
         self.err.lock().unwrap().clone()
     }
 
     /// Waits (bounded) until `what` shows in stdout or stderr.
-    fn wait_for(&self, what: &str) {
+    pub(crate) fn wait_for(&self, what: &str) {
         let start = Instant::now();
         while !self.out().contains(what) && !self.err().contains(what) {
             assert!(
@@ -232,7 +232,7 @@ impl Proc {
     }
 
     /// Waits (bounded) for the exit status.
-    fn wait(&mut self) -> i32 {
+    pub(crate) fn wait(&mut self) -> i32 {
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -272,7 +272,7 @@ fn reference(dir: &Path) -> (String, String) {
     )
 }
 
-fn serve(hosts: &Hosts, i: usize, port: u16, data: &Path, extra: &[&str]) -> Proc {
+pub(crate) fn serve(hosts: &Hosts, i: usize, port: u16, data: &Path, extra: &[&str]) -> Proc {
     std::fs::create_dir_all(data).unwrap();
     let listen = format!("{}:{port}", hosts.addrs[i]);
     let dirarg = format!("{}::/data", data.display());
@@ -305,7 +305,13 @@ fn source(hosts: &Hosts, data: &Path, control: &Path, engine: &str) -> Proc {
     p
 }
 
-fn migrate(hosts: &Hosts, host: usize, to: &str, control: &Path, flags: &[&str]) -> (i32, String) {
+pub(crate) fn migrate(
+    hosts: &Hosts,
+    host: usize,
+    to: &str,
+    control: &Path,
+    flags: &[&str],
+) -> (i32, String) {
     let control = control.display().to_string();
     let mut args = vec!["migrate"];
     args.extend_from_slice(flags);
@@ -773,7 +779,7 @@ fn migrate_fast_memory_grows_during_precopy() {
 /// "running" frame (type 17): there it cuts both connections. Frames are a type byte, a
 /// little-endian `u32` payload length, the payload and a 4-byte checksum. Returns its
 /// port.
-fn reply_cutter(to: String) -> u16 {
+pub(crate) fn reply_cutter(to: String) -> u16 {
     const RUNNING: u8 = 17;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -79,6 +79,7 @@ mod ctx;
 mod errno;
 mod fd;
 mod func;
+mod handover;
 mod host;
 mod identity;
 #[cfg(feature = "interp")]
