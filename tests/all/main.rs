@@ -7,6 +7,7 @@ mod cli;
 mod engines;
 mod malformed;
 mod migrate;
+mod migrate_concurrent;
 mod migrate_listen;
 mod pause;
 mod restore_files;

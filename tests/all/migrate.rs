@@ -258,7 +258,7 @@ impl Drop for Proc {
 }
 
 /// The uninterrupted run: stdout and log.
-fn reference(dir: &Path) -> (String, String) {
+pub(crate) fn reference(dir: &Path) -> (String, String) {
     let data = dir.join("ref");
     std::fs::create_dir_all(&data).unwrap();
     let dirarg = format!("{}::/data", data.display());
@@ -286,6 +286,17 @@ pub(crate) fn serve(hosts: &Hosts, i: usize, port: u16, data: &Path, extra: &[&s
 /// The churn guest under `tern run --engine ENGINE --control CONTROL` on host A, once it
 /// is well under way.
 fn source(hosts: &Hosts, data: &Path, control: &Path, engine: &str) -> Proc {
+    source_logging_to(hosts, data, control, engine, "/data/log.txt")
+}
+
+/// [`source`], logging to `log` (a guest path) instead of the default file.
+pub(crate) fn source_logging_to(
+    hosts: &Hosts,
+    data: &Path,
+    control: &Path,
+    engine: &str,
+    log: &str,
+) -> Proc {
     std::fs::create_dir_all(data).unwrap();
     let dirarg = format!("{}::/data", data.display());
     let control = control.display().to_string();
@@ -300,6 +311,7 @@ fn source(hosts: &Hosts, data: &Path, control: &Path, engine: &str) -> Proc {
         CHURN,
     ];
     args.extend(ARGS);
+    args.push(log);
     let p = Proc::spawn(hosts.tern(0, &args));
     p.wait_for("step 5\n");
     p
@@ -322,7 +334,7 @@ pub(crate) fn migrate(
 }
 
 /// Program lines of a process's stdout.
-fn program_lines(text: &str) -> String {
+pub(crate) fn program_lines(text: &str) -> String {
     text.lines()
         .filter(|l| l.starts_with("step") || l.starts_with("done") || l.starts_with("filled"))
         .map(|l| format!("{l}\n"))

@@ -1,8 +1,8 @@
 /* Guest of the live-migration tests and bench (tests/all/migrate.rs, bench/migration.py).
  *
- * churn MIB STEPS HOT SLEEP_MS: fills MIB MiB of heap with a pattern, then for STEPS steps
- * (0: forever) rewrites HOT 4 KiB pages (a moving window), appends "step N sum S" to
- * /data/log.txt (held open all along), prints "step N" and sleeps SLEEP_MS ms. At the end
+ * churn MIB STEPS HOT SLEEP_MS [LOG]: fills MIB MiB of heap with a pattern, then for STEPS
+ * steps (0: forever) rewrites HOT 4 KiB pages (a moving window), appends "step N sum S" to
+ * LOG (default /data/log.txt, held open all along), prints "step N" and sleeps SLEEP_MS ms. At the end
  * prints and logs "done checksum C" (over the whole buffer) and exits 0. Deterministic:
  * a run migrated any number of times prints and logs exactly what an uninterrupted run
  * does. Build: tests/guests/migrate/build.sh. */
@@ -31,9 +31,10 @@ int main(int argc, char **argv) {
         uint64_t v = (i * 0x9e3779b97f4a7c15ull) >> 17;
         memcpy(buf + i, &v, 8);
     }
-    FILE *log = fopen("/data/log.txt", "w");
+    const char *log_path = argc > 5 ? argv[5] : "/data/log.txt";
+    FILE *log = fopen(log_path, "w");
     if (!log) {
-        fprintf(stderr, "cannot open /data/log.txt\n");
+        fprintf(stderr, "cannot open %s\n", log_path);
         return 4;
     }
     printf("filled %zu MiB\n", bytes >> 20);
