@@ -8,9 +8,9 @@
 //! migration with its reports ([`perform`]). The fast tier's is `migrate_fast.rs`.
 
 use super::checkpoint::{Session, TRAP_EXIT};
+use super::control::{Conn, Endpoint};
 use anyhow::Context;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,9 +25,10 @@ use tern_wasi::WasiCtx;
 /// Migration options of `tern run`.
 #[derive(clap::Args, Debug, Default)]
 pub struct ControlArgs {
-    /// Listen on this Unix socket for `tern migrate` requests.
-    #[arg(long, value_name = "PATH")]
-    pub control: Option<PathBuf>,
+    /// Listen here for `tern migrate` requests: a Unix socket path, or a loopback
+    /// `HOST:PORT`.
+    #[arg(long, value_name = "PATH|HOST:PORT", value_parser = Endpoint::parse)]
+    pub control: Option<Endpoint>,
     /// Migrate when this happens: `signal` (SIGUSR2) or `file:PATH` (PATH appears; it is
     /// removed). Needs `--migrate-to`.
     #[arg(long = "migrate-on", value_name = "TRIGGER", requires = "migrate_to")]
@@ -61,16 +62,16 @@ pub struct MigrateArgs {
     /// The target sees the same files as the source: open files do not travel.
     #[arg(long)]
     shared_fs: bool,
-    /// The program's control socket (`tern run --control PATH`).
-    #[arg(value_name = "CONTROL")]
-    control: PathBuf,
+    /// The program's control endpoint (`tern run --control PATH|HOST:PORT`).
+    #[arg(value_name = "CONTROL", value_parser = Endpoint::parse)]
+    control: Endpoint,
 }
 
 /// `tern migrate`: sends the request, shows progress, exits 0 once the target runs the
 /// program and 1 otherwise (the program then continues at the source).
 pub fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let mut stream = UnixStream::connect(&args.control)
-        .with_context(|| format!("cannot connect to {}", args.control.display()))?;
+    let mut stream =
+        (args.control.connect()).with_context(|| format!("cannot connect to {}", args.control))?;
     stream.set_read_timeout(Some(Duration::from_secs(300)))?;
     writeln!(
         stream,
@@ -98,7 +99,7 @@ pub(super) struct Request {
     pub(super) to: String,
     stop_and_copy: bool,
     shared_fs: bool,
-    reply: Option<UnixStream>,
+    reply: Option<Conn>,
 }
 
 pub(super) type Pending = Arc<Mutex<Option<Request>>>;
@@ -110,13 +111,17 @@ pub(super) type Wake = Arc<dyn Fn() + Send + Sync>;
 /// call `wake` (the interpreter: set its interrupt flag).
 pub(super) fn listen(args: &ControlArgs, wake: Wake) -> anyhow::Result<Pending> {
     let pending: Pending = Arc::default();
-    if let Some(path) = &args.control {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)
-            .with_context(|| format!("--control {}: cannot listen", path.display()))?;
+    if let Some(endpoint) = &args.control {
+        let listener =
+            (endpoint.bind()).with_context(|| format!("--control {endpoint}: cannot listen"))?;
         let (pending, wake) = (pending.clone(), wake.clone());
         std::thread::spawn(move || {
-            for mut conn in listener.incoming().flatten() {
+            loop {
+                let Ok(mut conn) = listener.accept() else {
+                    // A failed accept (e.g. out of descriptors) must not spin.
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
                 let mut line = String::new();
                 let Ok(reader) = conn.try_clone() else {

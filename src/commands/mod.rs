@@ -3,6 +3,8 @@
 #[cfg(not(target_os = "wasi"))]
 mod arrival_files;
 pub mod checkpoint;
+#[cfg(not(target_os = "wasi"))]
+pub mod control;
 mod drive;
 pub mod engine;
 #[cfg(feature = "fast")]

@@ -316,7 +316,7 @@ fn restore(
 /// Runs the restored program to its end (or until it moves on); its exit status.
 fn finish(restored: Restored, control: Option<PathBuf>) -> anyhow::Result<u8> {
     let args = super::migrate::ControlArgs {
-        control,
+        control: control.map(super::control::Endpoint::Unix),
         ..Default::default()
     };
     match restored {

@@ -33,6 +33,14 @@ fn wrong_arguments_are_a_clear_error() {
     );
     let out = tern(&["run", "--invoke", "nope", &module]);
     assert!(stderr(&out).contains("no exported function named `nope`"));
+    // A control endpoint reachable from other hosts would let them move the program.
+    let out = tern(&["run", "--control", "0.0.0.0:7070", &module]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a loopback address"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -286,26 +286,27 @@ pub(crate) fn serve(hosts: &Hosts, i: usize, port: u16, data: &Path, extra: &[&s
 /// The churn guest under `tern run --engine ENGINE --control CONTROL` on host A, once it
 /// is well under way.
 fn source(hosts: &Hosts, data: &Path, control: &Path, engine: &str) -> Proc {
-    source_logging_to(hosts, data, control, engine, "/data/log.txt")
+    let control = control.display().to_string();
+    source_logging_to(hosts, data, &control, engine, "/data/log.txt")
 }
 
-/// [`source`], logging to `log` (a guest path) instead of the default file.
+/// [`source`] with a control endpoint (a socket path or a loopback address), logging to
+/// `log` (a guest path) instead of the default file.
 pub(crate) fn source_logging_to(
     hosts: &Hosts,
     data: &Path,
-    control: &Path,
+    control: &str,
     engine: &str,
     log: &str,
 ) -> Proc {
     std::fs::create_dir_all(data).unwrap();
     let dirarg = format!("{}::/data", data.display());
-    let control = control.display().to_string();
     let mut args = vec![
         "run",
         "--engine",
         engine,
         "--control",
-        &control,
+        control,
         "--dir",
         &dirarg,
         CHURN,

@@ -5,14 +5,15 @@ use crate::migrate::{Hosts, Proc, port, program_lines, reference, serve, source_
 use crate::util::TempDir;
 
 /// Two churn programs (one on each engine, each logging to its own file under the same
-/// preopen) are told to move to one target at the same moment. Both arrive, run there at
-/// the same time, and end exactly as uninterrupted runs: output and log files.
+/// preopen, one with a Unix control socket and one with a loopback TCP control endpoint)
+/// are told to move to one target at the same moment. Both arrive, run there at the
+/// same time, and end exactly as uninterrupted runs: output and log files.
 #[test]
 fn migrate_two_programs_into_one_target_at_once() {
     let dir = TempDir::new("migrate-two");
     let (ref_out, ref_log) = reference(&dir.0);
     let hosts = Hosts::new("c");
-    let port = port();
+    let (port, control_port) = (port(), port());
     let mut target = serve(
         &hosts,
         1,
@@ -20,22 +21,22 @@ fn migrate_two_programs_into_one_target_at_once() {
         &dir.0.join("b"),
         &["--max-migrations", "2"],
     );
-    let programs = [("fast", "one"), ("interp", "two")];
+    let unix = dir.0.join("one.sock").display().to_string();
+    let programs = [
+        ("fast", "one", unix),
+        ("interp", "two", format!("127.0.0.1:{control_port}")),
+    ];
     let mut sources: Vec<Proc> = programs
         .iter()
-        .map(|(engine, name)| {
-            let control = dir.0.join(format!("{name}.sock"));
+        .map(|(engine, name, control)| {
             let log = format!("/data/{name}.txt");
-            source_logging_to(&hosts, &dir.0.join("a"), &control, engine, &log)
+            source_logging_to(&hosts, &dir.0.join("a"), control, engine, &log)
         })
         .collect();
     let to = format!("{}:{port}", hosts.addrs[1]);
     let mut requests: Vec<Proc> = programs
         .iter()
-        .map(|(_, name)| {
-            let control = dir.0.join(format!("{name}.sock")).display().to_string();
-            Proc::spawn(hosts.tern(0, &["migrate", "--to", &to, &control]))
-        })
+        .map(|(_, _, control)| Proc::spawn(hosts.tern(0, &["migrate", "--to", &to, control])))
         .collect();
     for request in &mut requests {
         assert_eq!(request.wait(), 0, "{}", request.err());
@@ -68,7 +69,7 @@ fn migrate_two_programs_into_one_target_at_once() {
     lines.sort();
     expected.sort();
     assert_eq!(lines, expected);
-    for (_, name) in programs {
+    for (_, name, _) in programs {
         let moved = std::fs::read_to_string(dir.0.join(format!("b/{name}.txt"))).unwrap();
         assert_eq!(moved, ref_log, "{name}.txt");
     }
