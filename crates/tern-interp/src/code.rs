@@ -156,6 +156,29 @@ pub(crate) enum Instr {
     LocalI32AddConstTee(u32, u32, u32),
     /// `i32.load offset; local.tee x`: the offset, then the local.
     I32LoadTee(u32, u32),
+    /// `local.get a; i32.const c; op`.
+    LocalI32RotlConst(u32, u32), LocalI32ShrUConst(u32, u32),
+    /// `local.get a; local.get b; op`.
+    LocalsI32And(u32, u32), LocalsI32Xor(u32, u32),
+    /// `local.get a; i32.const c; i32.rotl; i32.xor`: a rotated local folded into the
+    /// value below (hashes and ciphers).
+    LocalI32RotlConstXor(u32, u32),
+    /// `local.get a; local.set x; local.get b; local.set y` (locals below 65536): a
+    /// rotation of variables, as at the end of a hash round.
+    LocalCopy2(u16, u16, u16, u16),
+    /// `i32.const c; i32.add; local.tee x`.
+    I32AddConstTee(u32, u32),
+    /// `f64.op; f64.store offset`.
+    F64AddStore(u32), F64SubStore(u32), F64MulStore(u32),
+    /// `i32.const c; i32.add; f64.load offset`: c, then the offset.
+    I32AddConstF64Load(u32, u32),
+    /// `i32.const c; i32.store8 offset`: c, then the offset.
+    I32ConstStore8(u32, u32),
+    /// `local.tee x; i32.add`.
+    LocalTeeI32Add(u32),
+    /// `f64.cmp; br_if` (any branch).
+    F64EqBrIf(Target), F64NeBrIf(Target), F64LtBrIf(Target), F64GtBrIf(Target),
+    F64LeBrIf(Target), F64GeBrIf(Target),
     // `local.get b; i32.cmp; br_if` and `i32.const c; i32.cmp; br_if` whose branch
     // moves no values: the local (or constant), then the target's code index.
     I32EqLocalBrIf(u32, u32), I32NeLocalBrIf(u32, u32),

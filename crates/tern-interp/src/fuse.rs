@@ -38,6 +38,11 @@ fn fuse_quad(first: Instr, second: Instr, third: Instr, fourth: Instr) -> Option
     Some(match (original(first), second, third, fourth) {
         (LocalGet(a), I32Const(c), I32Add, LocalSet(x)) => LocalI32AddConstSet(a, c, x),
         (LocalGet(a), I32Const(c), I32Add, LocalTee(x)) => LocalI32AddConstTee(a, c, x),
+        (LocalGet(a), I32Const(c), I32Rotl, I32Xor) => LocalI32RotlConstXor(a, c),
+        (LocalGet(a), LocalSet(x), LocalGet(b), LocalSet(y)) => {
+            let narrow = |i: u32| u16::try_from(i).ok();
+            LocalCopy2(narrow(a)?, narrow(x)?, narrow(b)?, narrow(y)?)
+        }
         _ => return None,
     })
 }
@@ -80,7 +85,24 @@ fn original(instr: Instr) -> Instr {
         | LocalsI64Add(a, _)
         | LocalsF64Add(a, _)
         | LocalsF64Sub(a, _)
-        | LocalsF64Mul(a, _) => LocalGet(a),
+        | LocalsF64Mul(a, _)
+        | LocalI32RotlConst(a, _)
+        | LocalI32ShrUConst(a, _)
+        | LocalsI32And(a, _)
+        | LocalsI32Xor(a, _)
+        | LocalI32RotlConstXor(a, _) => LocalGet(a),
+        LocalCopy2(a, ..) => LocalGet(u32::from(a)),
+        I32AddConstTee(c, _) | I32AddConstF64Load(c, _) | I32ConstStore8(c, _) => I32Const(c),
+        F64AddStore(_) => F64Add,
+        F64SubStore(_) => F64Sub,
+        F64MulStore(_) => F64Mul,
+        LocalTeeI32Add(x) => LocalTee(x),
+        F64EqBrIf(_) => F64Eq,
+        F64NeBrIf(_) => F64Ne,
+        F64LtBrIf(_) => F64Lt,
+        F64GtBrIf(_) => F64Gt,
+        F64LeBrIf(_) => F64Le,
+        F64GeBrIf(_) => F64Ge,
         I64AddSet(_) => I64Add,
         F64AddSet(_) | F64AddTee(_) => F64Add,
         F64SubSet(_) | F64SubTee(_) => F64Sub,
@@ -136,6 +158,12 @@ fn fuse_triple(first: Instr, second: Instr, third: Instr) -> Option<Instr> {
         (LocalGet(a), LocalGet(b), F64Sub) => LocalsF64Sub(a, b),
         (LocalGet(a), LocalGet(b), F64Mul) => LocalsF64Mul(a, b),
         (I32Const(c), I32Add, LocalSet(x)) => I32AddConstSet(c, x),
+        (I32Const(c), I32Add, LocalTee(x)) => I32AddConstTee(c, x),
+        (I32Const(c), I32Add, F64Load(o)) => I32AddConstF64Load(c, o),
+        (LocalGet(a), I32Const(c), I32Rotl) => LocalI32RotlConst(a, c),
+        (LocalGet(a), I32Const(c), I32ShrU) => LocalI32ShrUConst(a, c),
+        (LocalGet(a), LocalGet(b), I32And) => LocalsI32And(a, b),
+        (LocalGet(a), LocalGet(b), I32Xor) => LocalsI32Xor(a, b),
         _ => return None,
     })
 }
@@ -225,6 +253,17 @@ fn fuse_pair(first: Instr, second: Instr) -> Option<Instr> {
         (I32LeU, BrIf(t)) => I32LeUBrIf(t),
         (I32GeS, BrIf(t)) => I32GeSBrIf(t),
         (I32GeU, BrIf(t)) => I32GeUBrIf(t),
+        (F64Add, F64Store(o)) => F64AddStore(o),
+        (F64Sub, F64Store(o)) => F64SubStore(o),
+        (F64Mul, F64Store(o)) => F64MulStore(o),
+        (I32Const(c), I32Store8(o)) => I32ConstStore8(c, o),
+        (LocalTee(x), I32Add) => LocalTeeI32Add(x),
+        (F64Eq, BrIf(t)) => F64EqBrIf(t),
+        (F64Ne, BrIf(t)) => F64NeBrIf(t),
+        (F64Lt, BrIf(t)) => F64LtBrIf(t),
+        (F64Gt, BrIf(t)) => F64GtBrIf(t),
+        (F64Le, BrIf(t)) => F64LeBrIf(t),
+        (F64Ge, BrIf(t)) => F64GeBrIf(t),
         _ => return None,
     })
 }
@@ -346,5 +385,81 @@ mod tests {
             "no fusion may drop a branch's moved values"
         );
         assert_eq!(code[12], I32NeBrIf(jump(1)));
+    }
+
+    #[test]
+    fn hash_round_and_float_branch_fusions_keep_first_instructions() {
+        use Instr::*;
+        let t = Target {
+            to: 0,
+            drop: 0,
+            keep: 0,
+        };
+        let plain = vec![
+            LocalGet(0),
+            I32Const(30),
+            I32Rotl,
+            I32Xor, // LocalI32RotlConstXor
+            LocalGet(1),
+            I32Const(7),
+            I32Rotl,
+            I32Add, // LocalI32RotlConst (no xor after it)
+            LocalGet(2),
+            LocalSet(3),
+            LocalGet(4),
+            LocalSet(5), // LocalCopy2
+            LocalGet(6),
+            LocalGet(7),
+            I32Xor, // LocalsI32Xor
+            I32Const(5),
+            I32Add,
+            LocalTee(8), // I32AddConstTee
+            F64Le,
+            BrIf(t), // F64LeBrIf
+            LocalGet(70_000),
+            LocalSet(1),
+            LocalGet(2),
+            LocalSet(3), // a local too wide for LocalCopy2: the pair only
+        ];
+        let mut code = plain.clone();
+        fuse(&mut code);
+        for (fused, plain) in code.iter().zip(&plain) {
+            assert_eq!(original(*fused), *plain);
+        }
+        assert_eq!(code[0], LocalI32RotlConstXor(0, 30));
+        assert_eq!(code[4], LocalI32RotlConst(1, 7));
+        assert_eq!(code[8], LocalCopy2(2, 3, 4, 5));
+        assert_eq!(code[12], LocalsI32Xor(6, 7));
+        assert_eq!(code[15], I32AddConstTee(5, 8));
+        assert_eq!(code[18], F64LeBrIf(t));
+        assert_eq!(code[20], LocalCopy(70_000, 1));
+    }
+
+    #[test]
+    fn float_stores_loads_and_byte_stores_keep_first_instructions() {
+        use Instr::*;
+        let plain = vec![
+            F64Add,
+            F64Store(8), // F64AddStore
+            I32Const(16),
+            I32Add,
+            F64Load(8), // I32AddConstF64Load
+            I32Const(1),
+            I32Store8(3), // I32ConstStore8
+            LocalTee(2),
+            I32Add, // LocalTeeI32Add
+            F64Mul,
+            F64Store(0), // F64MulStore
+        ];
+        let mut code = plain.clone();
+        fuse(&mut code);
+        for (fused, plain) in code.iter().zip(&plain) {
+            assert_eq!(original(*fused), *plain);
+        }
+        assert_eq!(code[0], F64AddStore(8));
+        assert_eq!(code[2], I32AddConstF64Load(16, 8));
+        assert_eq!(code[5], I32ConstStore8(1, 3));
+        assert_eq!(code[7], LocalTeeI32Add(2));
+        assert_eq!(code[9], F64MulStore(0));
     }
 }

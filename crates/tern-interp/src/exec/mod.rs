@@ -584,9 +584,12 @@ impl Store {
         }
         macro_rules! cmp_br_if {
             ($t:expr, |$a:ident, $b:ident| $cmp:expr) => {
-                fused!(binop!(as_u32, from_bool, |$a, $b| $cmp), {
-                    let $b = as_u32(pop!());
-                    let $a = as_u32(top!());
+                cmp_br_if!($t, as_u32, |$a, $b| $cmp)
+            };
+            ($t:expr, $get:ident, |$a:ident, $b:ident| $cmp:expr) => {
+                fused!(binop!($get, from_bool, |$a, $b| $cmp), {
+                    let $b = $get(pop!());
+                    let $a = $get(top!());
                     br_if_taken!($cmp, $t);
                 })
             };
@@ -939,6 +942,31 @@ impl Store {
                         let v = as_u32(pop!()).wrapping_add(c);
                         PutSlot::put(from_u32(v), fp.add(x as usize));
                     }),
+                    Instr::I32AddConstTee(c, x) => fused!(2, push!(from_u32(c)), {
+                        let v = from_u32(as_u32(top!()).wrapping_add(c));
+                        PutSlot::put(v, sp.sub(1));
+                        copy_lo!(fp.add(x as usize), sp.sub(1));
+                    }),
+                    Instr::LocalI32RotlConst(a, c) => fused!(2, get_local!(a), {
+                        push!(from_u32(as_u32(*fp.add(a as usize)).rotate_left(c)))
+                    }),
+                    Instr::LocalI32ShrUConst(a, c) => fused!(2, get_local!(a), {
+                        push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shr(c)))
+                    }),
+                    Instr::LocalsI32And(a, b) => fused!(2, get_local!(a), {
+                        locals_binop!(a, b, as_u32, from_u32, |x, y| x & y)
+                    }),
+                    Instr::LocalsI32Xor(a, b) => fused!(2, get_local!(a), {
+                        locals_binop!(a, b, as_u32, from_u32, |x, y| x ^ y)
+                    }),
+                    Instr::LocalI32RotlConstXor(a, c) => fused!(3, get_local!(a), {
+                        let rotated = as_u32(*fp.add(a as usize)).rotate_left(c);
+                        unop!(as_u32, from_u32, |v| v ^ rotated)
+                    }),
+                    Instr::LocalCopy2(a, x, b, y) => fused!(3, get_local!(a), {
+                        copy_lo!(fp.add(usize::from(x)), fp.add(usize::from(a)));
+                        copy_lo!(fp.add(usize::from(y)), fp.add(usize::from(b)));
+                    }),
                     Instr::LocalSetGet(x, y) => fused!(set_local!(x), {
                         copy_lo!(fp.add(x as usize), sp.sub(1));
                         copy_lo!(sp.sub(1), fp.add(y as usize));
@@ -1041,6 +1069,36 @@ impl Store {
                     Instr::I32LeUBrIf(t) => cmp_br_if!(t, |a, b| a <= b),
                     Instr::I32GeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) >= (b as i32)),
                     Instr::I32GeUBrIf(t) => cmp_br_if!(t, |a, b| a >= b),
+                    Instr::F64AddStore(o) => fused!(binop!(as_f64, from_f64, |a, b| a + b), {
+                        binop!(as_f64, from_f64, |a, b| a + b);
+                        store!(o, 8, |v| as_u64(v).to_le_bytes())
+                    }),
+                    Instr::F64SubStore(o) => fused!(binop!(as_f64, from_f64, |a, b| a - b), {
+                        binop!(as_f64, from_f64, |a, b| a - b);
+                        store!(o, 8, |v| as_u64(v).to_le_bytes())
+                    }),
+                    Instr::F64MulStore(o) => fused!(binop!(as_f64, from_f64, |a, b| a * b), {
+                        binop!(as_f64, from_f64, |a, b| a * b);
+                        store!(o, 8, |v| as_u64(v).to_le_bytes())
+                    }),
+                    Instr::I32AddConstF64Load(c, o) => fused!(2, push!(from_u32(c)), {
+                        unop!(as_u32, from_u32, |a| a.wrapping_add(c));
+                        load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
+                    }),
+                    Instr::I32ConstStore8(c, o) => fused!(push!(from_u32(c)), {
+                        push!(from_u32(c));
+                        store!(o, 1, |v| [v as u8])
+                    }),
+                    Instr::LocalTeeI32Add(x) => fused!(copy_lo!(fp.add(x as usize), sp.sub(1)), {
+                        copy_lo!(fp.add(x as usize), sp.sub(1));
+                        binop!(as_u32, from_u32, |a, b| a.wrapping_add(b))
+                    }),
+                    Instr::F64EqBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a == b),
+                    Instr::F64NeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a != b),
+                    Instr::F64LtBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a < b),
+                    Instr::F64GtBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a > b),
+                    Instr::F64LeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a <= b),
+                    Instr::F64GeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a >= b),
                     Instr::LocalSet(i) => set_local!(i),
                     Instr::LocalTee(i) => copy_lo!(fp.add(i as usize), sp.sub(1)),
                     Instr::GlobalGet(g) => {
