@@ -1,9 +1,10 @@
 //! Loading a module for the fast tier: prepared (instrumented, reach exports) and
 //! compiled — or, warm, both taken from the cache without instrumenting: the prepared
-//! entry (`entries.rs`) names the compiled module and holds the map, so a warm load
-//! costs hashing the original module (its identity, needed anyway), one walk over its
-//! sections (the facts a capture and a restore need), reading the entry and
-//! deserializing the compiled code.
+//! entry (`entries.rs`) names the compiled module, so a warm load costs hashing the
+//! original module (its identity, needed anyway), one walk over its sections (the
+//! facts a capture and a restore need), reading the entry and deserializing the
+//! compiled code. The instrumentation map has an entry of its own, read by the first
+//! capture only.
 
 use crate::budget::CompiledTriggers;
 use crate::cache::code_key;
@@ -28,19 +29,20 @@ pub(crate) fn load(
     let identity = ModuleIdentity::of(wasm);
     let key = entry_key(Kind::Prepared, &identity, &trigger_detail(triggers));
     if let Some(payload) = cache.read_entry(Kind::Prepared, &key)
-        && let Some((code, map)) = payload.split_first_chunk::<32>()
-        && let Some(module) = cache.load_compiled(&engine.engine, code)
+        && let Ok(code) = <[u8; 32]>::try_from(payload.as_slice())
+        && let Some(module) = cache.load_compiled(&engine.engine, &code)
     {
-        let prepared = Prepared::from_cache(facts(wasm)?, identity, triggers, map.to_vec());
+        let f = facts(wasm)?;
+        let prepared = Prepared::from_cache(f, identity, triggers, (cache.clone(), key));
         return Ok((module, prepared, true));
     }
     let prepared = prepare(wasm, triggers)?;
     let instrumented = prepared.instrumented()?;
     let (module, hit) = cache.load_or_compile(&engine.engine, instrumented)?;
-    let mut payload = code_key(instrumented).to_vec();
-    payload.extend_from_slice(&prepared.map()?.encode());
-    // A cache that cannot be written only costs time.
-    let _ = cache.write_entry(Kind::Prepared, &key, &payload);
+    // A cache that cannot be written only costs time. The map first: a prepared entry
+    // is what makes a load take the cache, and its map should be there by then.
+    let _ = cache.write_entry(Kind::Map, &key, &prepared.map()?.encode());
+    let _ = cache.write_entry(Kind::Prepared, &key, &code_key(instrumented));
     Ok((module, prepared, hit))
 }
 

@@ -24,6 +24,8 @@
 //! or global does not change how the module's own code reaches it.
 
 use crate::budget::{BUDGET_EXPORT, CompiledTriggers};
+use crate::cache::ModuleCache;
+use crate::entries::Kind;
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
 use std::collections::BTreeSet;
@@ -54,8 +56,8 @@ pub(crate) struct Prepared {
     /// The instrumented module with its reach exports: what wasmtime compiles.
     module: OnceLock<Vec<u8>>,
     map: OnceLock<InstrumentMap>,
-    /// The map as `InstrumentMap::encode` wrote it into the cache, until decoded.
-    encoded_map: Option<Vec<u8>>,
+    /// Where the cache keeps the map (`InstrumentMap::encode`), read on first use.
+    cached_map: Option<(ModuleCache, [u8; 32])>,
     triggers: CompiledTriggers,
     /// Identity of the original module (what a snapshot records).
     pub identity: ModuleIdentity,
@@ -64,17 +66,17 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     /// What a cache hit knows: the original module (in `facts`), its identity and the
-    /// encoded map of its instrumented form.
+    /// key of the cache's map entry of its instrumented form.
     pub fn from_cache(
         facts: Facts,
         identity: ModuleIdentity,
         triggers: CompiledTriggers,
-        encoded_map: Vec<u8>,
+        cached_map: (ModuleCache, [u8; 32]),
     ) -> Prepared {
         Prepared {
             module: OnceLock::new(),
             map: OnceLock::new(),
-            encoded_map: Some(encoded_map),
+            cached_map: Some(cached_map),
             triggers,
             identity,
             facts,
@@ -93,19 +95,30 @@ impl Prepared {
             .get_or_init(|| again.module.into_inner().unwrap_or_default()))
     }
 
-    /// The instrumentation map: decoded from the cache on first use; should that fail
-    /// (the entry's checksum was right, so only a bug could make it), from instrumenting
-    /// again.
+    /// The instrumentation map: read from the cache's map entry on first use; should
+    /// that fail (the entry is missing or damaged), from instrumenting again — the same
+    /// pass gives the map of the compiled code — and the entry is written again.
     pub fn map(&self) -> Result<&InstrumentMap, Error> {
         if let Some(map) = self.map.get() {
             return Ok(map);
         }
-        let decoded = match self.encoded_map.as_deref().and_then(InstrumentMap::decode) {
+        let cached = self
+            .cached_map
+            .as_ref()
+            .and_then(|(cache, key)| InstrumentMap::decode(&cache.read_entry(Kind::Map, key)?));
+        let decoded = match cached {
             Some(map) => map,
-            None => prepare(&self.facts.original, self.triggers)?
-                .map
-                .into_inner()
-                .unwrap_or_default(),
+            None => {
+                let map = prepare(&self.facts.original, self.triggers)?
+                    .map
+                    .into_inner()
+                    .unwrap_or_default();
+                if let Some((cache, key)) = &self.cached_map {
+                    // A cache that cannot be written only costs time.
+                    let _ = cache.write_entry(Kind::Map, key, &map.encode());
+                }
+                map
+            }
         };
         Ok(self.map.get_or_init(|| decoded))
     }
@@ -166,7 +179,7 @@ pub(crate) fn prepare(original: &[u8], triggers: CompiledTriggers) -> Result<Pre
     Ok(Prepared {
         module: OnceLock::from(module),
         map: OnceLock::from(out.map),
-        encoded_map: None,
+        cached_map: None,
         triggers,
         identity: ModuleIdentity::of(original),
         facts,
@@ -205,7 +218,7 @@ pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
         original: original.to_vec(),
         ..Facts::default()
     };
-    for payload in Parser::new(0).parse_all(original) {
+    for payload in sections_but_code(original) {
         match payload? {
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
@@ -282,6 +295,41 @@ pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
         }
     }
     Ok(facts)
+}
+
+/// The payloads of `wasm` as `Parser::parse_all` gives them, but without stepping
+/// through the code section (a warm load needs nothing from it, and a large program
+/// has tens of thousands of bodies): `CodeSectionStart` is followed by the payload
+/// after the section.
+fn sections_but_code(wasm: &[u8]) -> impl Iterator<Item = wasmparser::Result<Payload<'_>>> {
+    let mut parser = Parser::new(0);
+    let mut rest = wasm;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let (consumed, payload) = match parser.parse(rest, true) {
+            Ok(wasmparser::Chunk::Parsed { consumed, payload }) => (consumed, payload),
+            // With `eof` set the parser never asks for more data.
+            Ok(wasmparser::Chunk::NeedMoreData(_)) => return None,
+            Err(e) => {
+                done = true;
+                return Some(Err(e));
+            }
+        };
+        rest = &rest[consumed..];
+        match &payload {
+            Payload::CodeSectionStart { size, .. } => {
+                parser.skip_section();
+                // The parser checked that the section fits.
+                rest = rest.get(*size as usize..).unwrap_or_default();
+            }
+            Payload::End(_) => done = true,
+            _ => {}
+        }
+        Some(Ok(payload))
+    })
 }
 
 fn collect_ref_funcs(
