@@ -76,6 +76,7 @@ mod resume;
 mod share;
 mod staged;
 mod state;
+mod table_init;
 
 pub use cache::ModuleCache;
 pub use engine::{FastEngine, FastModule};

@@ -32,8 +32,7 @@ pub(crate) fn load(
         && let Ok(code) = <[u8; 32]>::try_from(payload.as_slice())
         && let Some(module) = cache.load_compiled(&engine.engine, &code)
     {
-        let f = facts(wasm)?;
-        let prepared = Prepared::from_cache(f, identity, triggers, (cache.clone(), key));
+        let prepared = Prepared::from_cache(facts(wasm)?, identity, triggers, (cache.clone(), key));
         return Ok((module, prepared, true));
     }
     let prepared = prepare(wasm, triggers)?;

@@ -301,7 +301,9 @@ pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
 /// through the code section (a warm load needs nothing from it, and a large program
 /// has tens of thousands of bodies): `CodeSectionStart` is followed by the payload
 /// after the section.
-fn sections_but_code(wasm: &[u8]) -> impl Iterator<Item = wasmparser::Result<Payload<'_>>> {
+pub(crate) fn sections_but_code(
+    wasm: &[u8],
+) -> impl Iterator<Item = wasmparser::Result<Payload<'_>>> {
     let mut parser = Parser::new(0);
     let mut rest = wasm;
     let mut done = false;
