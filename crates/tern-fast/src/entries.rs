@@ -4,11 +4,13 @@
 //! does not generate continuation clones again (all of which scale with the module or
 //! with the functions on the stack).
 //!
-//! Three kinds, each in its own directory under the compiled-module cache's:
+//! Four kinds, each in its own directory under the compiled-module cache's:
 //! - `prepared/<key>.entry`: which compiled module (its code key, the sha256 of the
 //!   instrumented module) belongs to an original module (`load.rs`);
 //! - `maps/<key>.entry`: the instrumentation map of that compiled code, read on the
 //!   first capture (`prepare.rs`);
+//! - `identities/<key>.entry`: the sha256 of a module file, keyed by its stamp
+//!   (`file_identity.rs`), the 256 most recently used;
 //! - `generated/<key>.entry`: the instrumented continuation clones of one set of resume
 //!   points (`Continuations::encode_generated`, `clones.rs`); the 256 most recently
 //!   used are kept, like compiled clones.
@@ -48,6 +50,9 @@ pub(crate) enum Kind {
     /// only by a capture (megabytes for a large program, which a load or a restore
     /// would otherwise read and checksum for nothing).
     Map,
+    /// The identity of a module file, by its stamp (`file_identity.rs`): the 256 most
+    /// recently used are kept.
+    Identity,
     /// One per set of resume points: the least recently used beyond 256 are removed.
     Generated,
 }
@@ -57,6 +62,7 @@ impl Kind {
         match self {
             Kind::Prepared => "prepared",
             Kind::Map => "maps",
+            Kind::Identity => "identities",
             Kind::Generated => "generated",
         }
     }
@@ -64,7 +70,7 @@ impl Kind {
     fn limit(self) -> Option<usize> {
         match self {
             Kind::Prepared | Kind::Map => None,
-            Kind::Generated => Some(256),
+            Kind::Generated | Kind::Identity => Some(256),
         }
     }
 }
@@ -196,6 +202,6 @@ mod tests {
                 assert_ne!(x, y);
             }
         }
-        assert_eq!(entry_key(Kind::Prepared, &a, b"\x01"), keys[3]);
+        assert_eq!(entry_key(Kind::Prepared, &a, b"\x01"), keys[4]);
     }
 }
