@@ -2,10 +2,10 @@
 //! `tern.frame` / `tern.save_*` imports feeding a [`FrameCollector`], and the WASI hooks.
 
 use crate::handle::CheckpointHandle;
-use crate::prepare::{Prepared, reach_name};
+use crate::prepare::Prepared;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tern_instrument::clone::{CLONE_FRAME, ResumeCollector};
+use tern_instrument::clone::{CLONE_FRAME, ResumeCollector, func_export};
 use tern_instrument::{FRAME, FrameCollector, MODULE, UNWINDING_OFFSET, ValKind};
 use tern_snapshot::Value;
 use tern_wasi::{WasiCtx, WasmtimeHooks};
@@ -69,8 +69,10 @@ impl Host {
     }
 }
 
-/// Builds the funcref → original index table from the reach exports, then `extra`;
-/// `raw_of` gives the `Func::to_raw` address of an export.
+/// Builds the funcref → original index table from the main module's function exports
+/// (`export_for_clones` exports every function as `tern:fN`), for the functions that can
+/// be `funcref` values at all, then `extra`; `raw_of` gives the `Func::to_raw` address
+/// of an export.
 pub(crate) fn func_index(
     prepared: &Prepared,
     extra: &[(usize, u32)],
@@ -78,7 +80,7 @@ pub(crate) fn func_index(
 ) -> HashMap<usize, u32> {
     let mut index = HashMap::with_capacity(prepared.facts.escaping.len() + extra.len());
     for &f in &prepared.facts.escaping {
-        if let Some(raw) = raw_of(&reach_name("func", f)) {
+        if let Some(raw) = raw_of(&func_export(f)) {
             index.entry(raw).or_insert(f);
         }
     }

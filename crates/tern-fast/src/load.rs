@@ -33,7 +33,6 @@ pub(crate) fn load(
     let key = entry_key(Kind::Prepared, &identity, &trigger_detail(triggers));
     if let Some(payload) = cache.read_entry(Kind::Prepared, &key)
         && let Ok(code) = <[u8; 32]>::try_from(payload.as_slice())
-        && { true }
         && let Some(module) = cache.load_compiled(&engine.engine, &code)
     {
         let prepared = Prepared::from_cache(facts(wasm)?, identity, triggers, (cache.clone(), key));

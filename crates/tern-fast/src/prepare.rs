@@ -13,15 +13,15 @@
 //!                                          (export "tern:memory:0" (memory 1))
 //!                                          (export "tern:global:0" (global 0))
 //!                                          (export "tern:table:0" (table 0))
-//!                                          (export "tern:func:3" (func 11))
 //! ```
 //!
-//! Names carry the *original* index (memory `m` is `m + 1` in the instrumented module,
-//! function `f` is `f + 8`). Functions are exported only if they can be a `funcref` value
-//! at all: those named in element segments, global initializers and exports (the
-//! validator's "declared" set; `ref.func` may name no other). wasmtime treats those as
-//! escaping anyway, so the extra exports add no compiled code. Exporting a memory, table
-//! or global does not change how the module's own code reaches it.
+//! Names carry the *original* index (memory `m` is `m + 1` in the instrumented module).
+//! Functions need no reach exports of their own: `export_for_clones` (applied first)
+//! exports every function as `tern:fN` (original index `N`), which is what a capture
+//! maps a `funcref` back through (`host.rs`) — a second export per function that can be
+//! a `funcref` made wasmtime deserialize and keep some 23 000 more export names for a
+//! large program on every load. Exporting a memory, table or global does not change how
+//! the module's own code reaches it.
 
 use crate::budget::{BUDGET_EXPORT, CompiledTriggers};
 use crate::cache::ModuleCache;
@@ -30,8 +30,8 @@ use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
+use tern_instrument::InstrumentMap;
 use tern_instrument::clone::{MainLayout, export_for_clones};
-use tern_instrument::{ADDED_FUNCS, InstrumentMap};
 use tern_snapshot::ModuleIdentity;
 use wasm_encoder::reencode::Reencode;
 use wasm_encoder::{ExportKind, ExportSection, RawSection};
@@ -492,9 +492,6 @@ fn append_reach(exports: &mut ExportSection, facts: &Facts) {
     for g in 0..facts.globals {
         exports.export(&reach_name("global", g), ExportKind::Global, g);
     }
-    for &f in &facts.escaping {
-        exports.export(&reach_name("func", f), ExportKind::Func, f + ADDED_FUNCS);
-    }
 }
 
 fn export_kind(kind: ExternalKind) -> ExportKind {
@@ -529,7 +526,7 @@ mod tests {
             prepared.facts.escaping.iter().copied().collect::<Vec<_>>(),
             [0, 1]
         );
-        let reach = ["tern:memory:", "tern:table:", "tern:global:", "tern:func:"];
+        let reach = ["tern:memory:", "tern:table:", "tern:global:"];
         let names: Vec<String> = Parser::new(0)
             .parse_all(prepared.instrumented().unwrap())
             .filter_map(|p| match p.unwrap() {
@@ -545,14 +542,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            [
-                "b",
-                "tern:memory:0",
-                "tern:table:0",
-                "tern:global:0",
-                "tern:func:0",
-                "tern:func:1"
-            ]
+            ["b", "tern:memory:0", "tern:table:0", "tern:global:0",]
         );
     }
 

@@ -149,7 +149,7 @@ impl FastInstance {
 
     /// Prepares the funcref → original index table of a restored program, which is
     /// built only when first needed (a capture, a funcref result; `host.rs`): from the
-    /// main instance's reach exports — thousands of lookups in a large program, which
+    /// main instance's function exports — thousands of lookups in a large program, which
     /// most restores never need — then the references of the clones instance found
     /// here: its slot table and its re-exports of the functions it imports (wasmtime
     /// represents an imported function by a reference of the clones instance, in its

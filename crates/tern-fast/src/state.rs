@@ -106,9 +106,10 @@ impl FastInstance {
 
     /// Writes the tables, globals and dropped segments of `state` (its counts checked).
     pub(crate) fn write_entities(&mut self, state: &ExecState) -> Result<(), Error> {
-        let instantiated = match state.tables.is_empty() {
-            true => Vec::new(),
-            false => instantiated_tables(&self.module.prepared.facts.original),
+        let instantiated = if state.tables.is_empty() {
+            Vec::new()
+        } else {
+            instantiated_tables(&self.module.prepared.facts.original)
         };
         for (t, image) in (0u32..).zip(&state.tables) {
             let before = instantiated.get(t as usize).and_then(Option::as_deref);
