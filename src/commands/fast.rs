@@ -33,6 +33,7 @@ use tern_wasi::WasiCtx;
 /// the engine was not chosen explicitly (the caller then runs the interpreter).
 pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
     let (wasm, identity) = read_identified(&args.module)?;
+    let wasm = Arc::new(wasm);
     let Some((module, call)) = load(&wasm, identity, &args.checkpoint, &args.module, explicit)?
     else {
         return Ok(None);
@@ -80,6 +81,7 @@ pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
             );
         }
         let start = Start::Invoke(name, params);
+        let wasm = Arc::unwrap_or_clone(wasm);
         let code = super::migrate_fast::drive(&program, instance, start, &args.migration, wasm)?;
         return Ok(Some(ExitCode::from(code)));
     }
@@ -110,6 +112,7 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
         Ok(()) => e,
     };
     let (wasm, identity) = read_identified(&args.module)?;
+    let wasm = Arc::new(wasm);
     if identity != snapshot.module {
         let e = SnapshotError::ModuleMismatch {
             expected: snapshot.module,
@@ -181,7 +184,7 @@ fn read_identified(path: &Path) -> anyhow::Result<(Vec<u8>, ModuleIdentity)> {
 /// resolved; `None` when the fast tier refuses the module and the interpreter may take
 /// over.
 fn load(
-    wasm: &[u8],
+    wasm: &Arc<Vec<u8>>,
     identity: ModuleIdentity,
     args: &CheckpointArgs,
     path: &Path,
@@ -193,7 +196,7 @@ fn load(
         .parsed_triggers()?
         .iter()
         .any(|t| matches!(t, Trigger::Instructions(_)));
-    let module = FastModule::with_identity(&engine, wasm, identity, call, count);
+    let module = FastModule::with_identity(&engine, wasm.clone(), identity, call, count);
     match module {
         Ok(module) => Ok(Some((module, call))),
         Err(tern_fast::Error::Instrument(_) | tern_fast::Error::Unsupported { .. })

@@ -156,8 +156,9 @@ fn main() -> Result<(), Error> {
         let cache = engine.cache().ok_or("no cache")?;
         let by_file = best(6, || {
             let (bytes, identity) = cache.read_module(&path)?;
+            let bytes = Arc::new(bytes);
             Ok(FastModule::with_identity(
-                &engine, &bytes, identity, None, false,
+                &engine, bytes, identity, None, false,
             )?)
         })?;
         let (mut load, mut first, mut cached) = (Duration::MAX, None, Duration::MAX);

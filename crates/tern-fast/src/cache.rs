@@ -53,9 +53,9 @@ pub struct ModuleCache {
     /// At most this many entries, the least recently used evicted; `None`: unbounded
     /// (main modules, one per program).
     limit: Option<usize>,
-    /// The identity of the module being loaded, when its caller knows it already
-    /// (`FastModule::with_identity`): the load does not hash it again.
-    pub(crate) known: Option<tern_snapshot::ModuleIdentity>,
+    /// The module being loaded and its identity, when its caller has them already
+    /// (`FastModule::with_identity`): the load neither hashes nor copies it.
+    pub(crate) known: Option<(std::sync::Arc<Vec<u8>>, tern_snapshot::ModuleIdentity)>,
 }
 
 impl ModuleCache {

@@ -11,7 +11,7 @@ use crate::cache::code_key;
 use crate::engine::FastEngine;
 use crate::entries::{Kind, entry_key};
 use crate::error::Error;
-use crate::prepare::{Prepared, facts, prepare};
+use crate::prepare::{Prepared, facts, facts_of, prepare};
 use tern_snapshot::ModuleIdentity;
 
 /// `wasm` prepared with `triggers` and compiled, and whether the compiled code came from
@@ -26,16 +26,25 @@ pub(crate) fn load(
         let module = wasmtime::Module::new(&engine.engine, prepared.instrumented()?)?;
         return Ok((module, prepared, false));
     };
-    let identity = match cache.known {
-        Some(known) if known.len == wasm.len() as u64 => known,
-        _ => ModuleIdentity::of(wasm),
+    // The caller's bytes and identity, if these are its bytes.
+    let known = cache
+        .known
+        .as_ref()
+        .filter(|(bytes, _)| std::ptr::eq(bytes.as_slice(), wasm));
+    let identity = match known {
+        Some((_, identity)) => *identity,
+        None => ModuleIdentity::of(wasm),
     };
     let key = entry_key(Kind::Prepared, &identity, &trigger_detail(triggers));
     if let Some(payload) = cache.read_entry(Kind::Prepared, &key)
         && let Ok(code) = <[u8; 32]>::try_from(payload.as_slice())
         && let Some(module) = cache.load_compiled(&engine.engine, &code)
     {
-        let prepared = Prepared::from_cache(facts(wasm)?, identity, triggers, (cache.clone(), key));
+        let facts = match known {
+            Some((bytes, _)) => facts_of(bytes.clone())?,
+            None => facts(wasm)?,
+        };
+        let prepared = Prepared::from_cache(facts, identity, triggers, (cache.clone(), key));
         return Ok((module, prepared, true));
     }
     let prepared = prepare(wasm, triggers)?;

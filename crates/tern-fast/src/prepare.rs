@@ -29,7 +29,7 @@ use crate::entries::Kind;
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use tern_instrument::InstrumentMap;
 use tern_instrument::clone::{MainLayout, export_for_clones};
 use tern_snapshot::ModuleIdentity;
@@ -139,8 +139,9 @@ pub(crate) struct Facts {
     /// Functions that can be `funcref` values (see the module docs).
     pub escaping: BTreeSet<u32>,
     /// The original module's bytes (a re-issued host call's pc is checked against them;
-    /// a restore generates its continuation clones from them).
-    pub original: Vec<u8>,
+    /// a restore generates its continuation clones from them), shared with the caller
+    /// when it gave them by value (`FastModule::with_identity`).
+    pub original: Arc<Vec<u8>>,
     /// The memory exported as `memory` (where WASI functions find the guest's memory).
     pub memory_export: Option<u32>,
     /// Whether the module has a start function.
@@ -214,11 +215,16 @@ fn unsupported(offset: usize, message: impl Into<String>) -> Error {
 }
 
 pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
+    facts_of(Arc::new(original.to_vec()))
+}
+
+/// [`facts`] of a module the caller gives up (no copy of its bytes).
+pub(crate) fn facts_of(original: Arc<Vec<u8>>) -> Result<Facts, Error> {
     let mut facts = Facts {
-        original: original.to_vec(),
+        original: original.clone(),
         ..Facts::default()
     };
-    for payload in sections_but_code(original) {
+    for payload in sections_but_code(&original) {
         match payload? {
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
