@@ -21,15 +21,21 @@ use anyhow::{Context, anyhow};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use tern_fast::{CheckpointHandle, FastEngine, FastInstance, FastModule, Outcome, RunError};
-use tern_snapshot::{Snapshot, SnapshotError, SnapshotFile, TriggerInfo, Value, trigger_kind};
+use tern_fast::{
+    CheckpointHandle, FastEngine, FastInstance, FastModule, ModuleCache, Outcome, RunError,
+};
+use tern_snapshot::{
+    ModuleIdentity, Snapshot, SnapshotError, SnapshotFile, TriggerInfo, Value, trigger_kind,
+};
 use tern_wasi::WasiCtx;
 
 /// `tern run` on the fast engine; `None` when the fast tier does not take the module and
 /// the engine was not chosen explicitly (the caller then runs the interpreter).
 pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
-    let wasm = super::run::read_wasm(&args.module)?;
-    let Some((module, call)) = load(&wasm, &args.checkpoint, &args.module, explicit)? else {
+    let (wasm, identity) = read_identified(&args.module)?;
+    let wasm = Arc::new(wasm);
+    let Some((module, call)) = load(&wasm, identity, &args.checkpoint, &args.module, explicit)?
+    else {
         return Ok(None);
     };
     let (name, params) = match &args.invoke {
@@ -75,6 +81,7 @@ pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
             );
         }
         let start = Start::Invoke(name, params);
+        let wasm = Arc::unwrap_or_clone(wasm);
         let code = super::migrate_fast::drive(&program, instance, start, &args.migration, wasm)?;
         return Ok(Some(ExitCode::from(code)));
     }
@@ -104,17 +111,23 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
         Err(file) => anyhow!("{shown}: {file}"),
         Ok(()) => e,
     };
-    let wasm = super::run::read_wasm(&args.module)?;
-    snapshot.module.verify(&wasm).map_err(|e| {
-        file_first(
+    let (wasm, identity) = read_identified(&args.module)?;
+    let wasm = Arc::new(wasm);
+    if identity != snapshot.module {
+        let e = SnapshotError::ModuleMismatch {
+            expected: snapshot.module,
+            found: identity,
+        };
+        return Err(file_first(
             &snapshot,
             anyhow!("{shown} does not belong to {}: {e}", args.module.display()),
-        )
-    })?;
+        ));
+    }
     if has_start(&wasm) && !explicit {
         return Ok(None);
     }
-    let Some((module, call)) = load(&wasm, &args.checkpoint, &args.module, explicit)? else {
+    let Some((module, call)) = load(&wasm, identity, &args.checkpoint, &args.module, explicit)?
+    else {
         return Ok(None);
     };
     let wasi = super::restore::rebuild_wasi(args, snapshot.wasi.as_deref(), None)
@@ -150,11 +163,29 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
     .map(Some)
 }
 
-/// Instruments and compiles `wasm` (or takes it from the compiled-module cache) for the
-/// triggers of `args` that are compiled in, with the `call:` trigger resolved; `None`
-/// when the fast tier refuses the module and the interpreter may take over.
+/// The module file's bytes (a text module translated) and their identity: from the
+/// compiled-module cache's memo of the file's hash when the file is unchanged
+/// (`ModuleCache::read_module`), so a module of tens of MB is not hashed on every run
+/// and restore.
+fn read_identified(path: &Path) -> anyhow::Result<(Vec<u8>, ModuleIdentity)> {
+    if let Some(cache) = ModuleCache::from_env()
+        && let Ok((bytes, identity)) = cache.read_module(path)
+        && bytes.starts_with(b"\0asm")
+    {
+        return Ok((bytes, identity));
+    }
+    let wasm = super::run::read_wasm(path)?;
+    let identity = ModuleIdentity::of(&wasm);
+    Ok((wasm, identity))
+}
+
+/// Instruments and compiles `wasm` of `identity` (or takes it from the compiled-module
+/// cache) for the triggers of `args` that are compiled in, with the `call:` trigger
+/// resolved; `None` when the fast tier refuses the module and the interpreter may take
+/// over.
 fn load(
-    wasm: &[u8],
+    wasm: &Arc<Vec<u8>>,
+    identity: ModuleIdentity,
     args: &CheckpointArgs,
     path: &Path,
     explicit: bool,
@@ -165,7 +196,7 @@ fn load(
         .parsed_triggers()?
         .iter()
         .any(|t| matches!(t, Trigger::Instructions(_)));
-    let module = FastModule::with_triggers(&engine, wasm, call, count);
+    let module = FastModule::with_identity(&engine, wasm.clone(), identity, call, count);
     match module {
         Ok(module) => Ok(Some((module, call))),
         Err(tern_fast::Error::Instrument(_) | tern_fast::Error::Unsupported { .. })
@@ -179,9 +210,22 @@ fn load(
 
 /// Whether the module has a start function (a restore of it needs the interpreter).
 fn has_start(wasm: &[u8]) -> bool {
-    wasmparser::Parser::new(0)
-        .parse_all(wasm)
-        .any(|p| matches!(p, Ok(wasmparser::Payload::StartSection { .. })))
+    use wasmparser::Payload;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload {
+            Ok(Payload::StartSection { .. }) => return true,
+            // The sections after the start section: no need to step through the code.
+            Ok(
+                Payload::ElementSection(_)
+                | Payload::DataCountSection { .. }
+                | Payload::CodeSectionStart { .. }
+                | Payload::DataSection(_),
+            )
+            | Err(_) => return false,
+            Ok(_) => {}
+        }
+    }
+    false
 }
 
 /// `--checkpoint-on call:FUNC:N` as (original function index, N); FUNC is an index, a

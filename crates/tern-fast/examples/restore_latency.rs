@@ -3,7 +3,9 @@
 //!
 //! - module load: cold (empty cache: instrument + compile), warm (best of 6: hash the
 //!   original, read the prepared-module entry, walk the sections, map the compiled
-//!   code), and what hashing the original alone costs;
+//!   code), what hashing the original alone costs, and warm as `tern run` / `tern
+//!   restore` load it (best of 6: read the file with its identity from the cache's
+//!   file memo, `ModuleCache::read_module`, then `FastModule::with_identity`);
 //! - clone generation (`instrumented_continuations`, best of 3) and clone compile
 //!   (Cranelift, once);
 //! - restore → first resumed instruction (from the start of `FastInstance::restore`,
@@ -108,11 +110,11 @@ fn main() -> Result<(), Error> {
     let engine = FastEngine::with_cache(Some(ModuleCache::at(cache)))?;
     println!(
         "| module | size (MB) | frames | memory (MB) | load cold (s) | load warm (ms) | \
-         hash original (ms) | clones generated (ms) | clones module (KB) | clones compiled (ms) | \
+         hash original (ms) | load warm, file memo (ms) | clones generated (ms) | clones module (KB) | clones compiled (ms) | \
          restore → first clone, clones compiled (ms) | … clones cached (ms) |"
     );
     println!(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for program in &PROGRAMS {
@@ -151,6 +153,14 @@ fn main() -> Result<(), Error> {
             Ok(())
         })?;
         let compile = best(1, || Ok(wasmtime::Module::new(engine.wasmtime(), &clones)?))?;
+        let cache = engine.cache().ok_or("no cache")?;
+        let by_file = best(6, || {
+            let (bytes, identity) = cache.read_module(&path)?;
+            let bytes = Arc::new(bytes);
+            Ok(FastModule::with_identity(
+                &engine, bytes, identity, None, false,
+            )?)
+        })?;
         let (mut load, mut first, mut cached) = (Duration::MAX, None, Duration::MAX);
         for _ in 0..6 {
             let started = Instant::now();
@@ -176,7 +186,7 @@ fn main() -> Result<(), Error> {
             .map(|m| u64::from(m.pages))
             .sum();
         println!(
-            "| {} | {:.2} | {} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.2} |",
+            "| {} | {:.2} | {} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.2} |",
             path.file_name().unwrap_or_default().to_string_lossy(),
             wasm.len() as f64 / 1e6,
             frames.len(),
@@ -184,6 +194,7 @@ fn main() -> Result<(), Error> {
             cold.as_secs_f64(),
             ms(load),
             ms(hash),
+            ms(by_file),
             ms(generate),
             clones.len() / 1024,
             ms(compile),

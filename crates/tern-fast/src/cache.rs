@@ -53,6 +53,9 @@ pub struct ModuleCache {
     /// At most this many entries, the least recently used evicted; `None`: unbounded
     /// (main modules, one per program).
     limit: Option<usize>,
+    /// The module being loaded and its identity, when its caller has them already
+    /// (`FastModule::with_identity`): the load neither hashes nor copies it.
+    pub(crate) known: Option<(std::sync::Arc<Vec<u8>>, tern_snapshot::ModuleIdentity)>,
 }
 
 impl ModuleCache {
@@ -61,7 +64,11 @@ impl ModuleCache {
         let dir = root
             .into()
             .join(format!("fast-{}", env!("CARGO_PKG_VERSION")));
-        ModuleCache { dir, limit: None }
+        ModuleCache {
+            dir,
+            limit: None,
+            known: None,
+        }
     }
 
     /// The bounded cache of compiled continuation-clones modules, in a subdirectory.
@@ -73,6 +80,7 @@ impl ModuleCache {
         ModuleCache {
             dir: self.dir.join(subdir),
             limit: Some(limit),
+            known: None,
         }
     }
 

@@ -240,8 +240,9 @@ impl FastInstance {
         };
         if self.store.data().func_index.is_none() {
             let prepared = self.module.prepared.clone();
+            let extra = std::mem::take(&mut self.store.data_mut().func_index_extra);
             let (store, instance) = (&mut self.store, self.instance);
-            let index = func_index(&prepared, |name| {
+            let index = func_index(&prepared, &extra, |name| {
                 match instance.get_export(&mut *store, name) {
                     Some(Extern::Func(f)) => Some(f.to_raw(&mut *store).addr()),
                     _ => None,

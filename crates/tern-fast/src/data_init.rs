@@ -3,15 +3,17 @@
 //! every page the snapshot does not store reads as zero without touching (and so
 //! committing) the rest of a large memory.
 
+use crate::prepare::sections_but_code;
 use std::ops::Range;
-use wasmparser::{DataKind, Operator, Parser, Payload};
+use wasmparser::{DataKind, Operator, Payload};
 
 /// The ranges active data segments of `wasm` write into memory `memory`, or `None` when
 /// a segment's offset is not a constant (then the caller must look at every page).
 /// Ranges may overlap and are not clamped to the memory.
 pub(crate) fn initialized_ranges(wasm: &[u8], memory: u32) -> Option<Vec<Range<u64>>> {
     let mut ranges = Vec::new();
-    for payload in Parser::new(0).parse_all(wasm) {
+    // Not through the code section: a large program has tens of thousands of bodies.
+    for payload in sections_but_code(wasm) {
         let Payload::DataSection(reader) = payload.ok()? else {
             continue;
         };

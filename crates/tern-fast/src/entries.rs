@@ -4,10 +4,13 @@
 //! does not generate continuation clones again (all of which scale with the module or
 //! with the functions on the stack).
 //!
-//! Two kinds, each in its own directory under the compiled-module cache's:
+//! Four kinds, each in its own directory under the compiled-module cache's:
 //! - `prepared/<key>.entry`: which compiled module (its code key, the sha256 of the
-//!   instrumented module) belongs to an original module, and the instrumentation map of
-//!   that compiled code (`load.rs`);
+//!   instrumented module) belongs to an original module (`load.rs`);
+//! - `maps/<key>.entry`: the instrumentation map of that compiled code, read on the
+//!   first capture (`prepare.rs`);
+//! - `identities/<key>.entry`: the sha256 of a module file, keyed by its stamp
+//!   (`file_identity.rs`), the 256 most recently used;
 //! - `generated/<key>.entry`: the instrumented continuation clones of one set of resume
 //!   points (`Continuations::encode_generated`, `clones.rs`); the 256 most recently
 //!   used are kept, like compiled clones.
@@ -43,6 +46,13 @@ const HEADER: usize = MAGIC.len() + 32 + 8 + 4;
 pub(crate) enum Kind {
     /// One per prepared module (and `call:` trigger): unbounded, like compiled modules.
     Prepared,
+    /// The instrumentation map of a prepared module, under the same key detail: read
+    /// only by a capture (megabytes for a large program, which a load or a restore
+    /// would otherwise read and checksum for nothing).
+    Map,
+    /// The identity of a module file, by its stamp (`file_identity.rs`): the 256 most
+    /// recently used are kept.
+    Identity,
     /// One per set of resume points: the least recently used beyond 256 are removed.
     Generated,
 }
@@ -51,14 +61,16 @@ impl Kind {
     fn dir(self) -> &'static str {
         match self {
             Kind::Prepared => "prepared",
+            Kind::Map => "maps",
+            Kind::Identity => "identities",
             Kind::Generated => "generated",
         }
     }
 
     fn limit(self) -> Option<usize> {
         match self {
-            Kind::Prepared => None,
-            Kind::Generated => Some(256),
+            Kind::Prepared | Kind::Map => None,
+            Kind::Generated | Kind::Identity => Some(256),
         }
     }
 }
@@ -180,6 +192,7 @@ mod tests {
         let keys = [
             entry_key(Kind::Prepared, &a, b""),
             entry_key(Kind::Generated, &a, b""),
+            entry_key(Kind::Map, &a, b""),
             entry_key(Kind::Prepared, &b, b""),
             entry_key(Kind::Prepared, &a, b"\x01"),
             entry_key(Kind::Prepared, &a, b"\x02"),
@@ -189,6 +202,6 @@ mod tests {
                 assert_ne!(x, y);
             }
         }
-        assert_eq!(entry_key(Kind::Prepared, &a, b"\x01"), keys[3]);
+        assert_eq!(entry_key(Kind::Prepared, &a, b"\x01"), keys[4]);
     }
 }

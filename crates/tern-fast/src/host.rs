@@ -2,10 +2,10 @@
 //! `tern.frame` / `tern.save_*` imports feeding a [`FrameCollector`], and the WASI hooks.
 
 use crate::handle::CheckpointHandle;
-use crate::prepare::{Prepared, reach_name};
+use crate::prepare::Prepared;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tern_instrument::clone::{CLONE_FRAME, ResumeCollector};
+use tern_instrument::clone::{CLONE_FRAME, ResumeCollector, func_export};
 use tern_instrument::{FRAME, FrameCollector, MODULE, UNWINDING_OFFSET, ValKind};
 use tern_snapshot::Value;
 use tern_wasi::{WasiCtx, WasmtimeHooks};
@@ -30,8 +30,16 @@ pub(crate) struct Host {
     /// main module and the clones go here instead of `collector`.
     pub resuming: Option<ResumeCollector>,
     pub gave_way: Option<GaveWay>,
-    /// `Func::to_raw` address → original function index, built when first needed.
+    /// `Func::to_raw` address → original function index, built when first needed (a
+    /// capture or a funcref result): from the reach exports of `main`, or of the
+    /// calling instance when `main` is unset, then `func_index_extra`.
     pub func_index: Option<HashMap<usize, u32>>,
+    /// A restored program's main instance: its clones call the `tern.save_*` imports
+    /// too, and the clones instance does not export the reach exports.
+    pub main: Option<wasmtime::Instance>,
+    /// More `(to_raw address, original index)` pairs, for references the main instance's
+    /// exports do not give (a restored program's clones instance, see `restore.rs`).
+    pub func_index_extra: Vec<(usize, u32)>,
     /// Test hook: request a checkpoint once this many more WASI calls have returned.
     pub after_calls: Option<u64>,
     /// The memories' published locations, while another thread reads them (`share.rs`).
@@ -53,23 +61,31 @@ impl Host {
             resuming: None,
             gave_way: None,
             func_index: None,
+            main: None,
+            func_index_extra: Vec::new(),
             after_calls: None,
             sharing: None,
         }
     }
 }
 
-/// Builds the funcref → original index table from the reach exports; `raw_of` gives the
-/// `Func::to_raw` address of an export.
+/// Builds the funcref → original index table from the main module's function exports
+/// (`export_for_clones` exports every function as `tern:fN`), for the functions that can
+/// be `funcref` values at all, then `extra`; `raw_of` gives the `Func::to_raw` address
+/// of an export.
 pub(crate) fn func_index(
     prepared: &Prepared,
+    extra: &[(usize, u32)],
     mut raw_of: impl FnMut(&str) -> Option<usize>,
 ) -> HashMap<usize, u32> {
-    let mut index = HashMap::with_capacity(prepared.facts.escaping.len());
+    let mut index = HashMap::with_capacity(prepared.facts.escaping.len() + extra.len());
     for &f in &prepared.facts.escaping {
-        if let Some(raw) = raw_of(&reach_name("func", f)) {
+        if let Some(raw) = raw_of(&func_export(f)) {
             index.entry(raw).or_insert(f);
         }
+    }
+    for &(raw, f) in extra {
+        index.entry(raw).or_insert(f);
     }
     index
 }
@@ -78,9 +94,17 @@ pub(crate) fn func_index(
 fn original_func(caller: &mut Caller<'_, Host>, func: &Func) -> wasmtime::Result<u32> {
     if caller.data().func_index.is_none() {
         let prepared = caller.data().prepared.clone();
-        let index = func_index(&prepared, |name| match caller.get_export(name) {
-            Some(Extern::Func(f)) => Some(f.to_raw(&mut *caller).addr()),
-            _ => None,
+        let extra = std::mem::take(&mut caller.data_mut().func_index_extra);
+        let main = caller.data().main;
+        let index = func_index(&prepared, &extra, |name| {
+            let export = match main {
+                Some(main) => main.get_export(&mut *caller, name),
+                None => caller.get_export(name),
+            };
+            match export {
+                Some(Extern::Func(f)) => Some(f.to_raw(&mut *caller).addr()),
+                _ => None,
+            }
         });
         caller.data_mut().func_index = Some(index);
     }

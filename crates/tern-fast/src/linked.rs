@@ -330,6 +330,8 @@ impl FastStore {
         inner.resume = None;
         let host = inner.store.data_mut();
         host.func_index = None;
+        host.main = None;
+        host.func_index_extra.clear();
         host.collector = FrameCollector::new();
         host.resuming = None;
         host.gave_way = None;

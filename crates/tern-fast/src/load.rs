@@ -1,16 +1,17 @@
 //! Loading a module for the fast tier: prepared (instrumented, reach exports) and
 //! compiled — or, warm, both taken from the cache without instrumenting: the prepared
-//! entry (`entries.rs`) names the compiled module and holds the map, so a warm load
-//! costs hashing the original module (its identity, needed anyway), one walk over its
-//! sections (the facts a capture and a restore need), reading the entry and
-//! deserializing the compiled code.
+//! entry (`entries.rs`) names the compiled module, so a warm load costs hashing the
+//! original module (its identity, needed anyway), one walk over its sections (the
+//! facts a capture and a restore need), reading the entry and deserializing the
+//! compiled code. The instrumentation map has an entry of its own, read by the first
+//! capture only.
 
 use crate::budget::CompiledTriggers;
 use crate::cache::code_key;
 use crate::engine::FastEngine;
 use crate::entries::{Kind, entry_key};
 use crate::error::Error;
-use crate::prepare::{Prepared, facts, prepare};
+use crate::prepare::{Prepared, facts, facts_of, prepare};
 use tern_snapshot::ModuleIdentity;
 
 /// `wasm` prepared with `triggers` and compiled, and whether the compiled code came from
@@ -25,22 +26,34 @@ pub(crate) fn load(
         let module = wasmtime::Module::new(&engine.engine, prepared.instrumented()?)?;
         return Ok((module, prepared, false));
     };
-    let identity = ModuleIdentity::of(wasm);
+    // The caller's bytes and identity, if these are its bytes.
+    let known = cache
+        .known
+        .as_ref()
+        .filter(|(bytes, _)| std::ptr::eq(bytes.as_slice(), wasm));
+    let identity = match known {
+        Some((_, identity)) => *identity,
+        None => ModuleIdentity::of(wasm),
+    };
     let key = entry_key(Kind::Prepared, &identity, &trigger_detail(triggers));
     if let Some(payload) = cache.read_entry(Kind::Prepared, &key)
-        && let Some((code, map)) = payload.split_first_chunk::<32>()
-        && let Some(module) = cache.load_compiled(&engine.engine, code)
+        && let Ok(code) = <[u8; 32]>::try_from(payload.as_slice())
+        && let Some(module) = cache.load_compiled(&engine.engine, &code)
     {
-        let prepared = Prepared::from_cache(facts(wasm)?, identity, triggers, map.to_vec());
+        let facts = match known {
+            Some((bytes, _)) => facts_of(bytes.clone())?,
+            None => facts(wasm)?,
+        };
+        let prepared = Prepared::from_cache(facts, identity, triggers, (cache.clone(), key));
         return Ok((module, prepared, true));
     }
     let prepared = prepare(wasm, triggers)?;
     let instrumented = prepared.instrumented()?;
     let (module, hit) = cache.load_or_compile(&engine.engine, instrumented)?;
-    let mut payload = code_key(instrumented).to_vec();
-    payload.extend_from_slice(&prepared.map()?.encode());
-    // A cache that cannot be written only costs time.
-    let _ = cache.write_entry(Kind::Prepared, &key, &payload);
+    // A cache that cannot be written only costs time. The map first: a prepared entry
+    // is what makes a load take the cache, and its map should be there by then.
+    let _ = cache.write_entry(Kind::Map, &key, &prepared.map()?.encode());
+    let _ = cache.write_entry(Kind::Prepared, &key, &code_key(instrumented));
     Ok((module, prepared, hit))
 }
 

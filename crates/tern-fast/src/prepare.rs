@@ -13,23 +13,25 @@
 //!                                          (export "tern:memory:0" (memory 1))
 //!                                          (export "tern:global:0" (global 0))
 //!                                          (export "tern:table:0" (table 0))
-//!                                          (export "tern:func:3" (func 11))
 //! ```
 //!
-//! Names carry the *original* index (memory `m` is `m + 1` in the instrumented module,
-//! function `f` is `f + 8`). Functions are exported only if they can be a `funcref` value
-//! at all: those named in element segments, global initializers and exports (the
-//! validator's "declared" set; `ref.func` may name no other). wasmtime treats those as
-//! escaping anyway, so the extra exports add no compiled code. Exporting a memory, table
-//! or global does not change how the module's own code reaches it.
+//! Names carry the *original* index (memory `m` is `m + 1` in the instrumented module).
+//! Functions need no reach exports of their own: `export_for_clones` (applied first)
+//! exports every function as `tern:fN` (original index `N`), which is what a capture
+//! maps a `funcref` back through (`host.rs`) — a second export per function that can be
+//! a `funcref` made wasmtime deserialize and keep some 23 000 more export names for a
+//! large program on every load. Exporting a memory, table or global does not change how
+//! the module's own code reaches it.
 
 use crate::budget::{BUDGET_EXPORT, CompiledTriggers};
+use crate::cache::ModuleCache;
+use crate::entries::Kind;
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use tern_instrument::InstrumentMap;
 use tern_instrument::clone::{MainLayout, export_for_clones};
-use tern_instrument::{ADDED_FUNCS, InstrumentMap};
 use tern_snapshot::ModuleIdentity;
 use wasm_encoder::reencode::Reencode;
 use wasm_encoder::{ExportKind, ExportSection, RawSection};
@@ -54,8 +56,8 @@ pub(crate) struct Prepared {
     /// The instrumented module with its reach exports: what wasmtime compiles.
     module: OnceLock<Vec<u8>>,
     map: OnceLock<InstrumentMap>,
-    /// The map as `InstrumentMap::encode` wrote it into the cache, until decoded.
-    encoded_map: Option<Vec<u8>>,
+    /// Where the cache keeps the map (`InstrumentMap::encode`), read on first use.
+    cached_map: Option<(ModuleCache, [u8; 32])>,
     triggers: CompiledTriggers,
     /// Identity of the original module (what a snapshot records).
     pub identity: ModuleIdentity,
@@ -64,17 +66,17 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     /// What a cache hit knows: the original module (in `facts`), its identity and the
-    /// encoded map of its instrumented form.
+    /// key of the cache's map entry of its instrumented form.
     pub fn from_cache(
         facts: Facts,
         identity: ModuleIdentity,
         triggers: CompiledTriggers,
-        encoded_map: Vec<u8>,
+        cached_map: (ModuleCache, [u8; 32]),
     ) -> Prepared {
         Prepared {
             module: OnceLock::new(),
             map: OnceLock::new(),
-            encoded_map: Some(encoded_map),
+            cached_map: Some(cached_map),
             triggers,
             identity,
             facts,
@@ -93,19 +95,30 @@ impl Prepared {
             .get_or_init(|| again.module.into_inner().unwrap_or_default()))
     }
 
-    /// The instrumentation map: decoded from the cache on first use; should that fail
-    /// (the entry's checksum was right, so only a bug could make it), from instrumenting
-    /// again.
+    /// The instrumentation map: read from the cache's map entry on first use; should
+    /// that fail (the entry is missing or damaged), from instrumenting again — the same
+    /// pass gives the map of the compiled code — and the entry is written again.
     pub fn map(&self) -> Result<&InstrumentMap, Error> {
         if let Some(map) = self.map.get() {
             return Ok(map);
         }
-        let decoded = match self.encoded_map.as_deref().and_then(InstrumentMap::decode) {
+        let cached = self
+            .cached_map
+            .as_ref()
+            .and_then(|(cache, key)| InstrumentMap::decode(&cache.read_entry(Kind::Map, key)?));
+        let decoded = match cached {
             Some(map) => map,
-            None => prepare(&self.facts.original, self.triggers)?
-                .map
-                .into_inner()
-                .unwrap_or_default(),
+            None => {
+                let map = prepare(&self.facts.original, self.triggers)?
+                    .map
+                    .into_inner()
+                    .unwrap_or_default();
+                if let Some((cache, key)) = &self.cached_map {
+                    // A cache that cannot be written only costs time.
+                    let _ = cache.write_entry(Kind::Map, key, &map.encode());
+                }
+                map
+            }
         };
         Ok(self.map.get_or_init(|| decoded))
     }
@@ -126,8 +139,9 @@ pub(crate) struct Facts {
     /// Functions that can be `funcref` values (see the module docs).
     pub escaping: BTreeSet<u32>,
     /// The original module's bytes (a re-issued host call's pc is checked against them;
-    /// a restore generates its continuation clones from them).
-    pub original: Vec<u8>,
+    /// a restore generates its continuation clones from them), shared with the caller
+    /// when it gave them by value (`FastModule::with_identity`).
+    pub original: Arc<Vec<u8>>,
     /// The memory exported as `memory` (where WASI functions find the guest's memory).
     pub memory_export: Option<u32>,
     /// Whether the module has a start function.
@@ -166,7 +180,7 @@ pub(crate) fn prepare(original: &[u8], triggers: CompiledTriggers) -> Result<Pre
     Ok(Prepared {
         module: OnceLock::from(module),
         map: OnceLock::from(out.map),
-        encoded_map: None,
+        cached_map: None,
         triggers,
         identity: ModuleIdentity::of(original),
         facts,
@@ -201,11 +215,16 @@ fn unsupported(offset: usize, message: impl Into<String>) -> Error {
 }
 
 pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
+    facts_of(Arc::new(original.to_vec()))
+}
+
+/// [`facts`] of a module the caller gives up (no copy of its bytes).
+pub(crate) fn facts_of(original: Arc<Vec<u8>>) -> Result<Facts, Error> {
     let mut facts = Facts {
-        original: original.to_vec(),
+        original: original.clone(),
         ..Facts::default()
     };
-    for payload in Parser::new(0).parse_all(original) {
+    for payload in sections_but_code(&original) {
         match payload? {
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
@@ -282,6 +301,43 @@ pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
         }
     }
     Ok(facts)
+}
+
+/// The payloads of `wasm` as `Parser::parse_all` gives them, but without stepping
+/// through the code section (a warm load needs nothing from it, and a large program
+/// has tens of thousands of bodies): `CodeSectionStart` is followed by the payload
+/// after the section.
+pub(crate) fn sections_but_code(
+    wasm: &[u8],
+) -> impl Iterator<Item = wasmparser::Result<Payload<'_>>> {
+    let mut parser = Parser::new(0);
+    let mut rest = wasm;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let (consumed, payload) = match parser.parse(rest, true) {
+            Ok(wasmparser::Chunk::Parsed { consumed, payload }) => (consumed, payload),
+            // With `eof` set the parser never asks for more data.
+            Ok(wasmparser::Chunk::NeedMoreData(_)) => return None,
+            Err(e) => {
+                done = true;
+                return Some(Err(e));
+            }
+        };
+        rest = &rest[consumed..];
+        match &payload {
+            Payload::CodeSectionStart { size, .. } => {
+                parser.skip_section();
+                // The parser checked that the section fits.
+                rest = rest.get(*size as usize..).unwrap_or_default();
+            }
+            Payload::End(_) => done = true,
+            _ => {}
+        }
+        Some(Ok(payload))
+    })
 }
 
 fn collect_ref_funcs(
@@ -442,9 +498,6 @@ fn append_reach(exports: &mut ExportSection, facts: &Facts) {
     for g in 0..facts.globals {
         exports.export(&reach_name("global", g), ExportKind::Global, g);
     }
-    for &f in &facts.escaping {
-        exports.export(&reach_name("func", f), ExportKind::Func, f + ADDED_FUNCS);
-    }
 }
 
 fn export_kind(kind: ExternalKind) -> ExportKind {
@@ -479,7 +532,7 @@ mod tests {
             prepared.facts.escaping.iter().copied().collect::<Vec<_>>(),
             [0, 1]
         );
-        let reach = ["tern:memory:", "tern:table:", "tern:global:", "tern:func:"];
+        let reach = ["tern:memory:", "tern:table:", "tern:global:"];
         let names: Vec<String> = Parser::new(0)
             .parse_all(prepared.instrumented().unwrap())
             .filter_map(|p| match p.unwrap() {
@@ -495,14 +548,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            [
-                "b",
-                "tern:memory:0",
-                "tern:table:0",
-                "tern:global:0",
-                "tern:func:0",
-                "tern:func:1"
-            ]
+            ["b", "tern:memory:0", "tern:table:0", "tern:global:0",]
         );
     }
 

@@ -10,7 +10,6 @@ use crate::engine::FastModule;
 use crate::error::Error;
 use crate::flags::clones_for_wasmtime;
 use crate::host::Host;
-use crate::host::func_index;
 use crate::instance::FastInstance;
 use crate::resume::Resume;
 use crate::state::{MemoryFill, copy_images};
@@ -20,7 +19,7 @@ use tern_instrument::Continuations;
 use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT};
 use tern_snapshot::{ExecState, Frame, Snapshot};
 use tern_wasi::WasiCtx;
-use wasmtime::{Extern, Linker, Ref, Store};
+use wasmtime::{Linker, Ref, Store};
 
 /// The continuation clones of `frames` (validating them against the module), compiled
 /// for wasmtime — generated and compiled, or from the engine's cache when it has one.
@@ -148,28 +147,27 @@ impl FastInstance {
         Ok(instance)
     }
 
-    /// The funcref → original index table, built before anything runs: the main
-    /// instance's functions, the clones module's slot table and its re-exports of the
-    /// functions it imports (wasmtime represents an imported function by a reference of
-    /// the clones instance, in its table and for a `ref.func` in a clone).
+    /// Prepares the funcref → original index table of a restored program, which is
+    /// built only when first needed (a capture, a funcref result; `host.rs`): from the
+    /// main instance's function exports — thousands of lookups in a large program, which
+    /// most restores never need — then the references of the clones instance found
+    /// here: its slot table and its re-exports of the functions it imports (wasmtime
+    /// represents an imported function by a reference of the clones instance, in its
+    /// table and for a `ref.func` in a clone).
     pub(crate) fn map_funcrefs(
         &mut self,
         clones: wasmtime::Instance,
         refs: &[u32],
     ) -> Result<(), Error> {
-        let prepared = self.module.prepared.clone();
-        let (store, main) = (&mut self.store, self.instance);
-        let mut index = func_index(&prepared, |name| match main.get_export(&mut *store, name) {
-            Some(Extern::Func(f)) => Some(f.to_raw(&mut *store).addr()),
-            _ => None,
-        });
+        let store = &mut self.store;
+        let mut extra = Vec::new();
         if !refs.is_empty() {
             let table = clones
                 .get_table(&mut *store, REFS_EXPORT)
                 .ok_or_else(|| Error::Restore("the clones module has no slot table".into()))?;
             for (slot, &f) in (1u64..).zip(refs) {
                 if let Some(Ref::Func(Some(func))) = table.get(&mut *store, slot) {
-                    index.entry(func.to_raw(&mut *store).addr()).or_insert(f);
+                    extra.push((func.to_raw(&mut *store).addr(), f));
                 }
             }
         }
@@ -183,9 +181,12 @@ impl FastInstance {
             })
             .collect();
         for (f, func) in reexports {
-            index.entry(func.to_raw(&mut *store).addr()).or_insert(f);
+            extra.push((func.to_raw(&mut *store).addr(), f));
         }
-        store.data_mut().func_index = Some(index);
+        let host = store.data_mut();
+        host.main = Some(self.instance);
+        host.func_index = None;
+        host.func_index_extra = extra;
         Ok(())
     }
 }

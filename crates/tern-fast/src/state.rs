@@ -6,6 +6,7 @@ use crate::data_init::initialized_ranges;
 use crate::error::Error;
 use crate::instance::FastInstance;
 use crate::prepare::reach_name;
+use crate::table_init::instantiated_tables;
 use tern_instrument::clone::func_export;
 use tern_snapshot::{ExecState, MemoryImage, TableImage, Value, WASM_PAGE};
 use wasmtime::{Extern, Func, Mutability, Ref, Val};
@@ -105,8 +106,14 @@ impl FastInstance {
 
     /// Writes the tables, globals and dropped segments of `state` (its counts checked).
     pub(crate) fn write_entities(&mut self, state: &ExecState) -> Result<(), Error> {
+        let instantiated = if state.tables.is_empty() {
+            Vec::new()
+        } else {
+            instantiated_tables(&self.module.prepared.facts.original)
+        };
         for (t, image) in (0u32..).zip(&state.tables) {
-            self.write_table(t, image)?;
+            let before = instantiated.get(t as usize).and_then(Option::as_deref);
+            self.write_table(t, image, before)?;
         }
         for (g, value) in (0u32..).zip(&state.globals) {
             self.write_global(g, value)?;
@@ -172,7 +179,15 @@ impl FastInstance {
         fill(index as usize, data)
     }
 
-    fn write_table(&mut self, index: u32, image: &TableImage) -> Result<(), Error> {
+    /// Writes table `index` from `image`. `before`, when known, is what instantiation
+    /// put there (`table_init.rs`; null past its end): elements equal to it are left
+    /// alone.
+    fn write_table(
+        &mut self,
+        index: u32,
+        image: &TableImage,
+        before: Option<&[Option<u32>]>,
+    ) -> Result<(), Error> {
         let Extern::Table(table) = self.reach("table", index)? else {
             return Err(restore_error(format!("table {index} is not a table")));
         };
@@ -193,6 +208,11 @@ impl FastInstance {
                 .map_err(|e| restore_error(format!("table {index}: cannot grow: {e}")))?;
         }
         for (i, element) in (0u64..).zip(&image.elements) {
+            if let (Some(before), Value::FuncRef(f)) = (before, element)
+                && before.get(i as usize).copied().flatten() == *f
+            {
+                continue;
+            }
             let element = match *element {
                 Value::FuncRef(None) => Ref::Func(None),
                 Value::FuncRef(Some(f)) => Ref::Func(Some(self.main_func(f)?)),

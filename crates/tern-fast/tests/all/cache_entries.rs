@@ -78,6 +78,7 @@ fn a_warm_load_and_restore_use_the_entries() {
     let cold = FastModule::new(&engine, &wasm).unwrap();
     assert!(!cold.cache_hit());
     assert_eq!(entries(&engine, "prepared").len(), 1);
+    assert_eq!(entries(&engine, "maps").len(), 1);
     let warm = FastModule::new(&engine, &wasm).unwrap();
     assert!(warm.cache_hit());
     // The instrumented module is made again on demand, the same bytes.
@@ -102,7 +103,7 @@ fn damaged_entries_are_ignored_and_rewritten() {
     let module = FastModule::new(&engine, &wasm).unwrap();
     let snapshot = checkpointed(&module);
     assert_eq!(restored(&module, &snapshot), [Value::I32(15)]);
-    for kind in ["prepared", "generated"] {
+    for kind in ["prepared", "maps", "generated"] {
         let [path] = &entries(&engine, kind)[..] else {
             panic!("one {kind} entry");
         };

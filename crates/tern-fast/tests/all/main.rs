@@ -13,3 +13,4 @@ mod realworld;
 mod restore;
 mod share;
 mod support;
+mod tables;
