@@ -209,3 +209,26 @@ fn body(key: &ColdKey) -> Function {
     f.instruction(&Instruction::End);
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use super::frame_slots;
+    use crate::abi::ValKind::{F64, FuncRef, I32, I64, V128};
+
+    #[test]
+    fn slots_are_aligned_in_order_and_references_have_none() {
+        let slots = frame_slots(&[I32, I64, FuncRef, I32, V128, F64]).unwrap();
+        assert_eq!(
+            slots,
+            [Some(16), Some(24), None, Some(32), Some(48), Some(64)]
+        );
+    }
+
+    #[test]
+    fn a_frame_larger_than_the_buffer_has_no_slots() {
+        // 65,520 bytes of buffer: 4,095 v128 fit, one more does not.
+        assert!(frame_slots(&[V128; 4095]).is_some());
+        assert!(frame_slots(&[V128; 4096]).is_none());
+        assert!(frame_slots(&[FuncRef; 5000]).is_some());
+    }
+}
