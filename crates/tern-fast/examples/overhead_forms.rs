@@ -291,16 +291,28 @@ impl Reencode for Forms {
         let mut ops: Vec<Instruction<'_>> = Vec::new();
         while !reader.eof() {
             let op = reader.read()?;
-            // Where the address constant of a flag-memory access sits, counted back.
+            // Where the address constant of a flag-memory access sits, counted back (the
+            // pass stores a single `local.get` or constant).
             let back = match &op {
                 Operator::I32Load { memarg }
                 | Operator::I64Load { memarg }
+                | Operator::F32Load { memarg }
+                | Operator::F64Load { memarg }
+                | Operator::V128Load { memarg }
                 | Operator::I32AtomicLoad { memarg }
                     if is_flag(memarg) =>
                 {
                     Some(1)
                 }
-                Operator::I32Store { memarg } if is_flag(memarg) => Some(2),
+                Operator::I32Store { memarg }
+                | Operator::I64Store { memarg }
+                | Operator::F32Store { memarg }
+                | Operator::F64Store { memarg }
+                | Operator::V128Store { memarg }
+                    if is_flag(memarg) =>
+                {
+                    Some(2)
+                }
                 _ => None,
             };
             let instr = match op {
