@@ -20,6 +20,15 @@ pub const REQUEST_OFFSET: u64 = 0;
 /// clears both words before it runs the module again.
 pub const UNWINDING_OFFSET: u64 = 4;
 
+/// Byte offset where the pass's *frame buffer* starts: from here to the end of the flag
+/// memory's one page, a cold path stores the numeric values of the frame it reports and
+/// its helper loads them back to save them (`cold.rs`). Only the pass's own code uses it;
+/// the host never reads it and need not clear it.
+pub(crate) const FRAME_BUFFER_OFFSET: u64 = 16;
+
+/// Size of the flag memory in bytes (one Wasm page).
+pub(crate) const FLAGS_BYTES: u64 = 65536;
+
 /// Name of the import that opens a frame: `(param $func i32 $site i32)`, where `$func` is
 /// the function's index in the *original* module and `$site` a site id of the
 /// [`InstrumentMap`](crate::InstrumentMap).
@@ -107,6 +116,17 @@ impl ValKind {
                 _ => return None,
             },
         })
+    }
+
+    /// Bytes a value of this kind takes in linear memory; `None` for references, which
+    /// cannot be stored there.
+    pub(crate) fn byte_size(self) -> Option<u64> {
+        match self {
+            ValKind::I32 | ValKind::F32 => Some(4),
+            ValKind::I64 | ValKind::F64 => Some(8),
+            ValKind::V128 => Some(16),
+            ValKind::FuncRef | ValKind::ExternRef => None,
+        }
     }
 
     pub(crate) fn to_encoder(self) -> wasm_encoder::ValType {

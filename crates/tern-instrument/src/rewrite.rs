@@ -11,7 +11,9 @@
 
 use crate::abi::{self, ValKind};
 use crate::bounded::{CallFacts, loop_header_polls, needs_entry_poll};
-use crate::cold::{ColdHelpers, ColdKey, MAX_HELPER_PARAMS, start_unwinding};
+use crate::cold::{
+    ColdHelpers, ColdKey, MAX_HELPER_PARAMS, frame_slots, slot_store, start_unwinding,
+};
 use crate::count;
 use crate::error::Error;
 use crate::liveness::{Liveness, Step};
@@ -393,29 +395,52 @@ impl<'a> Writer<'_, '_, 'a> {
         self.out.push(Instruction::If(bt));
     }
 
-    /// Reports the frame and returns dummy results: pushes every value of the frame and
-    /// calls the cold helper for their types (`cold.rs`), which hands them to the host in
-    /// reverse canonical order; dead locals are pushed as zero.
+    /// Reports the frame and returns dummy results: stores the frame's numeric values in
+    /// the frame buffer, pushes its references, and calls the cold helper for its types
+    /// (`cold.rs`), which hands every value to the host in reverse canonical order; dead
+    /// locals are stored (or pushed) as zero.
     fn cold_path(&mut self, c: &ColdSite<'_>) -> Result<(), Error> {
         let (stack, visible_from) = (c.stack, c.visible_from);
-        if stack.len() + self.locals.len() + 2 > MAX_HELPER_PARAMS {
-            return self.inline_cold_path(c);
-        }
+        let stored: Vec<ValKind> = stack[..visible_from]
+            .iter()
+            .chain(self.locals)
+            .copied()
+            .collect();
+        let slots = match frame_slots(&stored) {
+            Some(slots)
+                if stack.len() - visible_from
+                    + slots.iter().filter(|s| s.is_none()).count()
+                    + 2
+                    <= MAX_HELPER_PARAMS =>
+            {
+                slots
+            }
+            _ => return self.inline_cold_path(c),
+        };
         for _ in 0..c.drop_results {
             self.out.push(Instruction::Drop);
         }
-        // The visible operands are on the Wasm stack already, bottom first.
-        for (pos, kind) in stack.iter().enumerate().take(visible_from) {
-            let local = self.spilled(pos, *kind, c.pc)?;
-            self.out.push(Instruction::LocalGet(local));
-        }
-        for (index, kind) in self.locals.iter().enumerate() {
-            if c.live[index] {
-                self.out.push(Instruction::LocalGet(index as u32));
+        // The visible operands are on the Wasm stack already, bottom first; the stores
+        // below leave them there. Then the spilled operands and the locals.
+        let mut args = Vec::new();
+        for (i, kind) in stored.iter().enumerate() {
+            let value = if i < visible_from {
+                Instruction::LocalGet(self.spilled(i, *kind, c.pc)?)
+            } else if c.live[i - visible_from] {
+                Instruction::LocalGet((i - visible_from) as u32)
             } else {
-                self.out.push(zero(*kind));
+                zero(*kind)
+            };
+            match slots[i].and_then(|at| slot_store(*kind, at)) {
+                Some(store) => {
+                    self.out.push(Instruction::I32Const(0));
+                    self.out.push(value);
+                    self.out.push(store);
+                }
+                None => args.push(value),
             }
         }
+        self.out.extend(args);
         self.out.push(Instruction::I32Const(self.func as i32));
         self.out.push(Instruction::I32Const(c.site as i32));
         let key = ColdKey {

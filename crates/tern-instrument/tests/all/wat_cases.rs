@@ -319,19 +319,19 @@ fn tail_call_to_another_function() {
 
 #[test]
 fn more_values_than_a_helper_may_take() {
-    // 1,200 locals: a cold path saves them inline (a helper may take at most 1,000
-    // parameters); an operand lies beneath the loop, spilled.
+    // 8,200 i64 locals: more than the frame buffer holds (65,520 bytes), so a cold path
+    // saves them inline; an operand lies beneath the loop, spilled.
     let wat = format!(
         r#"(module
           (func (export "f") (param $n i32) (result i64) (local {locals})
             (i64.const 7)
             (loop $l
-              (local.set 1200 (i64.add (local.get 1200) (i64.extend_i32_u (local.get $n))))
+              (local.set 8200 (i64.add (local.get 8200) (i64.extend_i32_u (local.get $n))))
               (local.set 3 (i64.add (local.get 3) (i64.const 1)))
               (local.set $n (i32.sub (local.get $n) (i32.const 1)))
               (br_if $l (local.get $n)))
-            (i64.add (i64.add (local.get 1200) (local.get 3)))))"#,
-        locals = "i64 ".repeat(1200)
+            (i64.add (i64.add (local.get 8200) (local.get 3)))))"#,
+        locals = "i64 ".repeat(8200)
     );
     every_point("many_locals", &wat, "f", vec![Value::I32(3)]);
 }
