@@ -22,8 +22,11 @@
 //!   `if (i32.load offset=4 (i32.const 0)) <cold path> end`, where the word at byte 4 is
 //!   non-zero while the stack unwinds. The `if` takes the operand stack as parameters
 //!   and gives it back, so the normal path moves nothing.
-//! * the *cold path*: pushes the frame's values and calls one *cold helper* (appended
-//!   after all functions, shared by sites with the same value types), which calls
+//! * the *cold path*: stores the frame's numeric values into the frame buffer (bytes
+//!   16.. of `tern.flags`, one slot per value fixed by the value types), passes the
+//!   visible operand stack and any references as arguments, and calls one *cold
+//!   helper* (appended after all functions, shared by sites with the same value types),
+//!   which loads the stored values back and calls
 //!   `tern.frame(original function, site id)`, then one `save_*` per value in reverse
 //!   canonical order (operand stack top first, then locals last first; dead locals as
 //!   zero), then — at a poll — sets the unwinding word; the cold path then returns
