@@ -24,21 +24,11 @@ use wasm_encoder::reencode::{Error as ReError, Reencode, utils};
 use wasm_encoder::{EntityType, Instruction, MemArg, MemoryType};
 use wasmparser::{Operator, TypeRef};
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/programs.rs"]
+mod programs;
+use programs::PROGRAMS;
 
-const SIZES: &[(&str, u64)] = &[
-    ("matmul", 380),
-    ("nbody", 600_000),
-    ("fannkuch", 9),
-    ("sha256", 6),
-    ("bfs", 240_000),
-    ("sort", 1_200_000),
-    ("hashmap", 2_000_000),
-    ("interp", 80_000),
-    ("fib", 36),
-    ("mandelbrot", 850),
-    ("memhog", 256),
-];
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 struct Plain;
 impl WasmtimeHooks for Plain {}
@@ -56,7 +46,11 @@ fn main() -> Res<()> {
     let repeats: usize = args.first().ok_or("usage")?.parse()?;
     let name = args.get(1).ok_or("usage")?.clone();
     let variants = &args[2..];
-    let n = SIZES.iter().find(|(p, _)| *p == name).ok_or("program")?.1;
+    let n = PROGRAMS
+        .iter()
+        .find(|(p, _)| *p == name)
+        .ok_or("program")?
+        .1;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/programs");
     let sums: BTreeMap<String, String> =
         serde_json::from_str(&std::fs::read_to_string(root.join("checksums.json"))?)?;

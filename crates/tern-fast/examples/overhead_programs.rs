@@ -24,23 +24,11 @@ use std::time::{Duration, Instant};
 use tern_fast::{FastEngine, FastInstance, FastModule, Outcome, RunError};
 use tern_wasi::{OutputPipe, OutputSink, WasiCtxBuilder, WasmtimeHooks, add_to_wasmtime_linker};
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/programs.rs"]
+mod programs;
+use programs::PROGRAMS;
 
-/// `(program, n)`: the default sizes of `bench/run.py` (fileio needs a directory and
-/// measures the host's file system, so it is left out).
-const PROGRAMS: &[(&str, u64)] = &[
-    ("matmul", 380),
-    ("nbody", 600_000),
-    ("fannkuch", 9),
-    ("sha256", 6),
-    ("bfs", 240_000),
-    ("sort", 1_200_000),
-    ("hashmap", 2_000_000),
-    ("interp", 80_000),
-    ("fib", 36),
-    ("mandelbrot", 850),
-    ("memhog", 256),
-];
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// The store data of a plain run: WASI with no checkpoint support.
 struct Plain;
