@@ -343,7 +343,6 @@ pub fn drive_status(
     }
 }
 
-/// The paused program's canonical state, memory pages left out (they travel apart).
 /// Stops the paused program's listeners from accepting, keeping them bound, so that a
 /// target on this same host can bind their addresses (`tern_wasi`'s `handover.rs`).
 pub(super) fn hand_over_listeners(wasi: &Mutex<WasiCtx>) -> Result<(), String> {
@@ -362,6 +361,7 @@ pub(super) fn take_back_listeners(wasi: &Mutex<WasiCtx>) {
     }
 }
 
+/// The paused program's canonical state, memory pages left out (they travel apart).
 fn capture(session: &Session) -> Result<Snapshot, String> {
     let wasi = session
         .wasi

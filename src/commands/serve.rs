@@ -110,21 +110,18 @@ fn serve_one(conn: TcpStream, dirs: &[(String, String)], control: Option<PathBuf
     let from = format!("{} ({})", incoming.peer, incoming.source_name);
     match receive(incoming, dirs, choice) {
         Ok((restored, arrival, timing)) => {
+            let clones = timing
+                .clones_ms
+                .map_or(String::new(), |ms| format!(" (clones {ms:.2} ms)"));
             // Now, not only at the end: a program may run for a long time here.
             eprintln!(
-                "tern serve: migration from {from}: running, restored in {:.2} ms{}",
-                timing.restore_ms,
-                timing
-                    .clones_ms
-                    .map_or(String::new(), |ms| format!(" (clones {ms:.2} ms)"))
+                "tern serve: migration from {from}: running, restored in {:.2} ms{clones}",
+                timing.restore_ms
             );
             let status = match finish(restored, control) {
                 Ok(code) => format!("exit status {code}"),
                 Err(e) => format!("failed: {e}"),
             };
-            let clones = timing
-                .clones_ms
-                .map_or(String::new(), |ms| format!(" (clones {ms:.2} ms)"));
             eprintln!(
                 "tern serve: migration from {from}: {} rounds, {} bytes, restore {:.2} ms{clones}, {status}",
                 arrival.rounds, arrival.bytes, timing.restore_ms
