@@ -176,6 +176,19 @@ pub(crate) enum Instr {
     I32ConstStore8(u32, u32),
     /// `local.tee x; i32.add`.
     LocalTeeI32Add(u32),
+    /// `local.get a; local.get b; i32.const c; i32.shl`: pushes a and b << c (an
+    /// address and a scaled index).
+    LocalGetLocalI32ShlConst(u32, u32, u32),
+    /// `i32.const c; i32.add; i64.load offset`: c, then the offset.
+    I32AddConstI64Load(u32, u32),
+    /// `i64.const c; i64.mul`.
+    I64MulConst(u64),
+    /// `local.get a; i64.xor`.
+    LocalGetI64Xor(u32),
+    /// `i64.xor; local.tee x`.
+    I64XorTee(u32),
+    /// `local.get a; local.get v; i32.store offset`: a, v, then the offset.
+    LocalsI32Store(u32, u32, u32),
     /// `f64.cmp; br_if` (any branch).
     F64EqBrIf(Target), F64NeBrIf(Target), F64LtBrIf(Target), F64GtBrIf(Target),
     F64LeBrIf(Target), F64GeBrIf(Target),

@@ -39,6 +39,7 @@ fn fuse_quad(first: Instr, second: Instr, third: Instr, fourth: Instr) -> Option
         (LocalGet(a), I32Const(c), I32Add, LocalSet(x)) => LocalI32AddConstSet(a, c, x),
         (LocalGet(a), I32Const(c), I32Add, LocalTee(x)) => LocalI32AddConstTee(a, c, x),
         (LocalGet(a), I32Const(c), I32Rotl, I32Xor) => LocalI32RotlConstXor(a, c),
+        (LocalGet(a), LocalGet(b), I32Const(c), I32Shl) => LocalGetLocalI32ShlConst(a, b, c),
         (LocalGet(a), LocalSet(x), LocalGet(b), LocalSet(y)) => {
             let narrow = |i: u32| u16::try_from(i).ok();
             LocalCopy2(narrow(a)?, narrow(x)?, narrow(b)?, narrow(y)?)
@@ -92,6 +93,10 @@ fn original(instr: Instr) -> Instr {
         | LocalsI32Xor(a, _)
         | LocalI32RotlConstXor(a, _) => LocalGet(a),
         LocalCopy2(a, ..) => LocalGet(u32::from(a)),
+        LocalGetLocalI32ShlConst(a, ..) | LocalGetI64Xor(a) | LocalsI32Store(a, ..) => LocalGet(a),
+        I32AddConstI64Load(c, _) => I32Const(c),
+        I64MulConst(c) => I64Const(c),
+        I64XorTee(_) => I64Xor,
         I32AddConstTee(c, _) | I32AddConstF64Load(c, _) | I32ConstStore8(c, _) => I32Const(c),
         F64AddStore(_) => F64Add,
         F64SubStore(_) => F64Sub,
@@ -160,6 +165,8 @@ fn fuse_triple(first: Instr, second: Instr, third: Instr) -> Option<Instr> {
         (I32Const(c), I32Add, LocalSet(x)) => I32AddConstSet(c, x),
         (I32Const(c), I32Add, LocalTee(x)) => I32AddConstTee(c, x),
         (I32Const(c), I32Add, F64Load(o)) => I32AddConstF64Load(c, o),
+        (I32Const(c), I32Add, I64Load(o)) => I32AddConstI64Load(c, o),
+        (LocalGet(a), LocalGet(v), I32Store(o)) => LocalsI32Store(a, v, o),
         (LocalGet(a), I32Const(c), I32Rotl) => LocalI32RotlConst(a, c),
         (LocalGet(a), I32Const(c), I32ShrU) => LocalI32ShrUConst(a, c),
         (LocalGet(a), LocalGet(b), I32And) => LocalsI32And(a, b),
@@ -258,6 +265,9 @@ fn fuse_pair(first: Instr, second: Instr) -> Option<Instr> {
         (F64Mul, F64Store(o)) => F64MulStore(o),
         (I32Const(c), I32Store8(o)) => I32ConstStore8(c, o),
         (LocalTee(x), I32Add) => LocalTeeI32Add(x),
+        (I64Const(c), I64Mul) => I64MulConst(c),
+        (LocalGet(a), I64Xor) => LocalGetI64Xor(a),
+        (I64Xor, LocalTee(x)) => I64XorTee(x),
         (F64Eq, BrIf(t)) => F64EqBrIf(t),
         (F64Ne, BrIf(t)) => F64NeBrIf(t),
         (F64Lt, BrIf(t)) => F64LtBrIf(t),
@@ -461,5 +471,39 @@ mod tests {
         assert_eq!(code[5], I32ConstStore8(1, 3));
         assert_eq!(code[7], LocalTeeI32Add(2));
         assert_eq!(code[9], F64MulStore(0));
+    }
+
+    #[test]
+    fn scaled_indexes_i64_hashing_and_local_stores_keep_first_instructions() {
+        use Instr::*;
+        let plain = vec![
+            LocalGet(0),
+            LocalGet(1),
+            I32Const(2),
+            I32Shl, // LocalGetLocalI32ShlConst
+            I32Const(8),
+            I32Add,
+            I64Load(4), // I32AddConstI64Load
+            I64Const(31),
+            I64Mul, // I64MulConst
+            LocalGet(2),
+            I64Xor, // LocalGetI64Xor
+            I64Xor,
+            LocalTee(3), // I64XorTee
+            LocalGet(4),
+            LocalGet(5),
+            I32Store(12), // LocalsI32Store
+        ];
+        let mut code = plain.clone();
+        fuse(&mut code);
+        for (fused, plain) in code.iter().zip(&plain) {
+            assert_eq!(original(*fused), *plain);
+        }
+        assert_eq!(code[0], LocalGetLocalI32ShlConst(0, 1, 2));
+        assert_eq!(code[4], I32AddConstI64Load(8, 4));
+        assert_eq!(code[7], I64MulConst(31));
+        assert_eq!(code[9], LocalGetI64Xor(2));
+        assert_eq!(code[11], I64XorTee(3));
+        assert_eq!(code[13], LocalsI32Store(4, 5, 12));
     }
 }

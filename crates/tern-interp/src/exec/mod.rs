@@ -1093,6 +1093,26 @@ impl Store {
                         copy_lo!(fp.add(x as usize), sp.sub(1));
                         binop!(as_u32, from_u32, |a, b| a.wrapping_add(b))
                     }),
+                    Instr::LocalGetLocalI32ShlConst(a, b, c) => fused!(3, get_local!(a), {
+                        get_local!(a);
+                        push!(from_u32(as_u32(*fp.add(b as usize)).wrapping_shl(c)))
+                    }),
+                    Instr::I32AddConstI64Load(c, o) => fused!(2, push!(from_u32(c)), {
+                        unop!(as_u32, from_u32, |a| a.wrapping_add(c));
+                        load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
+                    }),
+                    Instr::I64MulConst(c) => fused!(push!(from_u64(c)), {
+                        unop!(as_u64, from_u64, |a| a.wrapping_mul(c))
+                    }),
+                    Instr::LocalGetI64Xor(a) => fused!(get_local!(a), {
+                        binop_local!(a, as_u64, from_u64, |x, y| x ^ y)
+                    }),
+                    Instr::I64XorTee(x) => binop_tee!(x, as_u64, from_u64, |a, b| a ^ b),
+                    Instr::LocalsI32Store(a, v, o) => fused!(2, get_local!(a), {
+                        get_local!(a);
+                        get_local!(v);
+                        store!(o, 4, |v| as_u32(v).to_le_bytes())
+                    }),
                     Instr::F64EqBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a == b),
                     Instr::F64NeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a != b),
                     Instr::F64LtBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a < b),
