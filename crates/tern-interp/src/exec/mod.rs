@@ -316,10 +316,18 @@ impl Store {
         let mut fp: *mut Slot = unsafe { base.add(frame.fp as usize) };
         // SAFETY: as above.
         let mut sp: *mut Slot = unsafe { base.add(self.exec.sp as usize) };
-        let mut pc = frame.pc as usize;
         let mut func: *const FuncCode = self.code(frame.instance, frame.func);
         // SAFETY: `func` points into an Arc'ed module kept alive by the store.
         let mut code: *const Instr = unsafe { (*func).code.as_ptr() };
+        // The next instruction, as a pointer into `code`: one register, and fetching
+        // through it needs no address arithmetic. Saved states hold its index.
+        // SAFETY: a saved pc is within its function's code (see above).
+        let mut ip: *const Instr = unsafe { code.add(frame.pc as usize) };
+        macro_rules! pc {
+            () => {
+                ip.offset_from(code) as usize
+            };
+        }
         let mut funcs_map: *const u32 = self.instances[frame.instance as usize].funcs.as_ptr();
         let mut globals_map: *const u32 = self.instances[frame.instance as usize].globals.as_ptr();
         let globals = self.globals.as_mut_ptr();
@@ -388,7 +396,7 @@ impl Store {
         }
         macro_rules! trap {
             ($kind:expr) => {{
-                save!(pc);
+                save!(pc!());
                 let trap = Trap {
                     backtrace: self.backtrace(),
                     ..Trap::new($kind)
@@ -497,7 +505,7 @@ impl Store {
                     copy_slots(sp.sub(keep + t.drop as usize), sp.sub(keep), keep);
                     sp = sp.sub(t.drop as usize);
                 }
-                pc = t.to as usize;
+                ip = code.add(t.to as usize);
             }};
         }
         // Scalar locals: the low halves of the slots are the values.
@@ -529,7 +537,7 @@ impl Store {
                 if COUNT {
                     $first
                 } else {
-                    pc += $rest;
+                    ip = ip.add($rest);
                     $all
                 }
             }};
@@ -611,8 +619,8 @@ impl Store {
         }
         macro_rules! poll {
             ($to:expr) => {
-                if ($to as usize) < pc && interrupted!() {
-                    pause!(PauseReason::Interrupted, pc - 1);
+                if code.add($to as usize) < ip && interrupted!() {
+                    pause!(PauseReason::Interrupted, pc!() - 1);
                 }
             };
         }
@@ -631,8 +639,9 @@ impl Store {
                     }
                     Some(caller) => {
                         fp = base.add(caller.fp as usize);
-                        pc = caller.pc as usize;
+                        let resume = caller.pc as usize;
                         enter!(caller);
+                        ip = code.add(resume);
                     }
                 }
             }};
@@ -645,7 +654,7 @@ impl Store {
                 let addr = $addr as usize;
                 if addr as u32 == watched && self.call_watch_fires() {
                     sp = sp.add($popped);
-                    pause!(PauseReason::CallReached, pc - 1);
+                    pause!(PauseReason::CallReached, pc!() - 1);
                 }
                 match &self.funcs[addr] {
                     &FuncEntity::Wasm {
@@ -685,23 +694,23 @@ impl Store {
                             new_fp.add(i).write_volatile(0);
                         }
                         if !$tail {
-                            frame.pc = pc as u32;
+                            frame.pc = pc!() as u32;
                             frame.fp = fp.offset_from(base) as u32;
                             self.exec.frames.push(frame);
                         }
                         fp = new_fp;
                         sp = new_fp.add(locals);
-                        pc = 0;
                         enter!(Frame {
                             instance,
                             func: index,
                             pc: 0,
                             fp: 0
                         });
+                        ip = code;
                     }
                     FuncEntity::Host { .. } => {
                         let at = sp.offset_from(base) as usize;
-                        save!(pc);
+                        save!(pc!());
                         let result = self.call_host(addr as u32, at);
                         self.exec.frames.pop();
                         match result {
@@ -714,10 +723,10 @@ impl Store {
                             }
                             HostCallResult::Interrupted => {
                                 sp = sp.add($popped);
-                                pause!(PauseReason::HostInterrupted, pc - 1);
+                                pause!(PauseReason::HostInterrupted, pc!() - 1);
                             }
                             HostCallResult::Failed(error) => {
-                                save!(pc);
+                                save!(pc!());
                                 return Err(error.with_backtrace(self.backtrace()));
                             }
                         }
@@ -750,12 +759,12 @@ impl Store {
             loop {
                 if COUNT {
                     if budget == 0 {
-                        pause!(PauseReason::BudgetExhausted, pc);
+                        pause!(PauseReason::BudgetExhausted, pc!());
                     }
                     budget -= 1;
                 }
-                let at = code.add(pc);
-                pc += 1;
+                let at = ip;
+                ip = ip.add(1);
                 match *at {
                     Instr::Unreachable => trap!(TrapKind::Unreachable),
                     Instr::Br(t) => {
@@ -773,7 +782,7 @@ impl Store {
                     }
                     Instr::BrIfEqz(to) => {
                         if as_u32(pop!()) == 0 {
-                            pc = to as usize;
+                            ip = code.add(to as usize);
                         }
                     }
                     Instr::BrTable { at, len } => {
@@ -786,25 +795,25 @@ impl Store {
                     Instr::Return => do_return!(),
                     Instr::Call(f) => {
                         if interrupted!() {
-                            pause!(PauseReason::Interrupted, pc - 1);
+                            pause!(PauseReason::Interrupted, pc!() - 1);
                         }
                         call!(*funcs_map.add(f as usize), false, 0);
                     }
                     Instr::ReturnCall(f) => {
                         if interrupted!() {
-                            pause!(PauseReason::Interrupted, pc - 1);
+                            pause!(PauseReason::Interrupted, pc!() - 1);
                         }
                         call!(*funcs_map.add(f as usize), true, 0);
                     }
                     Instr::CallIndirect { ty, table } => {
                         if interrupted!() {
-                            pause!(PauseReason::Interrupted, pc - 1);
+                            pause!(PauseReason::Interrupted, pc!() - 1);
                         }
                         call_indirect!(ty, table, false);
                     }
                     Instr::ReturnCallIndirect { ty, table } => {
                         if interrupted!() {
-                            pause!(PauseReason::Interrupted, pc - 1);
+                            pause!(PauseReason::Interrupted, pc!() - 1);
                         }
                         call_indirect!(ty, table, true);
                     }
