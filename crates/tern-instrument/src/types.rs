@@ -21,15 +21,26 @@ pub(crate) struct TypeTable {
     /// (types added before the type section is read, the import signatures, get indices
     /// relative to the end of the original types instead).
     pub added: Vec<(Vec<ValKind>, Vec<ValKind>)>,
-    passthrough: HashMap<Vec<ValKind>, u32>,
+    /// Position in `added` of each appended type. A type is appended once: a module
+    /// with many cold helpers (cc1: 12 271) would otherwise carry one identical type
+    /// per helper, and wasmtime registers every type of a module when it loads it.
+    positions: HashMap<(Vec<ValKind>, Vec<ValKind>), usize>,
 }
 
 impl TypeTable {
-    /// The type index of `[params] -> [results]`, appending it if needed.
+    /// The type index of `[params] -> [results]`, appending it if needed. Before the
+    /// original types are known (`original` empty) the index is relative to their end.
     pub(crate) fn add(&mut self, params: Vec<ValKind>, results: Vec<ValKind>) -> u32 {
-        let index = (self.original.len() + self.added.len()) as u32;
-        self.added.push((params, results));
-        index
+        let key = (params, results);
+        let position = match self.positions.get(&key) {
+            Some(&position) => position,
+            None => {
+                self.added.push(key.clone());
+                self.positions.insert(key, self.added.len() - 1);
+                self.added.len() - 1
+            }
+        };
+        (self.original.len() + position) as u32
     }
 
     /// The block type `[types] -> [types]`: what a check needs to take the operand stack
@@ -38,12 +49,7 @@ impl TypeTable {
         if types.is_empty() {
             return wasm_encoder::BlockType::Empty;
         }
-        if let Some(&index) = self.passthrough.get(types) {
-            return wasm_encoder::BlockType::FunctionType(index);
-        }
-        let index = self.add(types.to_vec(), types.to_vec());
-        self.passthrough.insert(types.to_vec(), index);
-        wasm_encoder::BlockType::FunctionType(index)
+        wasm_encoder::BlockType::FunctionType(self.add(types.to_vec(), types.to_vec()))
     }
 
     /// The function type at `index`.
@@ -64,5 +70,31 @@ impl TypeTable {
                 (sig.params.clone(), sig.results.clone())
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_appended_type_is_appended_once_and_keeps_relative_indices() {
+        let mut types = TypeTable::default();
+        // Before the original types are known: indices relative to their end.
+        assert_eq!(types.add(vec![ValKind::I32, ValKind::I32], vec![]), 0);
+        assert_eq!(types.add(vec![ValKind::F64], vec![]), 1);
+        types.original = vec![None; 5];
+        // The same type again, now as an absolute index.
+        assert_eq!(types.add(vec![ValKind::I32, ValKind::I32], vec![]), 5);
+        assert_eq!(types.add(vec![ValKind::I64], vec![ValKind::I64]), 7);
+        assert!(matches!(
+            types.passthrough(&[ValKind::I64]),
+            wasm_encoder::BlockType::FunctionType(7)
+        ));
+        assert!(matches!(
+            types.passthrough(&[]),
+            wasm_encoder::BlockType::Empty
+        ));
+        assert_eq!(types.added.len(), 3);
     }
 }
