@@ -1,9 +1,10 @@
 //! The execution loop.
 //!
 //! Execution state lives in the store ([`Execution`]) whenever the loop is not running;
-//! while it runs, the active frame is held in local variables (`pc`, `fp`, `sp`) and
-//! written back when the loop pauses, returns or traps. Nothing else is kept between
-//! runs, which is what makes the state capturable at every instruction boundary.
+//! while it runs, the active frame is held in local variables (`ip`, a pointer to the
+//! next instruction, saved as its index; `fp`, `sp`) and written back when the loop
+//! pauses, returns or traps. Nothing else is kept between runs, which is what makes the
+//! state capturable at every instruction boundary.
 //!
 //! # Safety invariants of the loop
 //! - `base` points at the value stack, a `Vec<Slot>` that is resized only by a call that
