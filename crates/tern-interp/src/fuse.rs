@@ -283,6 +283,17 @@ mod tests {
     use super::*;
     use crate::code::Target;
 
+    /// `plain` fused, after checking that every position still starts with the work of
+    /// its own plain instruction.
+    fn fused_keeping_originals(plain: &[Instr]) -> Vec<Instr> {
+        let mut code = plain.to_vec();
+        fuse(&mut code);
+        for (fused, plain) in code.iter().zip(plain) {
+            assert_eq!(original(*fused), *plain);
+        }
+        code
+    }
+
     #[test]
     fn every_position_keeps_its_own_first_instruction() {
         let t = Target {
@@ -299,11 +310,7 @@ mod tests {
             Instr::I32LtU,
             Instr::BrIf(t),
         ];
-        let mut code = plain.clone();
-        fuse(&mut code);
-        for (fused, plain) in code.iter().zip(&plain) {
-            assert_eq!(original(*fused), *plain);
-        }
+        let code = fused_keeping_originals(&plain);
         assert_eq!(
             code[0],
             Instr::LocalsI32Add(0, 1),
@@ -338,11 +345,7 @@ mod tests {
             I64Const(3),
             I64ShrU, // I64ShrUConst
         ];
-        let mut code = plain.clone();
-        fuse(&mut code);
-        for (fused, plain) in code.iter().zip(&plain) {
-            assert_eq!(original(*fused), *plain);
-        }
+        let code = fused_keeping_originals(&plain);
         for expected in [
             LocalI32AddConst(0, 4),
             I32AddConstSet(1, 1),
@@ -381,11 +384,7 @@ mod tests {
             I32Ne,
             BrIf(jump(1)), // moves values: only the pair fuses
         ];
-        let mut code = plain.clone();
-        fuse(&mut code);
-        for (fused, plain) in code.iter().zip(&plain) {
-            assert_eq!(original(*fused), *plain);
-        }
+        let code = fused_keeping_originals(&plain);
         assert_eq!(code[0], LocalI32AddConstSet(0, 1, 0));
         assert_eq!(code[5], I32LtSLocalBrIf(2, 0));
         assert_eq!(code[8], I32NeConstBrIf(9, 0));
@@ -431,11 +430,7 @@ mod tests {
             LocalGet(2),
             LocalSet(3), // a local too wide for LocalCopy2: the pair only
         ];
-        let mut code = plain.clone();
-        fuse(&mut code);
-        for (fused, plain) in code.iter().zip(&plain) {
-            assert_eq!(original(*fused), *plain);
-        }
+        let code = fused_keeping_originals(&plain);
         assert_eq!(code[0], LocalI32RotlConstXor(0, 30));
         assert_eq!(code[4], LocalI32RotlConst(1, 7));
         assert_eq!(code[8], LocalCopy2(2, 3, 4, 5));
@@ -461,11 +456,7 @@ mod tests {
             F64Mul,
             F64Store(0), // F64MulStore
         ];
-        let mut code = plain.clone();
-        fuse(&mut code);
-        for (fused, plain) in code.iter().zip(&plain) {
-            assert_eq!(original(*fused), *plain);
-        }
+        let code = fused_keeping_originals(&plain);
         assert_eq!(code[0], F64AddStore(8));
         assert_eq!(code[2], I32AddConstF64Load(16, 8));
         assert_eq!(code[5], I32ConstStore8(1, 3));
@@ -494,11 +485,7 @@ mod tests {
             LocalGet(5),
             I32Store(12), // LocalsI32Store
         ];
-        let mut code = plain.clone();
-        fuse(&mut code);
-        for (fused, plain) in code.iter().zip(&plain) {
-            assert_eq!(original(*fused), *plain);
-        }
+        let code = fused_keeping_originals(&plain);
         assert_eq!(code[0], LocalGetLocalI32ShlConst(0, 1, 2));
         assert_eq!(code[4], I32AddConstI64Load(8, 4));
         assert_eq!(code[7], I64MulConst(31));
