@@ -13,7 +13,7 @@
 //! for thread-local initialisation, so correct programs do not notice).
 
 use crate::error::Error;
-use crate::host::{GaveWay, func_index};
+use crate::host::{GaveWay, func_index, main_func};
 use crate::instance::FastInstance;
 use crate::prepare::reach_name;
 use std::path::Path;
@@ -242,11 +242,9 @@ impl FastInstance {
             let prepared = self.module.prepared.clone();
             let extra = std::mem::take(&mut self.store.data_mut().func_index_extra);
             let (store, instance) = (&mut self.store, self.instance);
-            let index = func_index(&prepared, &extra, |name| {
-                match instance.get_export(&mut *store, name) {
-                    Some(Extern::Func(f)) => Some(f.to_raw(&mut *store).addr()),
-                    _ => None,
-                }
+            let index = func_index(&prepared, &extra, |f| {
+                let func = main_func(&mut *store, instance, f)?;
+                Some(func.to_raw(&mut *store).addr())
             });
             self.store.data_mut().func_index = Some(index);
         }

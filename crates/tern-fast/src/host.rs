@@ -5,11 +5,13 @@ use crate::handle::CheckpointHandle;
 use crate::prepare::Prepared;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tern_instrument::clone::{CLONE_FRAME, ResumeCollector, func_export};
+use tern_instrument::clone::{CLONE_FRAME, FUNCS_TABLE, ResumeCollector};
 use tern_instrument::{FRAME, FrameCollector, MODULE, UNWINDING_OFFSET, ValKind};
 use tern_snapshot::Value;
 use tern_wasi::{WasiCtx, WasmtimeHooks};
-use wasmtime::{Caller, Extern, ExternRef, Func, Linker, Rooted, SharedMemory, V128};
+use wasmtime::{
+    AsContextMut, Caller, Extern, ExternRef, Func, Linker, Ref, Rooted, SharedMemory, Table, V128,
+};
 
 /// A WASI call that gave way to a checkpoint: issued again after restore.
 #[derive(Debug, Clone)]
@@ -69,18 +71,36 @@ impl Host {
     }
 }
 
-/// Builds the funcref → original index table from the main module's function exports
-/// (`export_for_clones` exports every function as `tern:fN`), for the functions that can
-/// be `funcref` values at all, then `extra`; `raw_of` gives the `Func::to_raw` address
-/// of an export.
+/// Original function `f` of the main instance `main`, read from its function table
+/// ([`FUNCS_TABLE`], added by `export_for_clones`).
+pub(crate) fn main_func(
+    mut store: impl AsContextMut,
+    main: wasmtime::Instance,
+    f: u32,
+) -> Option<Func> {
+    let table = main.get_table(&mut store, FUNCS_TABLE);
+    table_func(store, table, f)
+}
+
+/// Element `f` of a main instance's function table, as a function.
+fn table_func(store: impl AsContextMut, table: Option<Table>, f: u32) -> Option<Func> {
+    match table?.get(store, u64::from(f))? {
+        Ref::Func(func) => func,
+        _ => None,
+    }
+}
+
+/// Builds the funcref → original index table from the main module's function table, for
+/// the functions that can be `funcref` values at all, then `extra`; `raw_of` gives the
+/// `Func::to_raw` address of an original function.
 pub(crate) fn func_index(
     prepared: &Prepared,
     extra: &[(usize, u32)],
-    mut raw_of: impl FnMut(&str) -> Option<usize>,
+    mut raw_of: impl FnMut(u32) -> Option<usize>,
 ) -> HashMap<usize, u32> {
     let mut index = HashMap::with_capacity(prepared.facts.escaping.len() + extra.len());
     for &f in &prepared.facts.escaping {
-        if let Some(raw) = raw_of(&func_export(f)) {
+        if let Some(raw) = raw_of(f) {
             index.entry(raw).or_insert(f);
         }
     }
@@ -95,16 +115,13 @@ fn original_func(caller: &mut Caller<'_, Host>, func: &Func) -> wasmtime::Result
     if caller.data().func_index.is_none() {
         let prepared = caller.data().prepared.clone();
         let extra = std::mem::take(&mut caller.data_mut().func_index_extra);
-        let main = caller.data().main;
-        let index = func_index(&prepared, &extra, |name| {
-            let export = match main {
-                Some(main) => main.get_export(&mut *caller, name),
-                None => caller.get_export(name),
-            };
-            match export {
-                Some(Extern::Func(f)) => Some(f.to_raw(&mut *caller).addr()),
-                _ => None,
-            }
+        let table = match caller.data().main {
+            Some(main) => main.get_table(&mut *caller, FUNCS_TABLE),
+            None => caller.get_export(FUNCS_TABLE).and_then(Extern::into_table),
+        };
+        let index = func_index(&prepared, &extra, |f| {
+            let func = table_func(&mut *caller, table, f)?;
+            Some(func.to_raw(&mut *caller).addr())
         });
         caller.data_mut().func_index = Some(index);
     }

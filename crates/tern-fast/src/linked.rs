@@ -29,7 +29,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-use tern_instrument::clone::MAIN_MODULE;
 use tern_instrument::{FrameCollector, REQUEST_OFFSET, UNWINDING_OFFSET};
 use tern_snapshot::{Snapshot, TriggerInfo, Value};
 use wasmparser::{Parser, Payload, TypeRef};
@@ -441,7 +440,7 @@ impl FastStore {
         let (conts, clones_module) = compile_clones(&module, &state.frames)?;
         let store = &mut self.inner.store;
         let main = self.linker.instantiate(&mut *store, &module.module)?;
-        self.linker.instance(&mut *store, MAIN_MODULE, main)?;
+        crate::restore::link_main(&mut self.linker, store, main, &clones_module)?;
         let clones = self.linker.instantiate(&mut *store, &clones_module)?;
         self.instances[id.0].instance = main;
         let names: Vec<String> = self

@@ -17,11 +17,11 @@
 //!
 //! Names carry the *original* index (memory `m` is `m + 1` in the instrumented module).
 //! Functions need no reach exports of their own: `export_for_clones` (applied first)
-//! exports every function as `tern:fN` (original index `N`), which is what a capture
-//! maps a `funcref` back through (`host.rs`) — a second export per function that can be
-//! a `funcref` made wasmtime deserialize and keep some 23 000 more export names for a
-//! large program on every load. Exporting a memory, table or global does not change how
-//! the module's own code reaches it.
+//! exports one table holding every function at its original index (`tern:funcs`), which
+//! is what a capture maps a `funcref` back through (`host.rs`); an export per function
+//! made wasmtime decode tens of thousands of export names for a large program on every
+//! load. Exporting a memory, table or global does not change how the module's own code
+//! reaches it.
 
 use crate::budget::{BUDGET_EXPORT, CompiledTriggers};
 use crate::cache::ModuleCache;

@@ -9,17 +9,17 @@
 use crate::engine::FastModule;
 use crate::error::Error;
 use crate::flags::clones_for_wasmtime;
-use crate::host::Host;
+use crate::host::{Host, main_func};
 use crate::instance::FastInstance;
 use crate::resume::Resume;
 use crate::state::{MemoryFill, copy_images};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tern_instrument::Continuations;
-use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT};
+use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT, func_of_export};
 use tern_snapshot::{ExecState, Frame, Snapshot};
 use tern_wasi::WasiCtx;
-use wasmtime::{Linker, Ref, Store};
+use wasmtime::{Extern, Linker, Ref, Store};
 
 /// The continuation clones of `frames` (validating them against the module), compiled
 /// for wasmtime — generated and compiled, or from the engine's cache when it has one.
@@ -39,11 +39,11 @@ pub(crate) fn compile_clones(
     Ok((conts, compiled))
 }
 
-/// Defines in `linker`, under [`MAIN_MODULE`], the exports of `main` that the clones
-/// module imports — only those: the main module exports every function for clones (tens
-/// of thousands in a large program), and defining them all (`Linker::instance`) costs a
-/// store entry and a linker name each, milliseconds per restore for nothing.
-fn link_main(
+/// Defines in `linker`, under [`MAIN_MODULE`], what the clones module imports from
+/// `main`: its functions `tern:fN`, read from the main module's function table
+/// (`export_for_clones` exports that table rather than every function), and its
+/// memories, tables, globals and segment helpers, which are exports.
+pub(crate) fn link_main(
     linker: &mut Linker<Host>,
     store: &mut Store<Host>,
     main: wasmtime::Instance,
@@ -54,7 +54,11 @@ fn link_main(
             continue;
         }
         let name = import.name();
-        let export = main.get_export(&mut *store, name).ok_or_else(|| {
+        let export = match func_of_export(name) {
+            Some(f) => main_func(&mut *store, main, f).map(Extern::Func),
+            None => main.get_export(&mut *store, name),
+        };
+        let export = export.ok_or_else(|| {
             Error::Restore(format!(
                 "internal error: the main module has no export `{name}`"
             ))

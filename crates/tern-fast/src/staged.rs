@@ -24,7 +24,6 @@ use crate::state::clear_instantiated;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tern_instrument::clone::MAIN_MODULE;
 use tern_snapshot::Snapshot;
 use tern_wasi::{WasiCtx, WasiCtxBuilder};
 use wasmtime::{Extern, Instance, Linker, Memory, SharedMemory, Store};
@@ -175,7 +174,7 @@ impl StagedInstance {
             wasi: shared,
             ..
         } = self;
-        linker.instance(&mut store, MAIN_MODULE, main)?;
+        crate::restore::link_main(&mut linker, &mut store, main, &clones_module)?;
         let clones_instance = linker.instantiate(&mut store, &clones_module)?;
         *shared.lock().unwrap_or_else(|e| e.into_inner()) = wasi;
         let mut instance = FastInstance::publish(store, main, &module, flags, handle);

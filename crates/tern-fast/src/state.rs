@@ -4,10 +4,10 @@
 
 use crate::data_init::initialized_ranges;
 use crate::error::Error;
+use crate::host::main_func;
 use crate::instance::FastInstance;
 use crate::prepare::reach_name;
 use crate::table_init::instantiated_tables;
-use tern_instrument::clone::func_export;
 use tern_snapshot::{ExecState, MemoryImage, TableImage, Value, WASM_PAGE};
 use wasmtime::{Extern, Func, Mutability, Ref, Val};
 
@@ -134,8 +134,7 @@ impl FastInstance {
 
     /// The main instance's function of original index `f`.
     pub(crate) fn main_func(&mut self, f: u32) -> Result<Func, Error> {
-        self.instance
-            .get_func(&mut self.store, &func_export(f))
+        main_func(&mut self.store, self.instance, f)
             .ok_or_else(|| restore_error(format!("funcref to unknown function {f}")))
     }
 

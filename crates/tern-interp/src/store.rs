@@ -368,6 +368,13 @@ impl Store {
         })
     }
 
+    /// The function address in element `index` of funcref table `addr`; `None` when the
+    /// index is out of range or the element is null.
+    pub fn table_func(&self, addr: u32, index: u32) -> Option<u32> {
+        let raw = *self.tables.get(addr as usize)?.elems.get(index as usize)?;
+        u32::try_from(raw.checked_sub(1)?).ok()
+    }
+
     /// The module `instance` was created from.
     pub fn module(&self, instance: InstanceId) -> Option<&Module> {
         Some(&self.instances.get(instance.0 as usize)?.module)

@@ -53,8 +53,8 @@ mod types;
 pub use cached::resume_points;
 pub use drive::{CloneOutcome, CloneRunner, Resumed};
 pub use exports::{
-    MAIN_MODULE, MainLayout, export_for_clones, func_export, global_export, memory_export,
-    table_export,
+    FUNCS_TABLE, MAIN_MODULE, MainLayout, export_for_clones, func_export, func_of_export,
+    global_export, memory_export, table_export,
 };
 pub use instrumented::{CLONE_FRAME, CloneMap, ResumeCollector};
 

@@ -11,10 +11,11 @@ use crate::real::workload;
 use crate::wat_cases::cases;
 use tern_instrument::Continuations;
 use tern_instrument::clone::{
-    CloneOutcome, CloneRunner, MAIN_MODULE, MainLayout, Resumed, export_for_clones,
+    CloneOutcome, CloneRunner, FUNCS_TABLE, MAIN_MODULE, MainLayout, Resumed, export_for_clones,
+    func_of_export,
 };
-use tern_interp::{Config, InstanceId, Linker, Module, Outcome, Store, Value};
-use tern_snapshot::ExecState;
+use tern_interp::{Config, Extern, InstanceId, Linker, Module, Outcome, Store, Value};
+use tern_snapshot::{ExecState, TableImage};
 
 /// The interpreter as the engine that runs clones.
 struct Interp<'s> {
@@ -123,12 +124,49 @@ pub fn instantiate_with_clones(
     let main = linker
         .instantiate_for_restore(store, &module)
         .expect("main instantiates");
-    store.restore(main_state).expect("main state restores");
+    let mut main_state = main_state.clone();
+    main_state.tables.push(funcs_table_image(main_bytes));
+    store.restore(&main_state).expect("main state restores");
     clone_linker.define_instance(store, MAIN_MODULE, main);
     let clones_module = Module::new(&config, clones_bytes).expect("clones compile");
+    // The main module exports one table of its functions, not the functions.
+    let Some(Extern::Table(funcs)) = store.export(main, FUNCS_TABLE) else {
+        panic!("the main module does not export {FUNCS_TABLE}")
+    };
+    for (module, name, _) in clones_module.imports() {
+        if let (MAIN_MODULE, Some(f)) = (module, func_of_export(name)) {
+            let addr = store
+                .table_func(funcs, f)
+                .expect("original function in the table");
+            clone_linker.define(MAIN_MODULE, name, Extern::Func(addr));
+        }
+    }
     clone_linker
         .instantiate(store, &clones_module)
         .expect("clones instantiate")
+}
+
+/// The image of the function table `export_for_clones` appends (its last table, filled by
+/// its last element segment): a state of the program has no such table.
+fn funcs_table_image(main_bytes: &[u8]) -> TableImage {
+    let mut elements = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(main_bytes) {
+        if let wasmparser::Payload::ElementSection(reader) = payload.expect("main parses") {
+            let last = reader
+                .into_iter()
+                .last()
+                .expect("a segment")
+                .expect("parses");
+            let wasmparser::ElementItems::Functions(funcs) = last.items else {
+                panic!("the function table's segment lists functions")
+            };
+            elements = funcs
+                .into_iter()
+                .map(|f| Value::FuncRef(Some(f.expect("parses"))))
+                .collect();
+        }
+    }
+    TableImage { elements }
 }
 
 /// The state of a store after a run through clones, without what the clones instance
