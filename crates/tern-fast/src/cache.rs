@@ -5,7 +5,10 @@
 //! `fast-<tern version>/<sha256 of the module wasmtime compiles>.cwasm`. The key is the
 //! hash of the *instrumented* module (with its reach exports), which is a function of the
 //! original module and of the instrumentation pass: a changed pass can never pick up
-//! stale code, even while the tern version number stays the same. wasmtime adds its own
+//! stale code, even while the tern version number stays the same. Compiled
+//! continuation clones (`clones/`) are keyed by the hash of their generated entry's key
+//! instead (`clones.rs`), which decides their bytes just as well (it covers the pass
+//! identity) and needs neither the bytes nor hashing them. wasmtime adds its own
 //! check: code serialized by another wasmtime version or an incompatible engine
 //! configuration fails to deserialize, and is then compiled and written again.
 //!
@@ -13,9 +16,9 @@
 //!
 //! Deserializing is `unsafe` because it maps the bytes as executable machine code without
 //! being able to check it. tern only ever deserializes a file that
-//! - lies in tern's own cache directory, under the name of the hash of the module it is
-//!   for, and ends with tern's magic followed by that same hash (so a file renamed or
-//!   copied to another key is refused);
+//! - lies in tern's own cache directory, under the name of its key, and ends with
+//!   tern's magic followed by that same key (so a file renamed or copied to another key
+//!   is refused);
 //! - was written by tern: to a temporary file in the same directory, then renamed into
 //!   place, so a crash or a concurrent tern never leaves a partial file under a final
 //!   name, and a file once in place is never written again (a new entry is a new file,
@@ -106,13 +109,24 @@ impl ModuleCache {
         engine: &Engine,
         wasm: &[u8],
     ) -> Result<(Module, bool), Error> {
-        let key = code_key(wasm);
-        if let Some(module) = self.load_compiled(engine, &key) {
+        self.load_or_compile_as(engine, &code_key(wasm), || Ok(Module::new(engine, wasm)?))
+    }
+
+    /// The compiled module cached under `key`, else the one `compile` gives, cached under
+    /// `key` then; true when it came from the cache. `key` must decide the module's
+    /// content: the sha256 of its bytes, or of what they are derived from.
+    pub(crate) fn load_or_compile_as(
+        &self,
+        engine: &Engine,
+        key: &[u8; 32],
+        compile: impl FnOnce() -> Result<Module, Error>,
+    ) -> Result<(Module, bool), Error> {
+        if let Some(module) = self.load_compiled(engine, key) {
             return Ok((module, true));
         }
-        let module = Module::new(engine, wasm)?;
+        let module = compile()?;
         // A cache that cannot be written only costs time.
-        let _ = self.store(&module, &self.code_path(&key), &key);
+        let _ = self.store(&module, &self.code_path(key), key);
         if let Some(limit) = self.limit {
             let _ = evict_beyond(&self.dir, "cwasm", limit);
         }

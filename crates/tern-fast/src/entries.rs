@@ -6,7 +6,8 @@
 //!
 //! Four kinds, each in its own directory under the compiled-module cache's:
 //! - `prepared/<key>.entry`: which compiled module (its code key, the sha256 of the
-//!   instrumented module) belongs to an original module (`load.rs`);
+//!   instrumented module) belongs to an original module, and the facts about the
+//!   original (`load.rs`, `facts_entry.rs`);
 //! - `maps/<key>.entry`: the instrumentation map of that compiled code, read on the
 //!   first capture (`prepare.rs`);
 //! - `identities/<key>.entry`: the sha256 of a module file, keyed by its stamp

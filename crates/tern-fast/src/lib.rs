@@ -64,6 +64,7 @@ mod data_init;
 mod engine;
 mod entries;
 mod error;
+mod facts_entry;
 mod file_identity;
 mod flags;
 mod handle;

@@ -18,11 +18,11 @@
 //! runs, so the deadline callback sees every check and sets the request word at the
 //! n-th; the program unwinds at the poll that follows.
 
+use crate::clones::compile_clones;
 use crate::engine::{FastEngine, FastModule, config};
 use crate::error::Error;
 use crate::host::Host;
 use crate::instance::{FastInstance, Outcome, RunError, flag_word, run_error};
-use crate::restore::compile_clones;
 use crate::resume::Resume;
 use crate::state::copy_images;
 use std::collections::{BTreeSet, HashMap};

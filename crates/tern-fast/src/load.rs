@@ -1,17 +1,19 @@
 //! Loading a module for the fast tier: prepared (instrumented, reach exports) and
 //! compiled — or, warm, both taken from the cache without instrumenting: the prepared
-//! entry (`entries.rs`) names the compiled module, so a warm load costs hashing the
-//! original module (its identity, needed anyway), one walk over its sections (the
-//! facts a capture and a restore need), reading the entry and deserializing the
-//! compiled code. The instrumentation map has an entry of its own, read by the first
-//! capture only.
+//! entry (`entries.rs`) names the compiled module and holds the facts about the original
+//! a capture and a restore need (`facts_entry.rs`), so a warm load costs hashing the
+//! original module (its identity, needed anyway; not even that with the file memo),
+//! reading the entry and deserializing the compiled code. The instrumentation map has
+//! an entry of its own, read by the first capture only.
 
 use crate::budget::CompiledTriggers;
 use crate::cache::code_key;
 use crate::engine::FastEngine;
 use crate::entries::{Kind, entry_key};
 use crate::error::Error;
-use crate::prepare::{Prepared, facts, facts_of, prepare};
+use crate::facts_entry;
+use crate::prepare::{Prepared, prepare};
+use std::sync::Arc;
 use tern_snapshot::ModuleIdentity;
 
 /// `wasm` prepared with `triggers` and compiled, and whether the compiled code came from
@@ -36,14 +38,15 @@ pub(crate) fn load(
         None => ModuleIdentity::of(wasm),
     };
     let key = entry_key(Kind::Prepared, &identity, &trigger_detail(triggers));
+    let original = || match known {
+        Some((bytes, _)) => bytes.clone(),
+        None => Arc::new(wasm.to_vec()),
+    };
     if let Some(payload) = cache.read_entry(Kind::Prepared, &key)
-        && let Ok(code) = <[u8; 32]>::try_from(payload.as_slice())
-        && let Some(module) = cache.load_compiled(&engine.engine, &code)
+        && let Some((code, facts)) = payload.split_first_chunk::<32>()
+        && let Some(facts) = facts_entry::decode(facts, original())
+        && let Some(module) = cache.load_compiled(&engine.engine, code)
     {
-        let facts = match known {
-            Some((bytes, _)) => facts_of(bytes.clone())?,
-            None => facts(wasm)?,
-        };
         let prepared = Prepared::from_cache(facts, identity, triggers, (cache.clone(), key));
         return Ok((module, prepared, true));
     }
@@ -53,7 +56,9 @@ pub(crate) fn load(
     // A cache that cannot be written only costs time. The map first: a prepared entry
     // is what makes a load take the cache, and its map should be there by then.
     let _ = cache.write_entry(Kind::Map, &key, &prepared.map()?.encode());
-    let _ = cache.write_entry(Kind::Prepared, &key, &code_key(instrumented));
+    let mut entry = code_key(instrumented).to_vec();
+    facts_entry::encode(&prepared.facts, &mut entry);
+    let _ = cache.write_entry(Kind::Prepared, &key, &entry);
     Ok((module, prepared, hit))
 }
 

@@ -8,36 +8,16 @@
 
 use crate::engine::FastModule;
 use crate::error::Error;
-use crate::flags::clones_for_wasmtime;
 use crate::host::{Host, main_func};
 use crate::instance::FastInstance;
 use crate::resume::Resume;
 use crate::state::{MemoryFill, copy_images};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tern_instrument::Continuations;
 use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT, func_of_export};
-use tern_snapshot::{ExecState, Frame, Snapshot};
+use tern_snapshot::{ExecState, Snapshot};
 use tern_wasi::WasiCtx;
 use wasmtime::{Extern, Linker, Ref, Store};
-
-/// The continuation clones of `frames` (validating them against the module), compiled
-/// for wasmtime — generated and compiled, or from the engine's cache when it has one.
-pub(crate) fn compile_clones(
-    module: &FastModule,
-    frames: &[Frame],
-) -> Result<(Continuations, wasmtime::Module), Error> {
-    let facts = &module.prepared.facts;
-    let conts = crate::clones::continuations(module, frames)?;
-    let clones_bytes = clones_for_wasmtime(&conts.module, facts.memory_export)
-        .map_err(|e| Error::Restore(format!("internal error: rewriting the clones module: {e}")))?;
-    let engine = &module.engine.engine;
-    let compiled = match module.engine.cache() {
-        Some(cache) => cache.clones().load_or_compile(engine, &clones_bytes)?.0,
-        None => wasmtime::Module::new(engine, &clones_bytes)?,
-    };
-    Ok((conts, compiled))
-}
 
 /// Defines in `linker`, under [`MAIN_MODULE`], what the clones module imports from
 /// `main`: its functions `tern:fN`, read from the main module's function table
@@ -139,7 +119,7 @@ impl FastInstance {
             )));
         }
         // Frames first: generating the clones validates them against the module.
-        let (conts, clones_module) = compile_clones(module, &state.frames)?;
+        let (conts, clones_module) = crate::clones::compile_clones(module, &state.frames)?;
         let (mut store, mut linker, flags, handle) = Self::setup(module, wasi)?;
         let main = linker.instantiate(&mut store, &module.module)?;
         link_main(&mut linker, &mut store, main, &clones_module)?;

@@ -12,13 +12,13 @@
 //! its place. The rebuilt context must use [`StagedInstance::interrupt_flag`], the flag
 //! the instance's checkpoint handle raises to interrupt a blocking call.
 
+use crate::clones::compile_clones;
 use crate::engine::FastModule;
 use crate::error::Error;
 use crate::handle::CheckpointHandle;
 use crate::host::Host;
 use crate::instance::FastInstance;
 use crate::prepare::reach_name;
-use crate::restore::compile_clones;
 use crate::resume::Resume;
 use crate::state::clear_instantiated;
 use std::sync::atomic::AtomicBool;
