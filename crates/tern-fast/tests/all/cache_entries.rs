@@ -31,15 +31,20 @@ fn engine(dir: &Path) -> FastEngine {
     FastEngine::with_cache(Some(ModuleCache::at(dir))).unwrap()
 }
 
-/// The entries of one kind (`prepared`, `generated`), sorted.
-fn entries(engine: &FastEngine, kind: &str) -> Vec<PathBuf> {
-    let dir = engine.cache().unwrap().dir().join(kind);
+/// The files with extension `ext` in the cache's subdirectory `subdir`, sorted.
+fn files(engine: &FastEngine, subdir: &str, ext: &str) -> Vec<PathBuf> {
+    let dir = engine.cache().unwrap().dir().join(subdir);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
-    paths.retain(|p| p.extension().is_some_and(|e| e == "entry"));
+    paths.retain(|p| p.extension().is_some_and(|e| e == ext));
     paths.sort();
     paths
+}
+
+/// The entries of one kind (`prepared`, `generated`), sorted.
+fn entries(engine: &FastEngine, kind: &str) -> Vec<PathBuf> {
+    files(engine, kind, "entry")
 }
 
 fn checkpointed(module: &FastModule) -> Snapshot {
@@ -89,10 +94,14 @@ fn a_warm_load_and_restore_use_the_entries() {
     assert!(entries(&engine, "generated").is_empty());
     assert_eq!(restored(&warm, &snapshot), [Value::I32(15)]);
     assert_eq!(entries(&engine, "generated").len(), 1);
-    // The second restore takes the generated clones from the entry.
+    let compiled_clones = files(&engine, "clones", "cwasm");
+    assert_eq!(compiled_clones.len(), 1);
+    // The second restore takes the generated clones from the entry, and their compiled
+    // module from the file keyed by that entry.
     let again = FastModule::new(&engine, &wasm).unwrap();
     assert_eq!(restored(&again, &snapshot), [Value::I32(15)]);
     assert_eq!(entries(&engine, "generated").len(), 1);
+    assert_eq!(files(&engine, "clones", "cwasm"), compiled_clones);
 }
 
 #[test]
