@@ -594,8 +594,10 @@ fn sigusr1_interrupts_a_sleep_and_the_restore_sleeps_the_rest() {
 #[test]
 fn sigusr1_checkpoints_a_program_in_the_middle_of_computing() {
     // Unbuffered (third argument), so the test sees round 0 end; the signal follows at
-    // once, while rounds 1..30 compute (they take ~1 s here, each longer than the last).
-    let args = ["200", "30", "-"];
+    // once, while rounds 1..200 compute (each longer than the last: ~0.9 s here on the
+    // fast tier, the default engine; 30 rounds took 0.08 s there, so a test process
+    // descheduled for that long saw the program finish before its signal).
+    let args = ["200", "200", "-"];
     signal_then_restore(
         "usr1-compute",
         "compute.wasm",
