@@ -13,10 +13,11 @@
 //! for thread-local initialisation, so correct programs do not notice).
 
 use crate::error::Error;
-use crate::host::{GaveWay, func_index, main_func};
+use crate::host::{GaveWay, func_index, table_func};
 use crate::instance::FastInstance;
 use crate::prepare::reach_name;
 use std::path::Path;
+use tern_instrument::clone::FUNCS_TABLE;
 use tern_snapshot::{
     ExecState, Frame, InstanceImage, MemoryImage, Snapshot, TableImage, TriggerInfo, Value,
     WASM_PAGE,
@@ -241,9 +242,10 @@ impl FastInstance {
         if self.store.data().func_index.is_none() {
             let prepared = self.module.prepared.clone();
             let extra = std::mem::take(&mut self.store.data_mut().func_index_extra);
-            let (store, instance) = (&mut self.store, self.instance);
+            let store = &mut self.store;
+            let funcs = self.instance.get_table(&mut *store, FUNCS_TABLE);
             let index = func_index(&prepared, &extra, |f| {
-                let func = main_func(&mut *store, instance, f)?;
+                let func = table_func(&mut *store, funcs, f)?;
                 Some(func.to_raw(&mut *store).addr())
             });
             self.store.data_mut().func_index = Some(index);

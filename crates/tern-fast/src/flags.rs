@@ -23,7 +23,7 @@
 //! index is one higher), so the rewrite cannot touch the program's own loads.
 
 use std::convert::Infallible;
-use tern_instrument::clone::MAIN_MODULE;
+use tern_instrument::clone::{MAIN_MODULE, func_of_export};
 use tern_instrument::{FLAGS_MEMORY, MODULE, REQUEST_OFFSET};
 use wasm_encoder::reencode::{Error, Reencode, utils};
 use wasm_encoder::{EntityType, ImportSection, Instruction, MemArg};
@@ -107,7 +107,7 @@ impl Reencode for WholeModule {
         for import in section.clone().into_imports() {
             let import = import?;
             if let TypeRef::Func(_) = import.ty {
-                if import.module == MAIN_MODULE && import.name.starts_with("tern:f") {
+                if import.module == MAIN_MODULE && func_of_export(import.name).is_some() {
                     self.main_funcs.push((func, import.name.to_string()));
                 }
                 func += 1;

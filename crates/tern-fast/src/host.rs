@@ -82,8 +82,9 @@ pub(crate) fn main_func(
     table_func(store, table, f)
 }
 
-/// Element `f` of a main instance's function table, as a function.
-fn table_func(store: impl AsContextMut, table: Option<Table>, f: u32) -> Option<Func> {
+/// Element `f` of a main instance's function table (`table`, looked up once by callers
+/// that read many elements), as a function.
+pub(crate) fn table_func(store: impl AsContextMut, table: Option<Table>, f: u32) -> Option<Func> {
     match table?.get(store, u64::from(f))? {
         Ref::Func(func) => func,
         _ => None,

@@ -8,13 +8,13 @@
 
 use crate::engine::FastModule;
 use crate::error::Error;
-use crate::host::{Host, main_func};
+use crate::host::{Host, table_func};
 use crate::instance::FastInstance;
 use crate::resume::Resume;
 use crate::state::{MemoryFill, copy_images};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tern_instrument::clone::{MAIN_MODULE, REFS_EXPORT, func_of_export};
+use tern_instrument::clone::{FUNCS_TABLE, MAIN_MODULE, REFS_EXPORT, func_of_export};
 use tern_snapshot::{ExecState, Snapshot};
 use tern_wasi::WasiCtx;
 use wasmtime::{Extern, Linker, Ref, Store};
@@ -29,13 +29,14 @@ pub(crate) fn link_main(
     main: wasmtime::Instance,
     clones: &wasmtime::Module,
 ) -> Result<(), Error> {
+    let funcs = main.get_table(&mut *store, FUNCS_TABLE);
     for import in clones.imports() {
         if import.module() != MAIN_MODULE {
             continue;
         }
         let name = import.name();
         let export = match func_of_export(name) {
-            Some(f) => main_func(&mut *store, main, f).map(Extern::Func),
+            Some(f) => table_func(&mut *store, funcs, f).map(Extern::Func),
             None => main.get_export(&mut *store, name),
         };
         let export = export.ok_or_else(|| {
@@ -160,7 +161,7 @@ impl FastInstance {
         let reexports: Vec<(u32, wasmtime::Func)> = clones
             .exports(&mut *store)
             .filter_map(|export| {
-                let f = export.name().strip_prefix("tern:f")?.parse().ok()?;
+                let f = func_of_export(export.name())?;
                 Some((f, export.into_func()?))
             })
             .collect();
