@@ -214,17 +214,14 @@ fn unsupported(offset: usize, message: impl Into<String>) -> Error {
     }
 }
 
+/// The facts of `original`, found by walking its sections (a warm load takes them from
+/// the prepared cache entry instead, `facts_entry.rs`).
 pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
-    facts_of(Arc::new(original.to_vec()))
-}
-
-/// [`facts`] of a module the caller gives up (no copy of its bytes).
-pub(crate) fn facts_of(original: Arc<Vec<u8>>) -> Result<Facts, Error> {
     let mut facts = Facts {
-        original: original.clone(),
+        original: Arc::new(original.to_vec()),
         ..Facts::default()
     };
-    for payload in sections_but_code(&original) {
+    for payload in sections_but_code(original) {
         match payload? {
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
