@@ -9,9 +9,9 @@
 //!   instance (the stack has unwound into the host), with the live WASI context, so open
 //!   files, sockets and stdin stay as they are; the `call:FUNC:N` count starts again
 //!   after every checkpoint;
-//! - a module the fast tier does not take (it refuses to instrument it, or a restore of
-//!   a module with a start function) runs on the interpreter unless `--engine fast` was
-//!   given, so malformed modules get the interpreter's errors.
+//! - a module the fast tier does not take (it refuses to instrument it) runs on the
+//!   interpreter unless `--engine fast` was given, so malformed modules get the
+//!   interpreter's errors.
 
 use super::checkpoint::{CheckpointArgs, Trigger, parse_trigger};
 use super::drive::{CheckpointEngine, Failure, Fired, Requester, Step};
@@ -48,18 +48,6 @@ pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
         }
         None => ("_start".to_string(), Vec::new()),
     };
-    // A failed migration continues through a restore, which a start function prevents.
-    #[cfg(not(target_os = "wasi"))]
-    if args.migration.enabled() && module.has_start() {
-        if explicit {
-            anyhow::bail!(
-                "{}: --control/--migrate-on: the fast engine cannot migrate a module with a \
-                 start function (use --engine interp)",
-                args.module.display()
-            );
-        }
-        return Ok(None);
-    }
     let wasi = super::run::wasi_builder(args)?
         .build()
         .map_err(|e| anyhow!("{e}"))?;
@@ -122,9 +110,6 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
             &snapshot,
             anyhow!("{shown} does not belong to {}: {e}", args.module.display()),
         ));
-    }
-    if has_start(&wasm) && !explicit {
-        return Ok(None);
     }
     let Some((module, call)) = load(&wasm, identity, &args.checkpoint, &args.module, explicit)?
     else {
@@ -206,26 +191,6 @@ fn load(
         }
         Err(e) => Err(anyhow!("{}: {e}", path.display())),
     }
-}
-
-/// Whether the module has a start function (a restore of it needs the interpreter).
-fn has_start(wasm: &[u8]) -> bool {
-    use wasmparser::Payload;
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        match payload {
-            Ok(Payload::StartSection { .. }) => return true,
-            // The sections after the start section: no need to step through the code.
-            Ok(
-                Payload::ElementSection(_)
-                | Payload::DataCountSection { .. }
-                | Payload::CodeSectionStart { .. }
-                | Payload::DataSection(_),
-            )
-            | Err(_) => return false,
-            Ok(_) => {}
-        }
-    }
-    false
 }
 
 /// `--checkpoint-on call:FUNC:N` as (original function index, N); FUNC is an index, a

@@ -237,16 +237,10 @@ fn continue_here(
 }
 
 /// The fast tier's module for an arriving program; `None` when the fast tier does not
-/// take it (it refuses to instrument it, or it has a start function, which a restore
-/// would run again) and the engine was not chosen explicitly.
+/// take it (it refuses to instrument it) and the engine was not chosen explicitly.
 pub(super) fn load_arrival(wasm: &[u8], explicit: bool) -> anyhow::Result<Option<FastModule>> {
     let engine = FastEngine::new().map_err(|e| anyhow!("the fast engine: {e}"))?;
     match FastModule::new(&engine, wasm) {
-        Ok(module) if module.has_start() && explicit => Err(anyhow!(
-            "the module has a start function: the fast engine cannot restore it \
-             (use --engine interp)"
-        )),
-        Ok(module) if module.has_start() => Ok(None),
         Ok(module) => Ok(Some(module)),
         Err(tern_fast::Error::Instrument(_) | tern_fast::Error::Unsupported { .. })
             if !explicit =>

@@ -465,11 +465,11 @@ fn cached_files(root: &std::path::Path) -> Vec<(PathBuf, u64)> {
     found
 }
 
-/// The fast tier cannot restore a module with a start function (instantiating it would
-/// run the start function again): without `--engine` the interpreter restores it, with
-/// `--engine fast` it is a one-line error.
+/// A restore does not run the start function again (it adds 5 to the global `f`
+/// returns at the bottom of its recursion): a snapshot taken by either engine in the
+/// middle of `f` restores on both with the result of the uninterrupted run.
 #[test]
-fn a_module_with_a_start_function_restores_on_the_interpreter() {
+fn a_module_with_a_start_function_restores_on_both_engines_without_running_it_again() {
     let dir = TempDir::new("engines-start");
     let module = dir.file(
         "start.wat",
@@ -483,27 +483,121 @@ fn a_module_with_a_start_function_restores_on_the_interpreter() {
               (else (i32.add (i32.const 1)
                              (call $f (i32.sub (local.get 0) (i32.const 1))))))))"#,
     );
-    let snap = dir.0.join("start.tern").display().to_string();
-    let out = tern(&[
-        "run",
-        "--engine",
-        "fast",
-        "--checkpoint-on",
-        "call:f:50",
-        "--snapshot",
-        &snap,
-        "--invoke",
-        "f",
-        &module,
-        "100",
-    ]);
-    assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
-    let out = tern(&["restore", &snap, "--module", &module]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "105\n");
-    let out = tern(&["restore", &snap, "--module", &module, "--engine", "fast"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(err.contains("start function"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+    for taken_on in ["fast", "interp"] {
+        let snap = dir.0.join(format!("start-{taken_on}.tern"));
+        let snap = snap.display().to_string();
+        let out = tern(&[
+            "run",
+            "--engine",
+            taken_on,
+            "--checkpoint-on",
+            "call:f:50",
+            "--snapshot",
+            &snap,
+            "--invoke",
+            "f",
+            &module,
+            "100",
+        ]);
+        assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+        for restored_on in ["fast", "interp"] {
+            let out = tern(&[
+                "restore",
+                &snap,
+                "--module",
+                &module,
+                "--engine",
+                restored_on,
+            ]);
+            assert!(
+                out.status.success(),
+                "{taken_on} → {restored_on}: {}",
+                stderr(&out)
+            );
+            assert_eq!(stdout(&out), "105\n", "{taken_on} → {restored_on}");
+        }
+    }
+}
+
+/// `f` copies a byte from a passive data segment (`kind` 0) or a function from a
+/// passive element segment (`kind` 1), drops the segment, recurses (the checkpoint is
+/// taken in there), then reads the segment again, which traps: a dropped segment stays
+/// dropped across a checkpoint, whichever engine takes or restores it.
+#[test]
+fn a_dropped_segment_stays_dropped_across_engines() {
+    let dir = TempDir::new("engines-drop");
+    let module = dir.file(
+        "drop.wat",
+        r#"(module
+          (memory 1)
+          (table 2 funcref)
+          (data $d "\2a")
+          (elem $e func $deep)
+          (func $deep (param i32) (result i32)
+            (if (result i32) (i32.eqz (local.get 0))
+              (then (i32.const 0))
+              (else (call $deep (i32.sub (local.get 0) (i32.const 1))))))
+          (func $init (param i32)
+            (if (i32.eqz (local.get 0))
+              (then (memory.init $d (i32.const 0) (i32.const 0) (i32.const 1)))
+              (else (table.init $e (i32.const 0) (i32.const 0) (i32.const 1)))))
+          (func (export "f") (param i32 i32) (result i32)
+            (call $init (local.get 1))
+            (if (i32.eqz (local.get 1)) (then (data.drop $d)) (else (elem.drop $e)))
+            (drop (call $deep (local.get 0)))
+            (call $init (local.get 1))
+            (i32.load8_u (i32.const 0))))"#,
+    );
+    for (kind, segment) in [("0", "data"), ("1", "elem")] {
+        let plain = tern(&[
+            "run", "--engine", "interp", "--invoke", "f", &module, "100", kind,
+        ]);
+        assert_eq!(
+            plain.status.code(),
+            Some(134),
+            "{segment}: {}",
+            stderr(&plain)
+        );
+        assert!(
+            stderr(&plain).contains("out of bounds"),
+            "{}",
+            stderr(&plain)
+        );
+        for taken_on in ["fast", "interp"] {
+            let snap = dir.0.join(format!("drop-{segment}-{taken_on}.tern"));
+            let snap = snap.display().to_string();
+            let out = tern(&[
+                "run",
+                "--engine",
+                taken_on,
+                "--checkpoint-on",
+                "call:deep:50",
+                "--snapshot",
+                &snap,
+                "--invoke",
+                "f",
+                &module,
+                "100",
+                kind,
+            ]);
+            assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+            for restored_on in ["fast", "interp"] {
+                let out = tern(&[
+                    "restore",
+                    &snap,
+                    "--module",
+                    &module,
+                    "--engine",
+                    restored_on,
+                ]);
+                let case = format!("{segment}, {taken_on} → {restored_on}");
+                assert_eq!(out.status.code(), Some(134), "{case}: {}", stderr(&out));
+                assert!(
+                    stderr(&out).contains("out of bounds"),
+                    "{case}: {}",
+                    stderr(&out)
+                );
+            }
+        }
+    }
 }

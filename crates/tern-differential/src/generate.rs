@@ -4,10 +4,8 @@
 
 use crate::choose::Choices;
 use arbitrary::Unstructured;
-use std::convert::Infallible;
 use tern_snapshot::Value;
-use wasm_encoder::reencode::{Error as ReencodeError, Reencode, utils};
-use wasmparser::{Operator, Parser, Payload, TypeRef, ValType, Validator};
+use wasmparser::{Parser, Payload, TypeRef, ValType, Validator};
 
 /// Fuel `ensure_termination` gives each module: every loop iteration and function entry
 /// costs one, and running out traps (`unreachable`). Keeps each run short.
@@ -64,9 +62,7 @@ pub fn smith_config() -> wasm_smith::Config {
         max_data_segments: 8,
         max_element_segments: 8,
         export_everything: true,
-        // The fast tier refuses to restore a module with a start function (documented in
-        // docs/fast-tier.md, "Restore on the fast tier").
-        allow_start_export: false,
+        allow_start_export: true,
         // NaN bit patterns are nondeterministic in Wasm and differ between engines.
         canonicalize_nans: true,
         exceptions_enabled: false,
@@ -101,8 +97,7 @@ pub fn case(data: &[u8]) -> Option<Case> {
     let mut u = Unstructured::new(data);
     let mut module = wasm_smith::Module::new(smith_config(), &mut u).ok()?;
     module.ensure_termination(FUEL).ok()?;
-    let wasm = without_segment_drops(&module.to_bytes())?;
-    of_module(wasm, data)
+    of_module(module.to_bytes(), data)
 }
 
 /// The case for a given module (a regression test's WAT), with choices from `data`;
@@ -119,38 +114,6 @@ pub fn of_module(wasm: Vec<u8>, data: &[u8]) -> Option<Case> {
         defined,
         choices,
     })
-}
-
-/// The module with every `data.drop` and `elem.drop` replaced by `nop`.
-///
-/// The fast tier cannot observe dropped passive segments (docs/fast-tier.md, "Dropped
-/// segments"): a snapshot it takes after a `data.drop` reports the segment as present,
-/// so a `memory.init` after the restore copies where the uninterrupted run traps. That
-/// known limitation would otherwise be most of what this oracle finds.
-fn without_segment_drops(wasm: &[u8]) -> Option<Vec<u8>> {
-    let mut module = wasm_encoder::Module::new();
-    NoDrops
-        .parse_core_module(&mut module, Parser::new(0), wasm)
-        .ok()?;
-    Some(module.finish())
-}
-
-struct NoDrops;
-
-impl Reencode for NoDrops {
-    type Error = Infallible;
-
-    fn instruction<'a>(
-        &mut self,
-        op: Operator<'a>,
-    ) -> Result<wasm_encoder::Instruction<'a>, ReencodeError<Infallible>> {
-        match op {
-            Operator::DataDrop { .. } | Operator::ElemDrop { .. } => {
-                Ok(wasm_encoder::Instruction::Nop)
-            }
-            op => utils::instruction(self, op),
-        }
-    }
 }
 
 /// Every exported function the module defines, with generated arguments, and the range

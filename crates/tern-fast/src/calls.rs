@@ -1,7 +1,7 @@
 //! The `call:FUNC:N` trigger: a checkpoint in front of every N-th call of a function.
 //!
 //! A host-side counter cannot see direct calls, so the function itself counts: the module
-//! gets one more (mutable, unexported, not part of any snapshot) `i64` global, and the
+//! gets one more (mutable, not part of any snapshot) `i64` global, and the
 //! function's body starts with a countdown that sets the request word when it reaches
 //! zero. The entry poll that tern-instrument put right after it then takes the checkpoint:
 //! the top frame is the function at its first instruction, its caller waits on the call.
@@ -16,10 +16,15 @@
 //!   …entry poll, body as instrumented…)
 //! ```
 
+use crate::drops::DropGlobals;
 use std::convert::Infallible;
 use tern_instrument::REQUEST_OFFSET;
 use wasm_encoder::reencode::{Error, Reencode, utils};
 use wasm_encoder::{BlockType, ConstExpr, Function, GlobalType, Instruction, MemArg, ValType};
+
+/// Export name of the countdown global: the embedder suspends the count while the start
+/// function runs (`instance::call_start`), as the interpreter does.
+pub(crate) const COUNTDOWN_EXPORT: &str = "tern:call-countdown";
 
 /// Which function to count (index in the *original* module) and every how many calls to
 /// stop.
@@ -41,13 +46,15 @@ impl CallTrigger {
     }
 
     /// Re-encodes `body` with the countdown in front; `counter` is the global's index.
+    /// The body's own instructions are copied by `drops` (`drops.rs`).
     pub fn counted_body(
         &self,
         reencoder: &mut impl Reencode<Error = Infallible>,
-        body: wasmparser::FunctionBody<'_>,
+        body: &wasmparser::FunctionBody<'_>,
         counter: u32,
+        drops: &DropGlobals,
     ) -> Result<Function, Error<Infallible>> {
-        let mut f = utils::new_function_with_parsed_locals(reencoder, &body)?;
+        let mut f = utils::new_function_with_parsed_locals(reencoder, body)?;
         let every = self.every as i64;
         let request = MemArg {
             offset: REQUEST_OFFSET,
@@ -72,10 +79,7 @@ impl CallTrigger {
         ] {
             f.instruction(&instruction);
         }
-        let mut reader = body.get_operators_reader()?;
-        while !reader.eof() {
-            f.instruction(&reencoder.parse_instruction(&mut reader)?);
-        }
+        drops.copy_body(reencoder, body, &mut f)?;
         Ok(f)
     }
 }

@@ -4,14 +4,12 @@
 //! Everything is read through the reach exports (see `prepare.rs`), so indices are the
 //! original module's: the flag memory and the added imports never show.
 //!
-//! Dropped segments are not observable on wasmtime. The capture records what
-//! instantiation drops (active data segments, active and declared element segments) and
-//! reports every passive segment as not dropped. That is exact unless the program ran
-//! `data.drop` / `elem.drop` on a passive segment; after a restore such a segment would
-//! then be readable again by `memory.init` / `table.init`, where the original run would
-//! trap (compilers emit `data.drop` only after the one `memory.init` of a segment, e.g.
-//! for thread-local initialisation, so correct programs do not notice).
+//! Dropped segments are not observable on wasmtime: the capture takes what
+//! instantiation drops (active data segments, active and declared element segments) from
+//! the facts, and the passive segments the program has dropped from the globals that
+//! record every drop (`drops.rs`).
 
+use crate::drops::dropped_export;
 use crate::error::Error;
 use crate::host::{GaveWay, func_index, table_func};
 use crate::instance::FastInstance;
@@ -39,11 +37,12 @@ impl FastInstance {
 
     /// Every memory, table and global, and the instance image; no frames.
     fn entities(&mut self, pages: bool) -> Result<ExecState, Error> {
-        let facts = &self.module.prepared.facts;
+        let prepared = self.module.prepared.clone();
+        let facts = &prepared.facts;
         let (memories, tables, globals) = (facts.memories, facts.tables, facts.globals);
         let instance = InstanceImage {
-            dropped_data: flagged(&facts.data_active),
-            dropped_elems: flagged(&facts.elem_dropped),
+            dropped_data: self.dropped("data", &facts.data_active),
+            dropped_elems: self.dropped("elem", &facts.elem_dropped),
         };
         Ok(ExecState {
             memories: (0..memories)
@@ -58,6 +57,22 @@ impl FastInstance {
             instances: vec![instance],
             frames: Vec::new(),
         })
+    }
+
+    /// The segments of `kind` (`data` or `elem`) that are dropped: those instantiation
+    /// drops (`at_instantiation`) and the passive ones whose recording global is set.
+    fn dropped(&mut self, kind: &str, at_instantiation: &[bool]) -> Vec<u32> {
+        (0u32..)
+            .zip(at_instantiation)
+            .filter(|&(segment, &dropped)| {
+                dropped || {
+                    let name = dropped_export(kind, segment);
+                    let global = self.instance.get_global(&mut self.store, &name);
+                    global.is_some_and(|g| g.get(&mut self.store).i32() != Some(0))
+                }
+            })
+            .map(|(segment, _)| segment)
+            .collect()
     }
 
     /// [`capture`](Self::capture); without `pages` the memory images are sized only.
@@ -284,14 +299,6 @@ fn read_leb_u32(bytes: &[u8]) -> Option<u32> {
         }
     }
     None
-}
-
-fn flagged(flags: &[bool]) -> Vec<u32> {
-    (0u32..)
-        .zip(flags)
-        .filter(|(_, f)| **f)
-        .map(|(i, _)| i)
-        .collect()
 }
 
 /// Page-granular image of a memory: its size and every page holding a non-zero byte.

@@ -132,12 +132,6 @@ impl FastModule {
         &self.prepared.identity
     }
 
-    /// Whether the module has a start function (such a module runs here, but
-    /// [`crate::FastInstance::restore`] refuses it: instantiation would run it again).
-    pub fn has_start(&self) -> bool {
-        self.prepared.facts.has_start
-    }
-
     /// The bytes wasmtime compiled (instrumented, with reach exports). A module loaded
     /// from the cache instruments the original again on the first call.
     pub fn instrumented(&self) -> Result<&[u8], Error> {

@@ -1,9 +1,11 @@
 //! [`FastInstance`]: one instantiated program on the fast tier, run and checkpointed.
 
+use crate::calls::COUNTDOWN_EXPORT;
 use crate::engine::FastModule;
 use crate::error::Error;
 use crate::handle::CheckpointHandle;
 use crate::host::{Host, define_abi};
+use crate::prepare::START_EXPORT;
 use crate::resume::Resume;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,11 +64,13 @@ pub struct FastInstance {
 }
 
 impl FastInstance {
-    /// Instantiates `module` with WASI from `wasi` (running its start function, during
-    /// which no checkpoint is taken, as on the interpreter).
+    /// Instantiates `module` with WASI from `wasi` and runs its start function, during
+    /// which no checkpoint is taken (as on the interpreter): the request word is
+    /// published to the handle only afterwards.
     pub fn new(module: &FastModule, wasi: Arc<Mutex<WasiCtx>>) -> Result<FastInstance, Error> {
         let (mut store, linker, flags, handle) = Self::setup(module, wasi)?;
         let instance = linker.instantiate(&mut store, &module.module)?;
+        call_start(&mut store, &instance)?;
         Ok(Self::publish(store, instance, module, flags, handle))
     }
 
@@ -194,6 +198,27 @@ impl Drop for FastInstance {
         }
         self.handle.shared.unpublish();
     }
+}
+
+/// Runs the start function of a freshly instantiated main module. The fast tier calls
+/// it itself, after instantiation (`prepare.rs` leaves the start section out), because
+/// instantiating a restored program must not run it again. No checkpoint is taken inside
+/// it, as on the interpreter: the request word is not yet published to the handle, and
+/// the `call:` trigger's count is suspended meanwhile.
+pub(crate) fn call_start(store: &mut Store<Host>, instance: &Instance) -> wasmtime::Result<()> {
+    let Some(start) = instance.get_func(&mut *store, START_EXPORT) else {
+        return Ok(());
+    };
+    let countdown = instance.get_global(&mut *store, COUNTDOWN_EXPORT);
+    let left = countdown.map(|global| global.get(&mut *store));
+    if let Some(global) = countdown {
+        global.set(&mut *store, Val::I64(i64::MAX))?;
+    }
+    start.call(&mut *store, &[], &mut [])?;
+    if let (Some(global), Some(left)) = (countdown, left) {
+        global.set(&mut *store, left)?;
+    }
+    Ok(())
 }
 
 /// Address of the flag word at byte `offset` (0 or 4) of the one-page flag memory.

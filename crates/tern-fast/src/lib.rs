@@ -61,6 +61,7 @@ mod calls;
 mod capture;
 mod clones;
 mod data_init;
+mod drops;
 mod engine;
 mod entries;
 mod error;

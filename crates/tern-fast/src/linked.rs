@@ -22,7 +22,7 @@ use crate::clones::compile_clones;
 use crate::engine::{FastEngine, FastModule, config};
 use crate::error::Error;
 use crate::host::Host;
-use crate::instance::{FastInstance, Outcome, RunError, flag_word, run_error};
+use crate::instance::{FastInstance, Outcome, RunError, call_start, flag_word, run_error};
 use crate::resume::Resume;
 use crate::state::copy_images;
 use std::collections::{BTreeSet, HashMap};
@@ -184,7 +184,7 @@ impl FastStore {
     /// from `spectest` and the registered instances. A trap of its start function or
     /// segment initialisation is a [`RunError::Trap`]; a link error is `Fatal`.
     pub fn instantiate(&mut self, module: &FastModule) -> Result<LinkedId, RunError> {
-        let mut not_checkpointable = self.why_not_checkpointable(module);
+        let not_checkpointable = self.why_not_checkpointable(module);
         let mut importers = Vec::new();
         for import in module.module.imports() {
             if let Some(&from) = self.registered.get(import.module()) {
@@ -204,11 +204,7 @@ impl FastStore {
             .linker
             .instantiate(&mut *store, &module.module)
             .map_err(|e| run_error(e, &module.module))?;
-        if module.has_start() {
-            not_checkpointable.get_or_insert_with(|| {
-                "it has a start function (a restore on the fast tier refuses it)".into()
-            });
-        }
+        call_start(&mut *store, &instance).map_err(|e| run_error(e, &module.module))?;
         self.instances.push(Linked {
             instance,
             module: module.clone(),

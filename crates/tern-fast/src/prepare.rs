@@ -25,6 +25,8 @@
 
 use crate::budget::{BUDGET_EXPORT, CompiledTriggers};
 use crate::cache::ModuleCache;
+use crate::calls::COUNTDOWN_EXPORT;
+use crate::drops::DropGlobals;
 use crate::entries::Kind;
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
@@ -366,13 +368,31 @@ fn reencode_error(e: wasm_encoder::reencode::Error<std::convert::Infallible>) ->
 /// Copies every section of `module` unchanged, except: the export section gets the reach
 /// exports appended (or is created in its place), the import and code sections make the
 /// request polls atomic (`flags.rs`), the global section gets the globals of `triggers`
-/// (`budget.rs`), and with a call trigger the counted function its countdown
-/// (`calls.rs`).
+/// (`budget.rs`) and those recording dropped segments (`drops.rs`), the code records
+/// every drop, with a call trigger the counted function gets its countdown
+/// (`calls.rs`), and the start section is left out: its function is exported as
+/// [`START_EXPORT`] and called by the embedder (`instance.rs`), so that instantiating a
+/// restored program does not run it again.
 fn add_reach_exports(
     module: &[u8],
     facts: &Facts,
     triggers: CompiledTriggers,
 ) -> Result<Vec<u8>, Error> {
+    let mut added = Added {
+        triggers,
+        drops: DropGlobals::new(
+            &facts.data_active,
+            &facts.elem_dropped,
+            facts.globals + triggers.globals().len() as u32,
+        ),
+        start: None,
+        budget: triggers.budget_global(facts.globals),
+    };
+    for payload in sections_but_code(module) {
+        if let Payload::StartSection { func, .. } = payload? {
+            added.start = Some(func);
+        }
+    }
     let mut out = wasm_encoder::Module::new();
     let mut placed = false;
     let mut had_globals = false;
@@ -391,9 +411,7 @@ fn add_reach_exports(
                 AtomicPolls
                     .parse_global_section(&mut globals, reader.clone())
                     .map_err(reencode_error)?;
-                for (ty, init) in triggers.globals() {
-                    globals.global(ty, &init);
-                }
+                added.append_globals(&mut globals);
                 out.section(&globals);
                 had_globals = true;
                 continue;
@@ -403,17 +421,13 @@ fn add_reach_exports(
             }
             Payload::CodeSectionEntry(body) => {
                 if let Some((section, left)) = code.as_mut() {
-                    match triggers.call {
+                    let f = match triggers.call {
                         Some(t) if t.func == imported + entry => {
-                            let f = t
-                                .counted_body(&mut AtomicPolls, body.clone(), facts.globals)
-                                .map_err(reencode_error)?;
-                            section.function(&f);
+                            t.counted_body(&mut AtomicPolls, body, facts.globals, &added.drops)
                         }
-                        _ => AtomicPolls
-                            .parse_function_body(section, body.clone())
-                            .map_err(reencode_error)?,
-                    }
+                        _ => copy_body(body, &added.drops),
+                    };
+                    section.function(&f.map_err(reencode_error)?);
                     entry += 1;
                     *left -= 1;
                     if *left == 0 {
@@ -431,7 +445,7 @@ fn add_reach_exports(
                 let export = export?;
                 exports.export(export.name, export_kind(export.kind), export.index);
             }
-            place_exports(&mut out, exports, facts, triggers, had_globals);
+            added.place_exports(&mut out, exports, facts, had_globals);
             placed = true;
             continue;
         }
@@ -439,7 +453,7 @@ fn add_reach_exports(
             continue;
         };
         if !placed && after_exports(id) {
-            place_exports(&mut out, ExportSection::new(), facts, triggers, had_globals);
+            added.place_exports(&mut out, ExportSection::new(), facts, had_globals);
             placed = true;
         }
         if id == 10 {
@@ -450,39 +464,89 @@ fn add_reach_exports(
             }
             continue;
         }
+        if id == START_SECTION {
+            continue;
+        }
         let data = module
             .get(range.start as usize..range.end as usize)
             .ok_or_else(|| unsupported(range.start as usize, "section out of bounds"))?;
         out.section(&RawSection { id, data });
     }
     if !placed {
-        place_exports(&mut out, ExportSection::new(), facts, triggers, had_globals);
+        added.place_exports(&mut out, ExportSection::new(), facts, had_globals);
     }
     Ok(out.finish())
 }
 
-/// Writes the export section with the reach exports, preceded by a global section for
-/// the globals of `triggers` if the module has no global section (one that has got them
-/// there, and it comes before the exports).
-fn place_exports(
-    out: &mut wasm_encoder::Module,
-    mut exports: ExportSection,
-    facts: &Facts,
+/// Export name of the start function, which the fast tier calls itself.
+pub(crate) const START_EXPORT: &str = "tern:start";
+
+const START_SECTION: u8 = 8;
+
+/// A function body with atomic polls and its drops recorded.
+fn copy_body(
+    body: &wasmparser::FunctionBody<'_>,
+    drops: &DropGlobals,
+) -> Result<wasm_encoder::Function, wasm_encoder::reencode::Error<std::convert::Infallible>> {
+    let mut f =
+        wasm_encoder::reencode::utils::new_function_with_parsed_locals(&mut AtomicPolls, body)?;
+    drops.copy_body(&mut AtomicPolls, body, &mut f)?;
+    Ok(f)
+}
+
+/// What [`add_reach_exports`] adds besides the reach exports.
+struct Added {
     triggers: CompiledTriggers,
-    had_globals: bool,
-) {
-    if !had_globals && triggers != CompiledTriggers::default() {
-        let mut globals = wasm_encoder::GlobalSection::new();
-        for (ty, init) in triggers.globals() {
+    drops: DropGlobals,
+    /// The start function (its index in the instrumented module).
+    start: Option<u32>,
+    budget: Option<u32>,
+}
+
+impl Added {
+    /// Appends the globals of the triggers, then those recording drops.
+    fn append_globals(&self, globals: &mut wasm_encoder::GlobalSection) {
+        for (ty, init) in self
+            .triggers
+            .globals()
+            .into_iter()
+            .chain(self.drops.globals())
+        {
             globals.global(ty, &init);
         }
-        out.section(&globals);
     }
-    if let Some(budget) = triggers.budget_global(facts.globals) {
-        exports.export(BUDGET_EXPORT, ExportKind::Global, budget);
+
+    /// Writes the export section with the reach exports and those of the added
+    /// globals and the start function, preceded by a global section for the added
+    /// globals if the module has no global section (one that has got them there, and
+    /// it comes before the exports).
+    fn place_exports(
+        &self,
+        out: &mut wasm_encoder::Module,
+        mut exports: ExportSection,
+        facts: &Facts,
+        had_globals: bool,
+    ) {
+        if !had_globals && (self.triggers != CompiledTriggers::default() || !self.drops.is_empty())
+        {
+            let mut globals = wasm_encoder::GlobalSection::new();
+            self.append_globals(&mut globals);
+            out.section(&globals);
+        }
+        if let Some(budget) = self.budget {
+            exports.export(BUDGET_EXPORT, ExportKind::Global, budget);
+        }
+        if self.triggers.call.is_some() {
+            // The first of the triggers' globals (`CompiledTriggers::globals`).
+            exports.export(COUNTDOWN_EXPORT, ExportKind::Global, facts.globals);
+        }
+        self.drops.export(&mut exports);
+        if let Some(start) = self.start {
+            exports.export(START_EXPORT, ExportKind::Func, start);
+        }
+        append_reach(&mut exports, facts);
+        out.section(&exports);
     }
-    append_reach(&mut exports, facts);
-    out.section(&exports);
 }
 
 fn append_reach(exports: &mut ExportSection, facts: &Facts) {

@@ -105,14 +105,6 @@ impl FastInstance {
         fill: &mut MemoryFill<'_>,
     ) -> Result<FastInstance, Error> {
         let started = Instant::now();
-        let facts = &module.prepared.facts;
-        if facts.has_start {
-            return Err(Error::Restore(
-                "the module has a start function, which instantiation would run again \
-                 (not supported on the fast tier yet; restore on the interpreter)"
-                    .into(),
-            ));
-        }
         if let Some(frame) = state.frames.iter().find(|f| f.instance != 0) {
             return Err(Error::Restore(format!(
                 "a frame of function {} is in instance {}, the module has one",

@@ -56,14 +56,8 @@ fn restore_error(message: impl Into<String>) -> Error {
 
 impl StagedInstance {
     /// Instantiates `module` with every memory zero (what instantiation wrote is cleared
-    /// again). Refused for a module with a start function, which would run here.
+    /// again); its start function does not run (`instance::call_start`).
     pub fn new(module: &FastModule) -> Result<StagedInstance, Error> {
-        if module.prepared.facts.has_start {
-            return Err(restore_error(
-                "the module has a start function, which instantiation would run again \
-                 (not supported on the fast tier yet; restore on the interpreter)",
-            ));
-        }
         let placeholder = WasiCtxBuilder::new()
             .build()
             .map_err(|e| restore_error(format!("an empty WASI context: {e}")))?;

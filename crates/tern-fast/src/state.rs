@@ -3,6 +3,7 @@
 //! count, size and type is checked; a mismatch is an [`Error::Restore`], never a panic.
 
 use crate::data_init::initialized_ranges;
+use crate::drops::dropped_export;
 use crate::error::Error;
 use crate::host::main_func;
 use crate::instance::FastInstance;
@@ -251,15 +252,24 @@ impl FastInstance {
     }
 
     /// Replays `data.drop` / `elem.drop` for segments the snapshot has dropped through
-    /// the helpers `export_for_clones` added. Active segments are dropped by
-    /// instantiation already; a passive segment without a helper is never dropped by
-    /// the module's code, and no code can read it either when it has no `*.init` helper.
+    /// the helpers `export_for_clones` added, which record the drop too (`drops.rs`).
+    /// Active segments are dropped by instantiation already. A passive segment without
+    /// a helper is never dropped by the module's code, and no code can read it either
+    /// when it has no `*.init` helper; its drop is only recorded, so the next snapshot
+    /// says it again.
     fn drop_segments(&mut self, kind: &str, dropped: &[u32]) -> Result<(), Error> {
         for &segment in dropped {
             let name = format!("tern:{kind}.drop:{segment}");
             if let Some(helper) = self.instance.get_func(&mut self.store, &name) {
                 helper
                     .call(&mut self.store, &[], &mut [])
+                    .map_err(|e| restore_error(format!("{name}: {e}")))?;
+            } else if let Some(global) = self
+                .instance
+                .get_global(&mut self.store, &dropped_export(kind, segment))
+            {
+                global
+                    .set(&mut self.store, Val::I32(1))
                     .map_err(|e| restore_error(format!("{name}: {e}")))?;
             }
         }
