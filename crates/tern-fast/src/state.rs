@@ -120,8 +120,10 @@ impl FastInstance {
             self.write_global(g, value)?;
         }
         if let Some(image) = state.instances.first() {
-            self.drop_segments("data", &image.dropped_data)?;
-            self.drop_segments("elem", &image.dropped_elems)?;
+            let facts = &self.module.prepared.facts;
+            let counts = (facts.data_active.len(), facts.elem_dropped.len());
+            self.drop_segments("data", &image.dropped_data, counts.0)?;
+            self.drop_segments("elem", &image.dropped_elems, counts.1)?;
         }
         Ok(())
     }
@@ -257,8 +259,14 @@ impl FastInstance {
     /// a helper is never dropped by the module's code, and no code can read it either
     /// when it has no `*.init` helper; its drop is only recorded, so the next snapshot
     /// says it again.
-    fn drop_segments(&mut self, kind: &str, dropped: &[u32]) -> Result<(), Error> {
+    /// The module has `count` segments of `kind`.
+    fn drop_segments(&mut self, kind: &str, dropped: &[u32], count: usize) -> Result<(), Error> {
         for &segment in dropped {
+            if segment as usize >= count {
+                return Err(restore_error(format!(
+                    "the snapshot drops {kind} segment {segment}, the module has {count}"
+                )));
+            }
             let name = format!("tern:{kind}.drop:{segment}");
             if let Some(helper) = self.instance.get_func(&mut self.store, &name) {
                 helper

@@ -292,6 +292,9 @@ fn forged_snapshots_are_refused() {
     let mut s = snapshot.clone();
     s.state.memories[0].pages = u32::MAX;
     cases.push(("a memory too large", s));
+    let mut s = snapshot.clone();
+    s.state.instances[0].dropped_data.push(10_000);
+    cases.push(("a data segment the module does not have", s));
     for (what, forged) in cases {
         let message = restore_error(&bytes, &forged);
         assert!(message.starts_with("cannot restore: "), "{what}: {message}");
