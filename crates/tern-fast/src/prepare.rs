@@ -386,7 +386,6 @@ fn add_reach_exports(
             facts.globals + triggers.globals().len() as u32,
         ),
         start: None,
-        budget: triggers.budget_global(facts.globals),
     };
     for payload in sections_but_code(module) {
         if let Payload::StartSection { func, .. } = payload? {
@@ -500,7 +499,6 @@ struct Added {
     drops: DropGlobals,
     /// The start function (its index in the instrumented module).
     start: Option<u32>,
-    budget: Option<u32>,
 }
 
 impl Added {
@@ -533,7 +531,7 @@ impl Added {
             self.append_globals(&mut globals);
             out.section(&globals);
         }
-        if let Some(budget) = self.budget {
+        if let Some(budget) = self.triggers.budget_global(facts.globals) {
             exports.export(BUDGET_EXPORT, ExportKind::Global, budget);
         }
         if self.triggers.call.is_some() {
