@@ -465,6 +465,38 @@ fn cached_files(root: &std::path::Path) -> Vec<(PathBuf, u64)> {
     found
 }
 
+/// Checkpoints `f` of `module` (called with `args`) at `trigger` on each engine, and
+/// restores each snapshot on each engine; `check` judges every restored run, given a
+/// label naming the engines.
+fn checkpoint_across_engines(
+    dir: &TempDir,
+    module: &str,
+    args: &[&str],
+    trigger: &str,
+    check: impl Fn(&std::process::Output, &str),
+) {
+    for taken_on in ["fast", "interp"] {
+        let snap = dir.0.join(format!("{}-{taken_on}.tern", args.join("-")));
+        let snap = snap.display().to_string();
+        let mut run = vec!["run", "--engine", taken_on, "--checkpoint-on", trigger];
+        run.extend(["--snapshot", &snap, "--invoke", "f", module]);
+        run.extend(args);
+        let out = tern(&run);
+        assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
+        for restored_on in ["fast", "interp"] {
+            let out = tern(&[
+                "restore",
+                &snap,
+                "--module",
+                module,
+                "--engine",
+                restored_on,
+            ]);
+            check(&out, &format!("{args:?}, {taken_on} → {restored_on}"));
+        }
+    }
+}
+
 /// A restore does not run the start function again (it adds 5 to the global `f`
 /// returns at the bottom of its recursion): a snapshot taken by either engine in the
 /// middle of `f` restores on both with the result of the uninterrupted run.
@@ -483,40 +515,10 @@ fn a_module_with_a_start_function_restores_on_both_engines_without_running_it_ag
               (else (i32.add (i32.const 1)
                              (call $f (i32.sub (local.get 0) (i32.const 1))))))))"#,
     );
-    for taken_on in ["fast", "interp"] {
-        let snap = dir.0.join(format!("start-{taken_on}.tern"));
-        let snap = snap.display().to_string();
-        let out = tern(&[
-            "run",
-            "--engine",
-            taken_on,
-            "--checkpoint-on",
-            "call:f:50",
-            "--snapshot",
-            &snap,
-            "--invoke",
-            "f",
-            &module,
-            "100",
-        ]);
-        assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
-        for restored_on in ["fast", "interp"] {
-            let out = tern(&[
-                "restore",
-                &snap,
-                "--module",
-                &module,
-                "--engine",
-                restored_on,
-            ]);
-            assert!(
-                out.status.success(),
-                "{taken_on} → {restored_on}: {}",
-                stderr(&out)
-            );
-            assert_eq!(stdout(&out), "105\n", "{taken_on} → {restored_on}");
-        }
-    }
+    checkpoint_across_engines(&dir, &module, &["100"], "call:f:50", |out, case| {
+        assert!(out.status.success(), "{case}: {}", stderr(out));
+        assert_eq!(stdout(out), "105\n", "{case}");
+    });
 }
 
 /// `f` copies a byte from a passive data segment (`kind` 0) or a function from a
@@ -548,56 +550,19 @@ fn a_dropped_segment_stays_dropped_across_engines() {
             (call $init (local.get 1))
             (i32.load8_u (i32.const 0))))"#,
     );
-    for (kind, segment) in [("0", "data"), ("1", "elem")] {
-        let plain = tern(&[
-            "run", "--engine", "interp", "--invoke", "f", &module, "100", kind,
-        ]);
-        assert_eq!(
-            plain.status.code(),
-            Some(134),
-            "{segment}: {}",
-            stderr(&plain)
-        );
+    let traps = |out: &std::process::Output, case: &str| {
+        assert_eq!(out.status.code(), Some(134), "{case}: {}", stderr(out));
         assert!(
-            stderr(&plain).contains("out of bounds"),
-            "{}",
-            stderr(&plain)
+            stderr(out).contains("out of bounds"),
+            "{case}: {}",
+            stderr(out)
         );
-        for taken_on in ["fast", "interp"] {
-            let snap = dir.0.join(format!("drop-{segment}-{taken_on}.tern"));
-            let snap = snap.display().to_string();
-            let out = tern(&[
-                "run",
-                "--engine",
-                taken_on,
-                "--checkpoint-on",
-                "call:deep:50",
-                "--snapshot",
-                &snap,
-                "--invoke",
-                "f",
-                &module,
-                "100",
-                kind,
-            ]);
-            assert_eq!(out.status.code(), Some(CHECKPOINTED), "{}", stderr(&out));
-            for restored_on in ["fast", "interp"] {
-                let out = tern(&[
-                    "restore",
-                    &snap,
-                    "--module",
-                    &module,
-                    "--engine",
-                    restored_on,
-                ]);
-                let case = format!("{segment}, {taken_on} → {restored_on}");
-                assert_eq!(out.status.code(), Some(134), "{case}: {}", stderr(&out));
-                assert!(
-                    stderr(&out).contains("out of bounds"),
-                    "{case}: {}",
-                    stderr(&out)
-                );
-            }
-        }
+    };
+    for kind in ["0", "1"] {
+        let args = ["100", kind];
+        let mut plain = vec!["run", "--engine", "interp", "--invoke", "f", &module];
+        plain.extend(args);
+        traps(&tern(&plain), "uninterrupted");
+        checkpoint_across_engines(&dir, &module, &args, "call:deep:50", traps);
     }
 }
