@@ -28,3 +28,27 @@ fn funcref_made_by_a_clone() {
           (func $g (export "g") (result i32) (i32.const 1)))"#,
     );
 }
+
+/// Seed 1764: `f32x4.demote_f64x2_zero` of an all-ones lane (a NaN that is not canonical)
+/// gave the canonical NaN on the interpreter and the all-ones f32 on wasmtime. Both are
+/// valid Wasm (the NaN is nondeterministic), but `i32x4.trunc_sat_f64x2_u_zero` reading
+/// those lanes as an f64 turned the difference into integers no NaN rule can excuse.
+/// Fixed in tern-interp (demote and promote keep a NaN's sign and payload, as wasmtime
+/// does; `canonicalize_nans` does not cover them).
+#[test]
+fn nan_bits_of_a_simd_demote() {
+    agrees(
+        r#"(module
+          (global (mut v128) (v128.const i64x2 0 0))
+          (func (export "demote") (result v128)
+            (global.set 0
+              (i32x4.trunc_sat_f64x2_u_zero
+                (f32x4.demote_f64x2_zero (v128.const i64x2 -1 -1))))
+            (f32x4.demote_f64x2_zero (v128.const i64x2 -1 0x7ff4000000000001)))
+          (func (export "promote") (result v128)
+            (f64x2.promote_low_f32x4 (v128.const i32x4 -1 0xff800001 0 0)))
+          (func (export "scalar") (result i64)
+            (i64.reinterpret_f64 (f64.promote_f32
+              (f32.demote_f64 (f64.reinterpret_i64 (i64.const 0xfff4000020000001)))))))"#,
+    );
+}

@@ -1,5 +1,6 @@
 //! Scalar numeric semantics that differ from Rust's operators: division traps, float
-//! min/max/nearest, and trapping float-to-integer conversions.
+//! min/max/nearest, trapping float-to-integer conversions, and the NaN bits of demote and
+//! promote.
 
 use crate::error::TrapKind;
 
@@ -119,6 +120,37 @@ pub(crate) fn quiet_f64(x: f64) -> f64 {
     }
 }
 
+/// Wasm `demote` (f64 to f32), NaNs included. The spec lets a NaN from a non-canonical
+/// NaN be any NaN; this keeps its sign and the top of its payload and sets the quiet bit,
+/// as x86-64 (`cvtsd2ss`, `cvtpd2ps`) and AArch64 (`fcvt`, `fcvtn`) do, and so as the
+/// fast tier (wasmtime) does. A canonical NaN stays canonical. Canonicalizing every NaN
+/// would be valid Wasm too, but then the engines disagree, visibly once the NaN's bits
+/// reach memory or integer lanes of a `v128` (seed 1764: `f32x4.demote_f64x2_zero` of an
+/// all-ones lane, then those lanes read as f64 by `i32x4.trunc_sat_f64x2_u_zero`).
+pub(crate) fn demote(x: f64) -> f32 {
+    if x.is_nan() {
+        let bits = x.to_bits();
+        let sign = (bits >> 32) as u32 & 0x8000_0000;
+        let payload = (bits >> 29) as u32 & 0x007f_ffff;
+        f32::from_bits(sign | 0x7fc0_0000 | payload)
+    } else {
+        x as f32
+    }
+}
+
+/// Wasm `promote` (f32 to f64), NaNs included: the NaN rule of [`demote`] (sign and
+/// payload kept, quiet bit set), which is what the hardware and so wasmtime do.
+pub(crate) fn promote(x: f32) -> f64 {
+    if x.is_nan() {
+        let bits = x.to_bits();
+        let sign = u64::from(bits & 0x8000_0000) << 32;
+        let payload = u64::from(bits & 0x007f_ffff) << 29;
+        f64::from_bits(sign | 0x7ff8_0000_0000_0000 | payload)
+    } else {
+        f64::from(x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +173,25 @@ mod tests {
             i64_trunc_u(f64::NAN),
             Err(TrapKind::InvalidConversionToInteger)
         );
+    }
+
+    #[test]
+    fn demote_and_promote_keep_nan_sign_and_payload() {
+        // Seed 1764: an all-ones f64 lane demotes to an all-ones f32, as on wasmtime.
+        assert_eq!(demote(f64::from_bits(u64::MAX)).to_bits(), u32::MAX);
+        assert_eq!(demote(f64::NAN).to_bits(), 0x7fc0_0000);
+        // A signalling NaN comes out quiet, with the top of its payload.
+        assert_eq!(
+            demote(f64::from_bits(0xfff0_0000_2000_0001)).to_bits(),
+            0xffc0_0001
+        );
+        assert_eq!(
+            promote(f32::from_bits(0xff80_0001)).to_bits(),
+            0xfff8_0000_2000_0000
+        );
+        assert_eq!(promote(f32::NAN).to_bits(), 0x7ff8_0000_0000_0000);
+        assert_eq!(demote(1e300), f32::INFINITY);
+        assert!(promote(-0.0).is_sign_negative());
     }
 
     #[test]

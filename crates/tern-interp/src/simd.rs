@@ -14,8 +14,14 @@
 //! NaN), and it makes results independent of the host's NaN propagation rules, which
 //! matters for a runtime whose programs may be migrated between machines. Operations the
 //! spec defines bitwise (abs, neg, pmin, pmax, lane moves) keep NaN payloads untouched.
+//! So do the conversions `f32x4.demote_f64x2_zero` and `f64x2.promote_low_f32x4`, by the
+//! fixed rule of the scalar demote and promote ([`numeric::demote`]: sign and payload
+//! kept, quiet bit set), which is what wasmtime gives: the fast tier and the interpreter
+//! then agree on them, as `wasm-smith`'s `canonicalize_nans` leaves them uncovered.
 
 use std::ops::{Add, Mul, Shl, Shr};
+
+use crate::numeric;
 
 use wasmparser::{MemArg, Operator};
 
@@ -501,14 +507,16 @@ pub(crate) fn unary(op: UnaryOp, a: u128) -> u128 {
         I32x4TruncSatF64x2UZero => build(|i| if i < 2 { get::<f64>(a, i) as u32 } else { 0 }),
         F64x2ConvertLowI32x4S => build(|i| f64::from(get::<i32>(a, i))),
         F64x2ConvertLowI32x4U => build(|i| f64::from(get::<u32>(a, i))),
+        // NaN lanes keep sign and payload, as the scalar demote/promote and wasmtime
+        // do (see `numeric::demote`): canonical NaNs here made the engines disagree.
         F32x4DemoteF64x2Zero => build(|i| {
             if i < 2 {
-                canon(get::<f64>(a, i) as f32)
+                numeric::demote(get::<f64>(a, i))
             } else {
                 0.0
             }
         }),
-        F64x2PromoteLowF32x4 => build(|i| canon(f64::from(get::<f32>(a, i)))),
+        F64x2PromoteLowF32x4 => build(|i| numeric::promote(get::<f32>(a, i))),
     }
 }
 
@@ -1016,6 +1024,22 @@ mod tests {
         let r = lanes::<f64>(unary(UnaryOp::F64x2PromoteLowF32x4, x));
         assert!(r[0] == 0.0 && r[0].is_sign_negative());
         assert_eq!(r[1], f64::from(0.1f32));
+    }
+
+    #[test]
+    fn demote_and_promote_keep_nan_bits() {
+        // Seed 1764: all-ones f64 lanes (an `f32x4.ge` mask) demote to all-ones f32
+        // lanes, as on wasmtime, not to canonical NaNs.
+        let x = v::<u64>(&[u64::MAX, 0x7ff8_0000_0000_0000]);
+        assert_eq!(
+            lanes::<u32>(unary(UnaryOp::F32x4DemoteF64x2Zero, x)),
+            [u32::MAX, 0x7fc0_0000, 0, 0]
+        );
+        let x = v::<u32>(&[0xff80_0001, 0x7fc0_0000, 0, 0]);
+        assert_eq!(
+            lanes::<u64>(unary(UnaryOp::F64x2PromoteLowF32x4, x)),
+            [0xfff8_0000_2000_0000, 0x7ff8_0000_0000_0000]
+        );
     }
 
     #[test]

@@ -1433,12 +1433,12 @@ impl Store {
                     Instr::F32ConvertI32U => unop!(as_u32, from_f32, |a| a as f32),
                     Instr::F32ConvertI64S => unop!(as_u64, from_f32, |a| a as i64 as f32),
                     Instr::F32ConvertI64U => unop!(as_u64, from_f32, |a| a as f32),
-                    Instr::F32DemoteF64 => unop!(as_f64, from_f32, |a| a as f32),
+                    Instr::F32DemoteF64 => unop!(as_f64, from_f32, |a| numeric::demote(a)),
                     Instr::F64ConvertI32S => unop!(as_u32, from_f64, |a| a as i32 as f64),
                     Instr::F64ConvertI32U => unop!(as_u32, from_f64, |a| a as f64),
                     Instr::F64ConvertI64S => unop!(as_u64, from_f64, |a| a as i64 as f64),
                     Instr::F64ConvertI64U => unop!(as_u64, from_f64, |a| a as f64),
-                    Instr::F64PromoteF32 => unop!(as_f32, from_f64, |a| a as f64),
+                    Instr::F64PromoteF32 => unop!(as_f32, from_f64, |a| numeric::promote(a)),
                     // Reinterpretations keep the bits; only the slot's width matters.
                     Instr::I32ReinterpretF32 | Instr::F32ReinterpretI32 => {}
                     Instr::I64ReinterpretF64 | Instr::F64ReinterpretI64 => {}
