@@ -77,9 +77,13 @@ mod tests {
     fn a_computed_offset_gives_none_for_its_memory() {
         let wasm = wat::parse_str(
             r#"(module (global $g i32 (i32.const 8)) (memory 1) (memory 1)
-                 (data (global.get $g) "abcd") (data (memory 1) (i32.const 4) "x"))"#,
+                 (data (global.get $g) "abcd") (data (memory 1) (i32.const 4) "x")
+                 (data (memory 0) (i32.const 0) "y") (data (memory 1) (i32.const 9) "z"))"#,
         )
         .unwrap();
-        assert_eq!(initialized_ranges(&wasm, 2), [None, Some(vec![4..5])]);
+        assert_eq!(
+            initialized_ranges(&wasm, 2),
+            [None, Some(vec![4..5, 9..10])]
+        );
     }
 }

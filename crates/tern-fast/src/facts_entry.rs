@@ -222,12 +222,13 @@ mod tests {
     fn the_facts_of_a_module_round_trip() {
         let wasm = wat::parse_str(
             r#"(module (memory 1) (table 4 funcref) (func $f)
-                 (elem (i32.const 1) func $f) (data (i32.const 8) "ab"))"#,
+                 (elem (i32.const 1) func $f) (data (i32.const 8) "ab") (data "p")
+                 (data (i32.const 32) "c"))"#,
         )
         .unwrap();
         let facts = crate::prepare::facts(&wasm).unwrap();
         assert_eq!(facts.instantiated_tables, [Some(vec![None, Some(0)])]);
-        assert_eq!(facts.initialized, [Some(vec![8..10])]);
+        assert_eq!(facts.initialized, [Some(vec![8..10, 32..33])]);
         assert_eq!(decode(&encoded(&facts)), Some(facts));
     }
 

@@ -1,6 +1,7 @@
 //! From the original module to what wasmtime compiles: the instrumented module (by
 //! `tern-instrument`) plus *reach exports*, and the facts about the original module that a
-//! capture needs.
+//! capture and a restore need (kept in the prepared cache entry, so that a warm restore
+//! does not read the original at all, `original.rs`).
 //!
 //! wasmtime shows an embedder only what a module exports, but a snapshot needs every
 //! memory, table and global, and a way to tell which function a `funcref` is. So after
