@@ -11,7 +11,10 @@
 //!   after every checkpoint;
 //! - a module the fast tier does not take (it refuses to instrument it) runs on the
 //!   interpreter unless `--engine fast` was given, so malformed modules get the
-//!   interpreter's errors.
+//!   interpreter's errors;
+//! - `tern restore` does not read the module file when the cache's file memo knows its
+//!   identity (`identified`): with the cache warm nothing needs its bytes, and what
+//!   does later reads them then, checked against that identity.
 
 use super::checkpoint::{CheckpointArgs, Trigger, parse_trigger};
 use super::drive::{CheckpointEngine, Failure, Fired, Requester, Step};
@@ -34,7 +37,8 @@ use tern_wasi::WasiCtx;
 pub fn run(args: &RunArgs, explicit: bool) -> anyhow::Result<Option<ExitCode>> {
     let (wasm, identity) = read_identified(&args.module)?;
     let wasm = Arc::new(wasm);
-    let Some((module, call)) = load(&wasm, identity, &args.checkpoint, &args.module, explicit)?
+    let source = Some(wasm.clone());
+    let Some((module, call)) = load(source, identity, &args.checkpoint, &args.module, explicit)?
     else {
         return Ok(None);
     };
@@ -99,8 +103,9 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
         Err(file) => anyhow!("{shown}: {file}"),
         Ok(()) => e,
     };
-    let (wasm, identity) = read_identified(&args.module)?;
-    let wasm = Arc::new(wasm);
+    // Not read at all when the file memo knows the module: with the cache warm, the
+    // restore needs none of its bytes (`FastModule::from_file`).
+    let (wasm, identity) = identified(&args.module)?;
     if identity != snapshot.module {
         let e = SnapshotError::ModuleMismatch {
             expected: snapshot.module,
@@ -111,7 +116,7 @@ pub fn restore(args: &RestoreArgs, explicit: bool) -> anyhow::Result<Option<Exit
             anyhow!("{shown} does not belong to {}: {e}", args.module.display()),
         ));
     }
-    let Some((module, call)) = load(&wasm, identity, &args.checkpoint, &args.module, explicit)?
+    let Some((module, call)) = load(wasm, identity, &args.checkpoint, &args.module, explicit)?
     else {
         return Ok(None);
     };
@@ -164,12 +169,27 @@ fn read_identified(path: &Path) -> anyhow::Result<(Vec<u8>, ModuleIdentity)> {
     Ok((wasm, identity))
 }
 
-/// Instruments and compiles `wasm` of `identity` (or takes it from the compiled-module
-/// cache) for the triggers of `args` that are compiled in, with the `call:` trigger
-/// resolved; `None` when the fast tier refuses the module and the interpreter may take
-/// over.
+/// The module file's identity, and its bytes unless the compiled-module cache's memo
+/// knows the identity of the file as it is (`ModuleCache::identify_module`): then the
+/// bytes are read only if the fast tier needs them, and checked then
+/// (`FastModule::from_file`). Otherwise as [`read_identified`].
+fn identified(path: &Path) -> anyhow::Result<(Option<Arc<Vec<u8>>>, ModuleIdentity)> {
+    if let Some(cache) = ModuleCache::from_env()
+        && let Some(identity) = cache.identify_module(path)
+    {
+        return Ok((None, identity));
+    }
+    let (wasm, identity) = read_identified(path)?;
+    Ok((Some(Arc::new(wasm)), identity))
+}
+
+/// Instruments and compiles the module of `identity` (or takes it from the
+/// compiled-module cache) for the triggers of `args` that are compiled in, with the
+/// `call:` trigger resolved: `wasm` when given, else the binary module in the file at
+/// `path`, read on first need; `None` when the fast tier refuses the module and the
+/// interpreter may take over.
 fn load(
-    wasm: &Arc<Vec<u8>>,
+    wasm: Option<Arc<Vec<u8>>>,
     identity: ModuleIdentity,
     args: &CheckpointArgs,
     path: &Path,
@@ -181,9 +201,14 @@ fn load(
         .parsed_triggers()?
         .iter()
         .any(|t| matches!(t, Trigger::Instructions(_)));
-    let module = FastModule::with_identity(&engine, wasm.clone(), identity, call, count);
+    let module = match wasm {
+        Some(wasm) => FastModule::with_identity(&engine, wasm, identity, call, count),
+        None => FastModule::from_file(&engine, path, identity, call, count),
+    };
     match module {
         Ok(module) => Ok(Some((module, call))),
+        // The message names the file.
+        Err(e @ tern_fast::Error::Module(_)) => Err(anyhow!("{e}")),
         Err(tern_fast::Error::Instrument(_) | tern_fast::Error::Unsupported { .. })
             if !explicit =>
         {

@@ -55,8 +55,14 @@ pub(crate) struct Exit {
 
 impl Tern {
     pub fn spawn(args: &[&str], stdin: Stdio) -> Tern {
+        Tern::spawn_with_env(args, stdin, &[])
+    }
+
+    /// [`Tern::spawn`] with the environment variables `envs` added.
+    pub fn spawn_with_env(args: &[&str], stdin: Stdio, envs: &[(&str, &str)]) -> Tern {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tern"))
             .args(args)
+            .envs(envs.iter().copied())
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -440,6 +440,81 @@ fn fast_restore_uses_the_compiled_module_cache() {
     );
 }
 
+/// A warm `tern restore` on the fast engine does not read the module file (its identity
+/// comes from the cache's file memo); what needs the bytes later reads them then and
+/// checks them against that identity. Here a capture in the middle of a sleep (the
+/// call is issued again after a restore, which the capture checks in the module's
+/// code): it works while the module is unchanged, and is a one-line error naming the
+/// file once the module was replaced after the restore started — never a snapshot made
+/// with another module's code.
+#[test]
+fn a_module_replaced_while_restored_is_caught_when_its_bytes_are_read() {
+    let dir = TempDir::new("engines-lazy");
+    let cache = dir.0.join("cache").display().to_string();
+    let env = [("TERN_CACHE_DIR", cache.as_str())];
+    // A link to the guest: its file is old enough for the memo, and replacing the link
+    // replaces the module without waiting for a new file to settle.
+    let module = dir.0.join("m.wasm");
+    std::os::unix::fs::symlink(guest("sleeps.wasm"), &module).unwrap();
+    let module = module.display().to_string();
+    let snap = dir.0.join("s.tern").display().to_string();
+    let trigger = dir.0.join("now").display().to_string();
+    let when = format!("file:{trigger}");
+    let checkpoint = ["--checkpoint-on", &when, "--snapshot", &snap];
+    // Stopped in a sleep on the fast engine: the cache holds the compiled module, the
+    // memo the file's identity.
+    let mut run = vec!["run", "--engine", "fast"];
+    run.extend(checkpoint);
+    run.extend([module.as_str(), "4", "300"]);
+    let mut first = Tern::spawn_with_env(&run, Stdio::null(), &env);
+    first.wait_for_line("step 0");
+    std::fs::write(&trigger, "").unwrap();
+    let first = first.finish();
+    assert_eq!(first.status.code(), Some(CHECKPOINTED), "{}", first.stderr);
+    // Restored, and stopped in a sleep again: the first restore generates the clones
+    // (reading the file), the checkpoint reads the code of the top frame's call.
+    let again = dir.0.join("again.tern").display().to_string();
+    let mut restore = vec!["restore", &snap, "--module", &module, "--engine", "fast"];
+    restore.extend(["--checkpoint-on", &when, "--snapshot", &again]);
+    let stop_in_a_sleep = |restore: &[&str]| {
+        let mut restored = Tern::spawn_with_env(restore, Stdio::null(), &env);
+        restored.wait_for_line("step 1");
+        restored
+    };
+    let restored = stop_in_a_sleep(&restore);
+    std::fs::write(&trigger, "").unwrap();
+    let restored = restored.finish();
+    assert_eq!(
+        restored.status.code(),
+        Some(CHECKPOINTED),
+        "{}",
+        restored.stderr
+    );
+    // Everything cached: the restore reads nothing of the module; then it is replaced.
+    std::fs::remove_file(&again).unwrap();
+    let restored = stop_in_a_sleep(&restore);
+    let other = dir.0.join("other.wasm");
+    let mut bytes = std::fs::read(guest("sleeps.wasm")).unwrap();
+    // A custom section: the same program, other bytes.
+    bytes.extend_from_slice(b"\0\x02\x01x");
+    std::fs::write(&other, bytes).unwrap();
+    let link = dir.0.join("link.wasm");
+    std::os::unix::fs::symlink(&other, &link).unwrap();
+    std::fs::rename(&link, &module).unwrap();
+    std::fs::write(&trigger, "").unwrap();
+    let replaced = restored.finish();
+    let err = &replaced.stderr;
+    assert_ne!(replaced.status.code(), Some(CHECKPOINTED), "{err}");
+    assert_ne!(replaced.status.code(), Some(0), "{err}");
+    assert!(err.starts_with("error: ") && err.contains(&module), "{err}");
+    assert!(err.contains("changed since it was loaded"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        !std::path::Path::new(&again).exists(),
+        "no snapshot written"
+    );
+}
+
 /// Every compiled module in the cache with its inode number (a rewrite, which renames
 /// a new file into place, changes it; a hit that refreshes the modification time does
 /// not).

@@ -56,9 +56,6 @@ pub struct ModuleCache {
     /// At most this many entries, the least recently used evicted; `None`: unbounded
     /// (main modules, one per program).
     limit: Option<usize>,
-    /// The module being loaded and its identity, when its caller has them already
-    /// (`FastModule::with_identity`): the load neither hashes nor copies it.
-    pub(crate) known: Option<(std::sync::Arc<Vec<u8>>, tern_snapshot::ModuleIdentity)>,
 }
 
 impl ModuleCache {
@@ -67,11 +64,7 @@ impl ModuleCache {
         let dir = root
             .into()
             .join(format!("fast-{}", env!("CARGO_PKG_VERSION")));
-        ModuleCache {
-            dir,
-            limit: None,
-            known: None,
-        }
+        ModuleCache { dir, limit: None }
     }
 
     /// The bounded cache of compiled continuation-clones modules, in a subdirectory.
@@ -83,7 +76,6 @@ impl ModuleCache {
         ModuleCache {
             dir: self.dir.join(subdir),
             limit: Some(limit),
-            known: None,
         }
     }
 

@@ -104,7 +104,7 @@ impl FastInstance {
         };
         self.checkpoint_handle().shared.clear();
         Ok(Snapshot {
-            module: self.module.prepared.identity,
+            module: *self.module.prepared.identity(),
             trigger,
             state,
             wasi: Some(wasi),
@@ -156,8 +156,14 @@ impl FastInstance {
     /// A re-issued call must be a direct `call` of the WASI import that gave way (not a
     /// `call_indirect` or a tail call, whose frames the host cannot rebuild).
     fn check_reissue(&self, gave_way: &GaveWay, top: &Frame) -> Result<(), Error> {
-        let facts = &self.module.prepared.facts;
-        let code = facts.original.get(top.pc as usize..).unwrap_or_default();
+        let prepared = &self.module.prepared;
+        let facts = &prepared.facts;
+        // With the cache warm this may be the first read of the module file.
+        let code = prepared
+            .original
+            .bytes()
+            .map_err(|e| Error::Capture(e.to_string()))?;
+        let code = code.get(top.pc as usize..).unwrap_or_default();
         let callee = match code.split_first() {
             Some((0x10, rest)) => read_leb_u32(rest),
             _ => None,

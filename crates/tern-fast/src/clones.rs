@@ -58,8 +58,8 @@ fn invalid(e: tern_instrument::Error) -> Error {
 }
 
 fn generate(module: &FastModule, frames: &[Frame]) -> Result<Continuations, Error> {
-    tern_instrument::instrumented_continuations(&module.prepared.facts.original, frames)
-        .map_err(invalid)
+    let original = module.prepared.original.bytes()?;
+    tern_instrument::instrumented_continuations(original, frames).map_err(invalid)
 }
 
 /// The continuations of the generated entry `key`, or generated and written under it.

@@ -4,6 +4,7 @@ use crate::budget::CompiledTriggers;
 use crate::cache::ModuleCache;
 use crate::calls::CallTrigger;
 use crate::error::Error;
+use crate::original::Original;
 use crate::prepare::Prepared;
 use std::sync::Arc;
 
@@ -73,7 +74,7 @@ impl FastModule {
     /// Instruments and compiles `wasm` (a binary module), going through the engine's
     /// cache when it has one.
     pub fn new(engine: &FastEngine, wasm: &[u8]) -> Result<FastModule, Error> {
-        Self::load(engine, wasm, CompiledTriggers::default())
+        Self::with_triggers(engine, wasm, None, false)
     }
 
     /// Like [`FastModule::new`], with the trigger `call:FUNC:N`: a checkpoint is
@@ -104,16 +105,21 @@ impl FastModule {
         call: Option<(u32, u64)>,
         count: bool,
     ) -> Result<FastModule, Error> {
-        let call = call.map(|(func, every)| CallTrigger { func, every });
-        Self::load(engine, wasm, CompiledTriggers { call, count })
+        let identity = tern_snapshot::ModuleIdentity::of(wasm);
+        let original = Original::in_memory(Arc::new(wasm.to_vec()), identity);
+        Self::load(engine, original, call, count)
     }
 
-    fn load(
+    pub(crate) fn load(
         engine: &FastEngine,
-        wasm: &[u8],
-        triggers: CompiledTriggers,
+        original: Original,
+        call: Option<(u32, u64)>,
+        count: bool,
     ) -> Result<FastModule, Error> {
-        let (module, prepared, cache_hit) = crate::load::load(engine, wasm, triggers)?;
+        let call = call.map(|(func, every)| CallTrigger { func, every });
+        let triggers = CompiledTriggers { call, count };
+        let (module, prepared, cache_hit) =
+            crate::load::load(engine, Arc::new(original), triggers)?;
         Ok(FastModule {
             engine: engine.clone(),
             module,
@@ -129,7 +135,7 @@ impl FastModule {
 
     /// Identity of the *original* module, as snapshots record it.
     pub fn identity(&self) -> &tern_snapshot::ModuleIdentity {
-        &self.prepared.identity
+        self.prepared.identity()
     }
 
     /// The bytes wasmtime compiled (instrumented, with reach exports). A module loaded

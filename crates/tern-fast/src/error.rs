@@ -21,6 +21,9 @@ pub enum Error {
     Memory(String),
     /// Reading or writing a file (the snapshot, the compiled-module cache).
     Io(std::io::Error),
+    /// The original module's file, read on first need (`FastModule::from_file`), could
+    /// not be read or no longer holds the module: the message names the file.
+    Module(String),
 }
 
 impl fmt::Display for Error {
@@ -40,6 +43,7 @@ impl fmt::Display for Error {
             Error::Restore(message) => write!(f, "cannot restore: {message}"),
             Error::Memory(message) => write!(f, "{message}"),
             Error::Io(e) => write!(f, "{e}"),
+            Error::Module(message) => write!(f, "{message}"),
         }
     }
 }

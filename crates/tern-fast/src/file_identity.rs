@@ -26,6 +26,10 @@
 //!   page it dirtied before the memo was made could change it unnoticed. Rewriting a
 //!   module that way while tern restores it is not a case tern supports.
 //!
+//! [`ModuleCache::identify_module`] takes the identity from the memo without reading
+//! the file at all: `tern restore` then reads the module only if something needs its
+//! bytes, and checks them against the identity then (`original.rs`).
+//!
 //! The read itself is checked: the stamp is taken from the open file before and after
 //! reading it whole, and a file that changed meanwhile (or is not a regular file) is
 //! hashed and not memoized. The memo is an entry like the others (`entries.rs`):
@@ -54,6 +58,25 @@ impl ModuleCache {
     /// memoized.
     pub fn read_module(&self, path: &Path) -> std::io::Result<(Vec<u8>, ModuleIdentity)> {
         self.read_module_settled(path, SETTLED)
+    }
+
+    /// The identity of the binary module in the file at `path` from the memo, without
+    /// reading the file: `Some` only for a regular file whose stamp has a memo of its
+    /// length and that begins with the Wasm magic (a text module's memo is the text's
+    /// hash, not the module's). `None` says nothing about the file; [`Self::read_module`]
+    /// then reads it (and memoizes its hash). A caller that trusts this identity reads
+    /// the bytes only when needed, and checks them then (`FastModule::from_file`).
+    pub fn identify_module(&self, path: &Path) -> Option<ModuleIdentity> {
+        let mut file = std::fs::File::open(path).ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let key = memo_key(&stamp(&meta)?);
+        let identity = decode(&self.read_entry(Kind::Identity, &key)?)?;
+        let mut magic = [0u8; 4];
+        file.read_exact(&mut magic).ok()?;
+        (identity.len == meta.len() && magic == *b"\0asm").then_some(identity)
     }
 
     pub(crate) fn read_module_settled(
@@ -290,6 +313,25 @@ mod tests {
             read(&cache, &path),
             ModuleIdentity::of(b"\0asm\x01\0\0\0 third")
         );
+    }
+
+    #[test]
+    fn a_memoized_binary_module_is_identified_without_reading_it() {
+        let (dir, cache) = setup("identify");
+        let path = dir.0.join("m.wasm");
+        let text = dir.0.join("m.wat");
+        std::fs::write(&path, b"\0asm\x01\0\0\0 one").unwrap();
+        std::fs::write(&text, b"(module)").unwrap();
+        assert_eq!(cache.identify_module(&path), None, "no memo yet");
+        let real = read(&cache, &path);
+        read(&cache, &text);
+        assert_eq!(cache.identify_module(&path), Some(real));
+        assert_eq!(cache.identify_module(&text), None, "not a binary module");
+        assert_eq!(cache.identify_module(&dir.0), None, "not a file");
+        assert_eq!(cache.identify_module(&dir.0.join("none.wasm")), None);
+        tick();
+        std::fs::write(&path, b"\0asm\x01\0\0\0 two").unwrap();
+        assert_eq!(cache.identify_module(&path), None, "changed since");
     }
 
     #[test]

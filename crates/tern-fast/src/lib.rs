@@ -74,6 +74,7 @@ mod instance;
 mod known;
 mod linked;
 mod load;
+mod original;
 mod prepare;
 mod restore;
 mod resume;

@@ -218,7 +218,10 @@ impl FastStore {
     /// hold other instances' functions), or it uses `externref` (host references have
     /// no canonical form).
     fn why_not_checkpointable(&self, module: &FastModule) -> Option<String> {
-        let original = &module.prepared.facts.original;
+        let original = match module.prepared.original.bytes() {
+            Ok(bytes) => bytes,
+            Err(e) => return Some(format!("its module cannot be read: {e}")),
+        };
         for payload in Parser::new(0).parse_all(original) {
             match payload {
                 Ok(Payload::ImportSection(reader)) => {

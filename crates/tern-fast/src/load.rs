@@ -1,10 +1,11 @@
 //! Loading a module for the fast tier: prepared (instrumented, reach exports) and
 //! compiled — or, warm, both taken from the cache without instrumenting: the prepared
 //! entry (`entries.rs`) names the compiled module and holds the facts about the original
-//! a capture and a restore need (`facts_entry.rs`), so a warm load costs hashing the
-//! original module (its identity, needed anyway; not even that with the file memo),
-//! reading the entry and deserializing the compiled code. The instrumentation map has
-//! an entry of its own, read by the first capture only.
+//! a capture and a restore need (`facts_entry.rs`), so a warm load costs reading the
+//! entry and deserializing the compiled code. It needs the original's identity (the
+//! entries' key), which the caller gives with the original (`original.rs`), but none of
+//! its bytes: a module given by its file (`FastModule::from_file`) is not even read.
+//! The instrumentation map has an entry of its own, read by the first capture only.
 
 use crate::budget::CompiledTriggers;
 use crate::cache::code_key;
@@ -12,45 +13,36 @@ use crate::engine::FastEngine;
 use crate::entries::{Kind, entry_key};
 use crate::error::Error;
 use crate::facts_entry;
+use crate::original::Original;
 use crate::prepare::{Prepared, prepare};
 use std::sync::Arc;
-use tern_snapshot::ModuleIdentity;
 
-/// `wasm` prepared with `triggers` and compiled, and whether the compiled code came from
-/// the cache.
+/// `original` prepared with `triggers` and compiled, and whether the compiled code came
+/// from the cache.
 pub(crate) fn load(
     engine: &FastEngine,
-    wasm: &[u8],
+    original: Arc<Original>,
     triggers: CompiledTriggers,
 ) -> Result<(wasmtime::Module, Prepared, bool), Error> {
     let Some(cache) = &engine.cache else {
-        let prepared = prepare(wasm, triggers)?;
+        let prepared = prepare(original, triggers)?;
         let module = wasmtime::Module::new(&engine.engine, prepared.instrumented()?)?;
         return Ok((module, prepared, false));
     };
-    // The caller's bytes and identity, if these are its bytes.
-    let known = cache
-        .known
-        .as_ref()
-        .filter(|(bytes, _)| std::ptr::eq(bytes.as_slice(), wasm));
-    let identity = match known {
-        Some((_, identity)) => *identity,
-        None => ModuleIdentity::of(wasm),
-    };
-    let key = entry_key(Kind::Prepared, &identity, &trigger_detail(triggers));
-    let original = || match known {
-        Some((bytes, _)) => bytes.clone(),
-        None => Arc::new(wasm.to_vec()),
-    };
+    let key = entry_key(
+        Kind::Prepared,
+        original.identity(),
+        &trigger_detail(triggers),
+    );
     if let Some(payload) = cache.read_entry(Kind::Prepared, &key)
         && let Some((code, facts)) = payload.split_first_chunk::<32>()
-        && let Some(facts) = facts_entry::decode(facts, original())
+        && let Some(facts) = facts_entry::decode(facts)
         && let Some(module) = cache.load_compiled(&engine.engine, code)
     {
-        let prepared = Prepared::from_cache(facts, identity, triggers, (cache.clone(), key));
+        let prepared = Prepared::from_cache(original, facts, triggers, (cache.clone(), key));
         return Ok((module, prepared, true));
     }
-    let prepared = prepare(wasm, triggers)?;
+    let prepared = prepare(original, triggers)?;
     let instrumented = prepared.instrumented()?;
     let (module, hit) = cache.load_or_compile(&engine.engine, instrumented)?;
     // A cache that cannot be written only costs time. The map first: a prepared entry

@@ -1,6 +1,7 @@
 //! From the original module to what wasmtime compiles: the instrumented module (by
 //! `tern-instrument`) plus *reach exports*, and the facts about the original module that a
-//! capture needs.
+//! capture and a restore need (kept in the prepared cache entry, so that a warm restore
+//! does not read the original at all, `original.rs`).
 //!
 //! wasmtime shows an embedder only what a module exports, but a snapshot needs every
 //! memory, table and global, and a way to tell which function a `funcref` is. So after
@@ -26,11 +27,15 @@
 use crate::budget::{BUDGET_EXPORT, CompiledTriggers};
 use crate::cache::ModuleCache;
 use crate::calls::COUNTDOWN_EXPORT;
+use crate::data_init::initialized_ranges;
 use crate::drops::DropGlobals;
 use crate::entries::Kind;
 use crate::error::Error;
 use crate::flags::{AtomicPolls, shared_flags_imports};
+use crate::original::Original;
+use crate::table_init::instantiated_tables;
 use std::collections::BTreeSet;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 use tern_instrument::InstrumentMap;
 use tern_instrument::clone::{MainLayout, export_for_clones};
@@ -46,14 +51,16 @@ pub(crate) fn reach_name(kind: &str, index: u32) -> String {
     format!("tern:{kind}:{index}")
 }
 
-/// A module ready for wasmtime, with what a capture needs to know about the original.
+/// A module ready for wasmtime, with what a capture and a restore need to know about the
+/// original.
 ///
-/// Loaded from the prepared-module cache (`prepared_cache.rs`), it holds neither the
-/// instrumented module (its compiled code came from the cache) nor the decoded map (a
-/// restore does not need it, a capture does): both are made on first use, the map from
-/// the cached encoding, the module by instrumenting again (the same pass, so the same
-/// bytes and the same map as the compiled code's).
-#[derive(Debug, Clone)]
+/// Loaded from the prepared-module cache (`load.rs`), it holds neither the instrumented
+/// module (its compiled code came from the cache) nor the decoded map (a restore does
+/// not need it, a capture does), and maybe not even the original's bytes
+/// (`original.rs`): the map is made on first use from the cached encoding, the module
+/// by instrumenting again (the same pass, so the same bytes and the same map as the
+/// compiled code's).
+#[derive(Debug)]
 pub(crate) struct Prepared {
     /// The instrumented module with its reach exports: what wasmtime compiles.
     module: OnceLock<Vec<u8>>,
@@ -61,17 +68,18 @@ pub(crate) struct Prepared {
     /// Where the cache keeps the map (`InstrumentMap::encode`), read on first use.
     cached_map: Option<(ModuleCache, [u8; 32])>,
     triggers: CompiledTriggers,
-    /// Identity of the original module (what a snapshot records).
-    pub identity: ModuleIdentity,
+    /// The original module: its identity (what a snapshot records) and its bytes, read
+    /// on first need.
+    pub original: Arc<Original>,
     pub facts: Facts,
 }
 
 impl Prepared {
-    /// What a cache hit knows: the original module (in `facts`), its identity and the
+    /// What a cache hit knows: the original module, its facts (from the entry) and the
     /// key of the cache's map entry of its instrumented form.
     pub fn from_cache(
+        original: Arc<Original>,
         facts: Facts,
-        identity: ModuleIdentity,
         triggers: CompiledTriggers,
         cached_map: (ModuleCache, [u8; 32]),
     ) -> Prepared {
@@ -80,9 +88,14 @@ impl Prepared {
             map: OnceLock::new(),
             cached_map: Some(cached_map),
             triggers,
-            identity,
+            original,
             facts,
         }
+    }
+
+    /// Identity of the original module (what a snapshot records).
+    pub fn identity(&self) -> &ModuleIdentity {
+        self.original.identity()
     }
 
     /// The instrumented module with its reach exports (instrumented again if this came
@@ -91,10 +104,8 @@ impl Prepared {
         if let Some(module) = self.module.get() {
             return Ok(module);
         }
-        let again = prepare(&self.facts.original, self.triggers)?;
-        Ok(self
-            .module
-            .get_or_init(|| again.module.into_inner().unwrap_or_default()))
+        let (again, _) = instrument(self.original.bytes()?, &self.facts, self.triggers)?;
+        Ok(self.module.get_or_init(|| again))
     }
 
     /// The instrumentation map: read from the cache's map entry on first use; should
@@ -111,10 +122,7 @@ impl Prepared {
         let decoded = match cached {
             Some(map) => map,
             None => {
-                let map = prepare(&self.facts.original, self.triggers)?
-                    .map
-                    .into_inner()
-                    .unwrap_or_default();
+                let (_, map) = instrument(self.original.bytes()?, &self.facts, self.triggers)?;
                 if let Some((cache, key)) = &self.cached_map {
                     // A cache that cannot be written only costs time.
                     let _ = cache.write_entry(Kind::Map, key, &map.encode());
@@ -126,8 +134,14 @@ impl Prepared {
     }
 }
 
-/// Facts about the original module, in its own numbering.
-#[derive(Debug, Clone, Default)]
+/// What instantiation leaves in each table (`table_init.rs`): per table, the function or
+/// null at each element, or `None` when the module alone does not tell.
+pub(crate) type InstantiatedTables = Vec<Option<Vec<Option<u32>>>>;
+
+/// Facts about the original module, in its own numbering: everything a load, a capture
+/// and a restore need to know of it besides its code (so a warm restore does not read
+/// it; the prepared entry holds them, `facts_entry.rs`).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Facts {
     pub memories: u32,
     pub tables: u32,
@@ -140,19 +154,42 @@ pub(crate) struct Facts {
     pub func_imports: Vec<(String, String)>,
     /// Functions that can be `funcref` values (see the module docs).
     pub escaping: BTreeSet<u32>,
-    /// The original module's bytes (a re-issued host call's pc is checked against them;
-    /// a restore generates its continuation clones from them), shared with the caller
-    /// when it gave them by value (`FastModule::with_identity`).
-    pub original: Arc<Vec<u8>>,
     /// The memory exported as `memory` (where WASI functions find the guest's memory).
     pub memory_export: Option<u32>,
-    /// Whether the module has a start function.
-    pub has_start: bool,
+    /// What instantiation writes into each table (a restore writes only the snapshot's
+    /// elements that differ).
+    pub instantiated_tables: InstantiatedTables,
+    /// Per memory, the byte ranges instantiation writes into it (`data_init.rs`; a
+    /// restore clears them), `None` when a segment's offset is not a constant.
+    pub initialized: Vec<Option<Vec<Range<u64>>>>,
 }
 
-/// Instruments `original` and adds the reach exports (and what `triggers` need).
-pub(crate) fn prepare(original: &[u8], triggers: CompiledTriggers) -> Result<Prepared, Error> {
-    let facts = facts(original)?;
+/// Instruments `original` (of `identity`, [`ModuleIdentity::of`] its bytes) and adds
+/// the reach exports (and what `triggers` need).
+pub(crate) fn prepare(
+    original: Arc<Original>,
+    triggers: CompiledTriggers,
+) -> Result<Prepared, Error> {
+    let bytes = original.bytes()?;
+    let facts = facts(bytes)?;
+    let (module, map) = instrument(bytes, &facts, triggers)?;
+    Ok(Prepared {
+        module: OnceLock::from(module),
+        map: OnceLock::from(map),
+        cached_map: None,
+        triggers,
+        original,
+        facts,
+    })
+}
+
+/// The instrumented module with its reach exports, and its map: `original` (whose facts
+/// are `facts`) through the pass, then the rewrites of this crate.
+fn instrument(
+    original: &[u8],
+    facts: &Facts,
+    triggers: CompiledTriggers,
+) -> Result<(Vec<u8>, InstrumentMap), Error> {
     if let Some(t) = triggers.call
         && (t.every == 0
             || t.func < facts.func_imports.len() as u32
@@ -178,15 +215,8 @@ pub(crate) fn prepare(original: &[u8], triggers: CompiledTriggers) -> Result<Pre
     // Every function, memory, table and global exported under its original index too, so
     // a restore can link continuation clones to this very compiled module.
     let for_clones = export_for_clones(&out.module, MainLayout::Instrumented)?;
-    let module = add_reach_exports(&for_clones, &facts, triggers)?;
-    Ok(Prepared {
-        module: OnceLock::from(module),
-        map: OnceLock::from(out.map),
-        cached_map: None,
-        triggers,
-        identity: ModuleIdentity::of(original),
-        facts,
-    })
+    let module = add_reach_exports(&for_clones, facts, triggers)?;
+    Ok((module, out.map))
 }
 
 /// Whether `func` is not a function index of `original` at all.
@@ -219,10 +249,7 @@ fn unsupported(offset: usize, message: impl Into<String>) -> Error {
 /// The facts of `original`, found by walking its sections (a warm load takes them from
 /// the prepared cache entry instead, `facts_entry.rs`).
 pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
-    let mut facts = Facts {
-        original: Arc::new(original.to_vec()),
-        ..Facts::default()
-    };
+    let mut facts = Facts::default();
     for payload in sections_but_code(original) {
         match payload? {
             Payload::ImportSection(reader) => {
@@ -250,7 +277,6 @@ pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
                     }
                 }
             }
-            Payload::StartSection { .. } => facts.has_start = true,
             Payload::MemorySection(reader) => facts.memories += reader.count(),
             Payload::TableSection(reader) => facts.tables += reader.count(),
             Payload::GlobalSection(reader) => {
@@ -299,6 +325,8 @@ pub(crate) fn facts(original: &[u8]) -> Result<Facts, Error> {
             _ => {}
         }
     }
+    facts.instantiated_tables = instantiated_tables(original);
+    facts.initialized = initialized_ranges(original, facts.memories);
     Ok(facts)
 }
 
@@ -573,6 +601,11 @@ fn export_kind(kind: ExternalKind) -> ExportKind {
 mod tests {
     use super::*;
 
+    fn prepared(wasm: &[u8]) -> Prepared {
+        let original = Original::in_memory(Arc::new(wasm.to_vec()), ModuleIdentity::of(wasm));
+        prepare(Arc::new(original), CompiledTriggers::default()).unwrap()
+    }
+
     #[test]
     fn reach_exports_are_added_and_valid() {
         let wasm = wat::parse_str(
@@ -583,7 +616,7 @@ mod tests {
                  (data (i32.const 0) "x") (data "y"))"#,
         )
         .unwrap();
-        let prepared = prepare(&wasm, CompiledTriggers::default()).unwrap();
+        let prepared = prepared(&wasm);
         wasmparser::validate(prepared.instrumented().unwrap()).unwrap();
         assert_eq!(prepared.facts.data_active, [true, false]);
         assert_eq!(prepared.facts.elem_dropped, [true]);
@@ -618,7 +651,7 @@ mod tests {
                  (import "env" "t" (table 1 funcref)) (memory 1) (global i32 (i32.const 0)))"#,
         )
         .unwrap();
-        let prepared = prepare(&wasm, CompiledTriggers::default()).unwrap();
+        let prepared = prepared(&wasm);
         wasmparser::validate(prepared.instrumented().unwrap()).unwrap();
         let facts = &prepared.facts;
         assert_eq!((facts.memories, facts.tables, facts.globals), (2, 1, 2));

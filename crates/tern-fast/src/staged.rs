@@ -71,7 +71,7 @@ impl StagedInstance {
                 return Err(restore_error(format!("export `{name}` is missing")));
             };
             let data = memory.data_mut(&mut store);
-            clear_instantiated(&module.prepared.facts.original, m, data);
+            clear_instantiated(&module.prepared.facts, m, data);
             memories.push(memory);
         }
         Ok(StagedInstance {

@@ -2,13 +2,11 @@
 //! instantiated main instance, through the reach exports (original indices). Every
 //! count, size and type is checked; a mismatch is an [`Error::Restore`], never a panic.
 
-use crate::data_init::initialized_ranges;
 use crate::drops::dropped_export;
 use crate::error::Error;
 use crate::host::main_func;
 use crate::instance::FastInstance;
-use crate::prepare::reach_name;
-use crate::table_init::instantiated_tables;
+use crate::prepare::{Facts, reach_name};
 use tern_snapshot::{ExecState, MemoryImage, TableImage, Value, WASM_PAGE};
 use wasmtime::{Extern, Func, Mutability, Ref, Val};
 
@@ -42,10 +40,14 @@ pub(crate) fn copy_images(
     }
 }
 
-/// Zeroes what instantiating `wasm` wrote into its memory `index` (`data`), so that every
-/// page reads as zero.
-pub(crate) fn clear_instantiated(wasm: &[u8], index: u32, data: &mut [u8]) {
-    match initialized_ranges(wasm, index) {
+/// Zeroes what instantiation wrote into memory `index` of the module of `facts` (`data`,
+/// the memory's bytes), so that every page reads as zero.
+pub(crate) fn clear_instantiated(facts: &Facts, index: u32, data: &mut [u8]) {
+    match facts
+        .initialized
+        .get(index as usize)
+        .and_then(Option::as_ref)
+    {
         Some(ranges) => {
             for range in ranges {
                 let end = (range.end as usize).min(data.len());
@@ -107,11 +109,8 @@ impl FastInstance {
 
     /// Writes the tables, globals and dropped segments of `state` (its counts checked).
     pub(crate) fn write_entities(&mut self, state: &ExecState) -> Result<(), Error> {
-        let instantiated = if state.tables.is_empty() {
-            Vec::new()
-        } else {
-            instantiated_tables(&self.module.prepared.facts.original)
-        };
+        let prepared = self.module.prepared.clone();
+        let instantiated = &prepared.facts.instantiated_tables;
         for (t, image) in (0u32..).zip(&state.tables) {
             let before = instantiated.get(t as usize).and_then(Option::as_deref);
             self.write_table(t, image, before)?;
@@ -176,7 +175,7 @@ impl FastInstance {
             })?;
         let prepared = self.module.prepared.clone();
         let data = memory.data_mut(&mut self.store);
-        clear_instantiated(&prepared.facts.original, index, data);
+        clear_instantiated(&prepared.facts, index, data);
         tern_snapshot::advise_huge_pages(data.as_ptr(), data.len());
         fill(index as usize, data)
     }

@@ -1,9 +1,11 @@
 //! What instantiation leaves in each table: the functions the module's active element
 //! segments put there. A restore writes only the snapshot's elements that differ from
 //! it — for a large program thousands of `table.set`s (each with a name lookup for the
-//! function) become none when the program never changed its table.
+//! function) become none when the program never changed its table. Found once, when
+//! the module is prepared, and kept in its facts (`Facts::instantiated_tables`, stored
+//! in the prepared cache entry), so a warm restore does not read the module for them.
 
-use crate::prepare::sections_but_code;
+use crate::prepare::{InstantiatedTables, sections_but_code};
 use wasmparser::{ElementItems, ElementKind, Operator, Payload, TableInit, TypeRef};
 
 /// Tables larger than this are not predicted (a restore writes them whole).
@@ -14,7 +16,7 @@ const MAX_PREDICTED: u64 = 1 << 24;
 /// that cannot be known from the module alone: an imported table, a table with an
 /// initializer expression or not of `funcref`s, a segment with a non-constant offset or
 /// an element expression other than `ref.func` / `ref.null`.
-pub(crate) fn instantiated_tables(wasm: &[u8]) -> Vec<Option<Vec<Option<u32>>>> {
+pub(crate) fn instantiated_tables(wasm: &[u8]) -> InstantiatedTables {
     let mut tables = Vec::new();
     for payload in sections_but_code(wasm) {
         let Ok(payload) = payload else {
@@ -76,7 +78,7 @@ pub(crate) fn instantiated_tables(wasm: &[u8]) -> Vec<Option<Vec<Option<u32>>>> 
 }
 
 /// The value of a constant offset expression (`i32.const` or `i64.const`).
-fn constant(expr: &wasmparser::ConstExpr<'_>) -> Option<u64> {
+pub(crate) fn constant(expr: &wasmparser::ConstExpr<'_>) -> Option<u64> {
     let mut ops = expr.get_operators_reader();
     let value = match ops.read().ok()? {
         Operator::I32Const { value } => u64::from(value as u32),
