@@ -8,10 +8,11 @@
 //! memories, tables, globals; the data segments' and element segments' flags (a count,
 //! then a byte each); the function imports (a count, then module and name, each a
 //! length and UTF-8); the escaping functions (a count, then each, ascending); the
-//! `memory` export (a byte, then the index if it is 1); the instantiated tables (a count, then per table a byte — 0 not
-//! predicted, 1 predicted, then a count of elements, each a function index or
-//! `u32::MAX` for null); the initialized ranges (a count, then per memory a byte — 0
-//! unknown, 1 known, then a count of ranges, each start and end as u64 LE). Decoding
+//! `memory` export (a byte, then the index if it is 1); then two lists of optional
+//! lists (a count, then per entry a byte — 0 absent, 1 present, then a count of items):
+//! the instantiated tables (per table, if predicted, its elements, each a function
+//! index or `u32::MAX` for null) and the initialized ranges (per memory, if known, its
+//! ranges, each start and end as u64 LE). Decoding
 //! checks every length against what is left, so a damaged payload is a miss, never a
 //! panic or a huge allocation; so is an entry of another version (entries are keyed by
 //! the pass identity as well, which any change of this crate changes).
@@ -55,24 +56,25 @@ pub(crate) fn encode(facts: &Facts, out: &mut Vec<u8>) {
         }
         None => out.push(0),
     }
-    count(out, facts.instantiated_tables.len());
-    for table in &facts.instantiated_tables {
-        out.push(u8::from(table.is_some()));
-        if let Some(elements) = table {
-            count(out, elements.len());
-            for element in elements {
-                put(out, element.unwrap_or(NULL));
-            }
-        }
-    }
-    count(out, facts.initialized.len());
-    for memory in &facts.initialized {
-        out.push(u8::from(memory.is_some()));
-        if let Some(ranges) = memory {
-            count(out, ranges.len());
-            for range in ranges {
-                out.extend_from_slice(&range.start.to_le_bytes());
-                out.extend_from_slice(&range.end.to_le_bytes());
+    optional_lists(out, &facts.instantiated_tables, |out, element| {
+        put(out, element.unwrap_or(NULL));
+    });
+    optional_lists(out, &facts.initialized, |out, range| {
+        out.extend_from_slice(&range.start.to_le_bytes());
+        out.extend_from_slice(&range.end.to_le_bytes());
+    });
+}
+
+/// Appends `lists`: a count, then per entry a flag and, if present, a count and its
+/// items, each written by `item`.
+fn optional_lists<T>(out: &mut Vec<u8>, lists: &[Option<Vec<T>>], item: impl Fn(&mut Vec<u8>, &T)) {
+    out.extend_from_slice(&(lists.len() as u32).to_le_bytes());
+    for list in lists {
+        out.push(u8::from(list.is_some()));
+        if let Some(items) = list {
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for x in items {
+                item(out, x);
             }
         }
     }
@@ -104,28 +106,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Facts> {
         1 => Some(r.u32()?),
         _ => return None,
     };
-    for _ in 0..r.count(1)? {
-        let table = match r.flag()? {
-            false => None,
-            true => {
-                let n = r.count(4)?;
-                let elements = (0..n).map(|_| r.u32().map(|f| (f != NULL).then_some(f)));
-                Some(elements.collect::<Option<Vec<_>>>()?)
-            }
-        };
-        facts.instantiated_tables.push(table);
-    }
-    for _ in 0..r.count(1)? {
-        let ranges = match r.flag()? {
-            false => None,
-            true => {
-                let n = r.count(16)?;
-                let ranges = (0..n).map(|_| Some(r.u64()?..r.u64()?));
-                Some(ranges.collect::<Option<Vec<_>>>()?)
-            }
-        };
-        facts.initialized.push(ranges);
-    }
+    facts.instantiated_tables = r.optional_lists(4, |r| {
+        let f = r.u32()?;
+        Some((f != NULL).then_some(f))
+    })?;
+    facts.initialized = r.optional_lists(16, |r| Some(r.u64()?..r.u64()?))?;
     r.0.is_empty().then_some(facts)
 }
 
@@ -162,6 +147,27 @@ impl Reader<'_> {
     fn count(&mut self, min_size: usize) -> Option<usize> {
         let n = self.u32()? as usize;
         (n.checked_mul(min_size)? <= self.0.len()).then_some(n)
+    }
+
+    /// What [`optional_lists`] wrote, each item (of at least `item_size` bytes) read by
+    /// `item`.
+    fn optional_lists<T>(
+        &mut self,
+        item_size: usize,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Vec<Option<Vec<T>>>> {
+        (0..self.count(1)?)
+            .map(|_| match self.flag()? {
+                false => Some(None),
+                true => {
+                    let n = self.count(item_size)?;
+                    (0..n)
+                        .map(|_| item(self))
+                        .collect::<Option<Vec<_>>>()
+                        .map(Some)
+                }
+            })
+            .collect()
     }
 
     fn flags(&mut self) -> Option<Vec<bool>> {

@@ -110,19 +110,20 @@ impl FastInstance {
     /// Writes the tables, globals and dropped segments of `state` (its counts checked).
     pub(crate) fn write_entities(&mut self, state: &ExecState) -> Result<(), Error> {
         let prepared = self.module.prepared.clone();
-        let instantiated = &prepared.facts.instantiated_tables;
+        let facts = &prepared.facts;
         for (t, image) in (0u32..).zip(&state.tables) {
-            let before = instantiated.get(t as usize).and_then(Option::as_deref);
+            let before = facts
+                .instantiated_tables
+                .get(t as usize)
+                .and_then(Option::as_deref);
             self.write_table(t, image, before)?;
         }
         for (g, value) in (0u32..).zip(&state.globals) {
             self.write_global(g, value)?;
         }
         if let Some(image) = state.instances.first() {
-            let facts = &self.module.prepared.facts;
-            let counts = (facts.data_active.len(), facts.elem_dropped.len());
-            self.drop_segments("data", &image.dropped_data, counts.0)?;
-            self.drop_segments("elem", &image.dropped_elems, counts.1)?;
+            self.drop_segments("data", &image.dropped_data, facts.data_active.len())?;
+            self.drop_segments("elem", &image.dropped_elems, facts.elem_dropped.len())?;
         }
         Ok(())
     }
@@ -257,8 +258,7 @@ impl FastInstance {
     /// Active segments are dropped by instantiation already. A passive segment without
     /// a helper is never dropped by the module's code, and no code can read it either
     /// when it has no `*.init` helper; its drop is only recorded, so the next snapshot
-    /// says it again.
-    /// The module has `count` segments of `kind`.
+    /// says it again. A segment beyond the module's `count` of `kind` is refused.
     fn drop_segments(&mut self, kind: &str, dropped: &[u32], count: usize) -> Result<(), Error> {
         for &segment in dropped {
             if segment as usize >= count {
