@@ -164,8 +164,8 @@ pub(crate) struct Facts {
     pub initialized: Vec<Option<Vec<Range<u64>>>>,
 }
 
-/// Instruments `original` (of `identity`, [`ModuleIdentity::of`] its bytes) and adds
-/// the reach exports (and what `triggers` need).
+/// Instruments `original` (its bytes read, and checked against its identity, if they are
+/// not in memory yet) and adds the reach exports (and what `triggers` need).
 pub(crate) fn prepare(
     original: Arc<Original>,
     triggers: CompiledTriggers,
@@ -215,7 +215,7 @@ fn instrument(
     // Every function, memory, table and global exported under its original index too, so
     // a restore can link continuation clones to this very compiled module.
     let for_clones = export_for_clones(&out.module, MainLayout::Instrumented)?;
-    let module = add_reach_exports(&for_clones, facts, triggers)?;
+    let module = rewrite_for_wasmtime(&for_clones, facts, triggers)?;
     Ok((module, out.map))
 }
 
@@ -401,7 +401,7 @@ fn reencode_error(e: wasm_encoder::reencode::Error<std::convert::Infallible>) ->
 /// (`calls.rs`), and the start section is left out: its function is exported as
 /// [`START_EXPORT`] and called by the embedder (`instance.rs`), so that instantiating a
 /// restored program does not run it again.
-fn add_reach_exports(
+fn rewrite_for_wasmtime(
     module: &[u8],
     facts: &Facts,
     triggers: CompiledTriggers,
@@ -521,7 +521,7 @@ fn copy_body(
     Ok(f)
 }
 
-/// What [`add_reach_exports`] adds besides the reach exports.
+/// What [`rewrite_for_wasmtime`] adds besides the reach exports.
 struct Added {
     triggers: CompiledTriggers,
     drops: DropGlobals,
