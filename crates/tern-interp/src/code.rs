@@ -52,6 +52,111 @@ pub(crate) enum StoreKind {
     I64As32,
 }
 
+/// A 32-bit immediate stored as two halves, so that the register forms below stay
+/// 2-byte aligned and fit beside a 2-byte tag in 16 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Imm32([u16; 2]);
+
+impl Imm32 {
+    pub fn new(value: u32) -> Self {
+        Imm32([value as u16, (value >> 16) as u16])
+    }
+
+    #[inline(always)]
+    pub fn get(self) -> u32 {
+        u32::from(self.0[0]) | (u32::from(self.0[1]) << 16)
+    }
+}
+
+// Register forms (see `regfold.rs`). Operands are frame slots (locals first, then the
+// operand stack), so a sequence such as `local.get a; local.get b; i32.add; local.set
+// x` is one instruction. A slot is named by its distance in bytes below the operand
+// stack's end when the form starts (the stack height is static, so locals are at fixed
+// distances too): the loop keeps that end in a register. Every form says how far the
+// stack's end moves (`sp`, bytes) and how many more plain instructions it covers
+// (`skip`, in bytes of code); `at` is where the instruction that may trap is, for the
+// backtrace.
+
+/// `tee = op(a, b)` and `dst = op(a, b)`; `tee == dst` unless a `local.tee` was folded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reg3 {
+    pub dst: u16,
+    pub tee: u16,
+    pub a: u16,
+    pub b: u16,
+    pub sp: i16,
+    pub skip: u8,
+    pub at: u8,
+}
+
+/// `dst = op(a, imm)`, the immediate sign-extended for 64-bit operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegImm {
+    pub dst: u16,
+    pub tee: u16,
+    pub a: u16,
+    pub sp: i16,
+    pub skip: u8,
+    pub at: u8,
+    pub imm: Imm32,
+}
+
+/// Branch to `to` when `cmp(a, b) != neg`; the branch moves no values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegBr {
+    pub a: u16,
+    pub b: u16,
+    pub sp: i16,
+    pub skip: u8,
+    pub neg: bool,
+    pub to: Imm32,
+}
+
+/// Branch to `to` when `cmp(a, imm) != neg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegBrImm {
+    pub a: u16,
+    pub sp: i16,
+    pub skip: u8,
+    pub neg: bool,
+    pub imm: Imm32,
+    pub to: Imm32,
+}
+
+/// `dst = op(a)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reg2 {
+    pub dst: u16,
+    pub tee: u16,
+    pub a: u16,
+    pub sp: i16,
+    pub skip: u8,
+    pub at: u8,
+}
+
+/// `dst = load(addr + offset)` from memory 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegMem {
+    pub dst: u16,
+    pub tee: u16,
+    pub addr: u16,
+    pub sp: i16,
+    pub skip: u8,
+    pub at: u8,
+    pub offset: Imm32,
+}
+
+/// `store(addr + offset, val)` to memory 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RegStore {
+    pub addr: u16,
+    pub val: u16,
+    pub sp: i16,
+    pub skip: u8,
+    pub at: u8,
+    pub offset: Imm32,
+}
+
 /// One internal instruction. Kept at 16 bytes (checked by a test) so code stays dense.
 #[rustfmt::skip]
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -258,12 +363,84 @@ pub(crate) enum Instr {
     SimdReplaceLane(ReplaceOp, u8),
     SimdShift(ShiftOp),
     SimdTest(TestOp),
+
+    // Register forms, generated per operator (see `regfold.rs`).
+    /// `local.get a; br_if` / `i32.eqz; br_if` / `if`: branch when `(a != 0) != neg`.
+    RBrNz(RegBr),
+    RI32Eq(Reg3), RI32Ne(Reg3), RI32LtS(Reg3), RI32LtU(Reg3), RI32GtS(Reg3), RI32GtU(Reg3),
+    RI32LeS(Reg3), RI32LeU(Reg3), RI32GeS(Reg3), RI32GeU(Reg3), RI32Add(Reg3), RI32Sub(Reg3),
+    RI32Mul(Reg3), RI32DivS(Reg3), RI32DivU(Reg3), RI32RemS(Reg3), RI32RemU(Reg3),
+    RI32And(Reg3), RI32Or(Reg3), RI32Xor(Reg3), RI32Shl(Reg3), RI32ShrS(Reg3), RI32ShrU(Reg3),
+    RI32Rotl(Reg3), RI32Rotr(Reg3), RI64Eq(Reg3), RI64Ne(Reg3), RI64LtS(Reg3), RI64LtU(Reg3),
+    RI64GtS(Reg3), RI64GtU(Reg3), RI64LeS(Reg3), RI64LeU(Reg3), RI64GeS(Reg3), RI64GeU(Reg3),
+    RI64Add(Reg3), RI64Sub(Reg3), RI64Mul(Reg3), RI64DivS(Reg3), RI64DivU(Reg3),
+    RI64RemS(Reg3), RI64RemU(Reg3), RI64And(Reg3), RI64Or(Reg3), RI64Xor(Reg3), RI64Shl(Reg3),
+    RI64ShrS(Reg3), RI64ShrU(Reg3), RI64Rotl(Reg3), RI64Rotr(Reg3), RF32Eq(Reg3), RF32Ne(Reg3),
+    RF32Lt(Reg3), RF32Gt(Reg3), RF32Le(Reg3), RF32Ge(Reg3), RF32Add(Reg3), RF32Sub(Reg3),
+    RF32Mul(Reg3), RF32Div(Reg3), RF32Min(Reg3), RF32Max(Reg3), RF32Copysign(Reg3),
+    RF64Eq(Reg3), RF64Ne(Reg3), RF64Lt(Reg3), RF64Gt(Reg3), RF64Le(Reg3), RF64Ge(Reg3),
+    RF64Add(Reg3), RF64Sub(Reg3), RF64Mul(Reg3), RF64Div(Reg3), RF64Min(Reg3), RF64Max(Reg3),
+    RF64Copysign(Reg3),
+    RI32EqImm(RegImm), RI32NeImm(RegImm), RI32LtSImm(RegImm), RI32LtUImm(RegImm),
+    RI32GtSImm(RegImm), RI32GtUImm(RegImm), RI32LeSImm(RegImm), RI32LeUImm(RegImm),
+    RI32GeSImm(RegImm), RI32GeUImm(RegImm), RI32AddImm(RegImm), RI32SubImm(RegImm),
+    RI32MulImm(RegImm), RI32DivSImm(RegImm), RI32DivUImm(RegImm), RI32RemSImm(RegImm),
+    RI32RemUImm(RegImm), RI32AndImm(RegImm), RI32OrImm(RegImm), RI32XorImm(RegImm),
+    RI32ShlImm(RegImm), RI32ShrSImm(RegImm), RI32ShrUImm(RegImm), RI32RotlImm(RegImm),
+    RI32RotrImm(RegImm), RI64EqImm(RegImm), RI64NeImm(RegImm), RI64LtSImm(RegImm),
+    RI64LtUImm(RegImm), RI64GtSImm(RegImm), RI64GtUImm(RegImm), RI64LeSImm(RegImm),
+    RI64LeUImm(RegImm), RI64GeSImm(RegImm), RI64GeUImm(RegImm), RI64AddImm(RegImm),
+    RI64SubImm(RegImm), RI64MulImm(RegImm), RI64DivSImm(RegImm), RI64DivUImm(RegImm),
+    RI64RemSImm(RegImm), RI64RemUImm(RegImm), RI64AndImm(RegImm), RI64OrImm(RegImm),
+    RI64XorImm(RegImm), RI64ShlImm(RegImm), RI64ShrSImm(RegImm), RI64ShrUImm(RegImm),
+    RI64RotlImm(RegImm), RI64RotrImm(RegImm),
+    RI32EqBr(RegBr), RI32NeBr(RegBr), RI32LtSBr(RegBr), RI32LtUBr(RegBr), RI32GtSBr(RegBr),
+    RI32GtUBr(RegBr), RI32LeSBr(RegBr), RI32LeUBr(RegBr), RI32GeSBr(RegBr), RI32GeUBr(RegBr),
+    RI64EqBr(RegBr), RI64NeBr(RegBr), RI64LtSBr(RegBr), RI64LtUBr(RegBr), RI64GtSBr(RegBr),
+    RI64GtUBr(RegBr), RI64LeSBr(RegBr), RI64LeUBr(RegBr), RI64GeSBr(RegBr), RI64GeUBr(RegBr),
+    RF32EqBr(RegBr), RF32NeBr(RegBr), RF32LtBr(RegBr), RF32GtBr(RegBr), RF32LeBr(RegBr),
+    RF32GeBr(RegBr), RF64EqBr(RegBr), RF64NeBr(RegBr), RF64LtBr(RegBr), RF64GtBr(RegBr),
+    RF64LeBr(RegBr), RF64GeBr(RegBr),
+    RI32EqBrImm(RegBrImm), RI32NeBrImm(RegBrImm), RI32LtSBrImm(RegBrImm),
+    RI32LtUBrImm(RegBrImm), RI32GtSBrImm(RegBrImm), RI32GtUBrImm(RegBrImm),
+    RI32LeSBrImm(RegBrImm), RI32LeUBrImm(RegBrImm), RI32GeSBrImm(RegBrImm),
+    RI32GeUBrImm(RegBrImm), RI64EqBrImm(RegBrImm), RI64NeBrImm(RegBrImm),
+    RI64LtSBrImm(RegBrImm), RI64LtUBrImm(RegBrImm), RI64GtSBrImm(RegBrImm),
+    RI64GtUBrImm(RegBrImm), RI64LeSBrImm(RegBrImm), RI64LeUBrImm(RegBrImm),
+    RI64GeSBrImm(RegBrImm), RI64GeUBrImm(RegBrImm),
+    RI32Eqz(Reg2), RI32Clz(Reg2), RI32Ctz(Reg2), RI32Popcnt(Reg2), RI64Eqz(Reg2),
+    RI64Clz(Reg2), RI64Ctz(Reg2), RI64Popcnt(Reg2), RF32Abs(Reg2), RF32Neg(Reg2),
+    RF32Ceil(Reg2), RF32Floor(Reg2), RF32Trunc(Reg2), RF32Nearest(Reg2), RF32Sqrt(Reg2),
+    RF64Abs(Reg2), RF64Neg(Reg2), RF64Ceil(Reg2), RF64Floor(Reg2), RF64Trunc(Reg2),
+    RF64Nearest(Reg2), RF64Sqrt(Reg2), RI32WrapI64(Reg2), RI32TruncF32S(Reg2),
+    RI32TruncF32U(Reg2), RI32TruncF64S(Reg2), RI32TruncF64U(Reg2), RI64ExtendI32S(Reg2),
+    RI64ExtendI32U(Reg2), RI64TruncF32S(Reg2), RI64TruncF32U(Reg2), RI64TruncF64S(Reg2),
+    RI64TruncF64U(Reg2), RF32ConvertI32S(Reg2), RF32ConvertI32U(Reg2), RF32ConvertI64S(Reg2),
+    RF32ConvertI64U(Reg2), RF32DemoteF64(Reg2), RF64ConvertI32S(Reg2), RF64ConvertI32U(Reg2),
+    RF64ConvertI64S(Reg2), RF64ConvertI64U(Reg2), RF64PromoteF32(Reg2), RI32Extend8S(Reg2),
+    RI32Extend16S(Reg2), RI64Extend8S(Reg2), RI64Extend16S(Reg2), RI64Extend32S(Reg2),
+    RI32TruncSatF32S(Reg2), RI32TruncSatF32U(Reg2), RI32TruncSatF64S(Reg2),
+    RI32TruncSatF64U(Reg2), RI64TruncSatF32S(Reg2), RI64TruncSatF32U(Reg2),
+    RI64TruncSatF64S(Reg2), RI64TruncSatF64U(Reg2),
+    RI32Load(RegMem), RI64Load(RegMem), RF32Load(RegMem), RF64Load(RegMem), RI32Load8S(RegMem),
+    RI32Load8U(RegMem), RI32Load16S(RegMem), RI32Load16U(RegMem), RI64Load8S(RegMem),
+    RI64Load8U(RegMem), RI64Load16S(RegMem), RI64Load16U(RegMem), RI64Load32S(RegMem),
+    RI64Load32U(RegMem),
+    RI32Store(RegStore), RI64Store(RegStore), RF32Store(RegStore), RF64Store(RegStore),
+    RI32Store8(RegStore), RI32Store16(RegStore), RI64Store8(RegStore), RI64Store16(RegStore),
+    RI64Store32(RegStore),
 }
 
 /// A translated function body.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FuncCode {
+    /// One plain instruction per Wasm instruction: what counted execution runs and
+    /// what the state code inspects.
     pub code: Vec<Instr>,
+    /// The same code with fused and register-form instructions (see `fuse.rs` and
+    /// `regfold.rs`) at the start of the sequences they replace; index for index like
+    /// `code`. Uncounted execution runs this.
+    pub fast: Vec<Instr>,
     /// `offsets[i]` is the byte offset in the module of the Wasm instruction that
     /// `code[i]` executes; strictly increasing.
     pub offsets: Vec<u32>,

@@ -16,21 +16,26 @@
 use crate::code::Instr;
 
 /// Rewrites `code` in place; `code` must be complete (branch targets patched).
-pub(crate) fn fuse(code: &mut [Instr]) {
+/// Returns how many plain instructions each position's instruction does (1 where
+/// nothing was fused).
+pub(crate) fn fuse(code: &mut [Instr]) -> Vec<u8> {
+    let mut covered = vec![1; code.len()];
     for i in 0..code.len().saturating_sub(1) {
         // Later instructions are matched as their originals: `code[i + 1]` may have been
         // replaced already, but a replaced instruction starts with the same work.
         let next = |k: usize| code.get(i + k).map(|&instr| original(instr));
         let (second, third, fourth) = (original(code[i + 1]), next(2), next(3));
-        let fused = third
-            .zip(fourth)
+        let fused = (third.zip(fourth))
             .and_then(|(third, fourth)| fuse_quad(code[i], second, third, fourth))
-            .or_else(|| third.and_then(|third| fuse_triple(code[i], second, third)))
-            .or_else(|| fuse_pair(code[i], second));
-        if let Some(fused) = fused {
+            .map(|f| (f, 4))
+            .or_else(|| third.and_then(|third| fuse_triple(code[i], second, third).map(|f| (f, 3))))
+            .or_else(|| fuse_pair(code[i], second).map(|f| (f, 2)));
+        if let Some((fused, n)) = fused {
             code[i] = fused;
+            covered[i] = n;
         }
     }
+    covered
 }
 
 fn fuse_quad(first: Instr, second: Instr, third: Instr, fourth: Instr) -> Option<Instr> {

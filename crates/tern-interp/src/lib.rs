@@ -38,6 +38,8 @@ mod fuse;
 mod linker;
 mod module;
 mod numeric;
+mod regfold;
+mod regforms;
 mod shared;
 mod simd;
 mod state;

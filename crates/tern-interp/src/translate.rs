@@ -63,6 +63,10 @@ struct Translator<'m> {
     module: &'m ModuleInner,
     out: FuncCode,
     ctrl: Vec<Ctrl>,
+    /// Operand-stack height before the operator being translated.
+    height: u32,
+    /// `heights[i]`: the operand-stack height before `out.code[i]` runs.
+    heights: Vec<u32>,
 }
 
 pub(crate) fn translate_function(
@@ -103,12 +107,15 @@ pub(crate) fn translate_function(
             reachable: true,
             targeted: false,
         }],
+        height: 0,
+        heights: Vec::new(),
     };
     while !reader.eof() {
         let (op, offset) = reader.read_with_offset()?;
         let height = validator.operand_stack_height();
         validator.op(offset, &op)?;
         t.out.max_height = t.out.max_height.max(validator.operand_stack_height());
+        t.height = height;
         t.operator(op, offset as u32, height)
             .map_err(|message| CompileError {
                 offset: offset as usize,
@@ -116,7 +123,10 @@ pub(crate) fn translate_function(
             })?;
     }
     reader.finish()?;
-    crate::fuse::fuse(&mut t.out.code);
+    let mut fast = t.out.code.clone();
+    let fused = crate::fuse::fuse(&mut fast);
+    crate::regfold::fold(&t.out.code, &t.heights, t.out.locals, &fused, &mut fast);
+    t.out.fast = fast;
     Ok(t.out)
 }
 
@@ -130,6 +140,7 @@ impl Translator<'_> {
     fn emit(&mut self, instr: Instr, offset: u32) {
         self.out.code.push(instr);
         self.out.offsets.push(offset);
+        self.heights.push(self.height);
     }
 
     fn here(&self) -> u32 {

@@ -76,6 +76,22 @@ unsafe fn copy_slots(dst: *mut Slot, src: *const Slot, n: usize) {
     }
 }
 
+/// The code a run executes: plain instructions when they are counted, so that a pause
+/// can fall between any two; fused and register forms otherwise.
+///
+/// # Safety
+/// `func` must point at a live `FuncCode`.
+#[inline(always)]
+unsafe fn code_of<const COUNT: bool>(func: *const FuncCode) -> *const Instr {
+    // SAFETY: guaranteed by the caller.
+    let func = unsafe { &*func };
+    if COUNT {
+        func.code.as_ptr()
+    } else {
+        func.fast.as_ptr()
+    }
+}
+
 #[inline(always)]
 fn as_u32(s: Slot) -> u32 {
     s as u32
@@ -319,7 +335,7 @@ impl Store {
         let mut sp: *mut Slot = unsafe { base.add(self.exec.sp as usize) };
         let mut func: *const FuncCode = self.code(frame.instance, frame.func);
         // SAFETY: `func` points into an Arc'ed module kept alive by the store.
-        let mut code: *const Instr = unsafe { (*func).code.as_ptr() };
+        let mut code: *const Instr = unsafe { code_of::<COUNT>(func) };
         // The next instruction, as a pointer into `code`: one register, and fetching
         // through it needs no address arithmetic. Saved states hold its index.
         // SAFETY: a saved pc is within its function's code (see above).
@@ -360,7 +376,7 @@ impl Store {
                 frame = next;
                 func = self.code(frame.instance, frame.func);
                 // SAFETY: see above.
-                code = unsafe { (*func).code.as_ptr() };
+                code = unsafe { code_of::<COUNT>(func) };
                 if !same_instance {
                     let inst = &self.instances[frame.instance as usize];
                     funcs_map = inst.funcs.as_ptr();
@@ -395,15 +411,12 @@ impl Store {
                 return Ok(Exit::Paused($reason));
             }};
         }
+        // Every trap leaves the loop for the one place below that reports it, which
+        // keeps the loop's code small.
         macro_rules! trap {
-            ($kind:expr) => {{
-                save!(pc!());
-                let trap = Trap {
-                    backtrace: self.backtrace(),
-                    ..Trap::new($kind)
-                };
-                return Err(RunError::Trap(trap));
-            }};
+            ($kind:expr) => {
+                break $kind
+            };
         }
         macro_rules! pop {
             () => {{
@@ -755,8 +768,132 @@ impl Store {
             }};
         }
 
+        // Register forms (see `regfold.rs`): operands and results are slots at fixed
+        // distances (in bytes) below the stack's end. Scalars sit in the low halves of
+        // slots. Skips are in bytes too.
+        macro_rules! slot {
+            ($d:expr) => {
+                Slot::from(*sp.byte_sub(usize::from($d)).cast::<u64>())
+            };
+        }
+        // Finishes a register form: the results' slots, the operand stack's new end,
+        // and the plain instructions it covered. `trap` forms moved `ip` to the
+        // instruction that may trap first, so that a trap's backtrace names it.
+        macro_rules! reg_finish {
+            ($kind:ident, $r:expr, $v:expr) => {{
+                let v = $v;
+                PutSlot::put(v, sp.byte_sub(usize::from($r.dst)));
+                PutSlot::put(v, sp.byte_sub(usize::from($r.tee)));
+                reg_finish!($kind, $r);
+            }};
+            (pure, $r:expr) => {{
+                sp = sp.byte_offset(isize::from($r.sp));
+                ip = ip.byte_add(usize::from($r.skip));
+            }};
+            (trap, $r:expr) => {{
+                sp = sp.byte_offset(isize::from($r.sp));
+                ip = ip.byte_add(usize::from($r.skip - $r.at));
+            }};
+        }
+        macro_rules! reg_start {
+            (pure, $r:expr) => {};
+            (trap, $r:expr) => {
+                ip = ip.byte_add(usize::from($r.at))
+            };
+        }
+        macro_rules! reg_binary {
+            ($kind:ident, $r:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {{
+                let r: crate::code::Reg3 = $r;
+                reg_start!($kind, r);
+                let $a = $get(slot!(r.a));
+                let $b = $get(slot!(r.b));
+                reg_finish!($kind, r, $put($e));
+            }};
+        }
+        macro_rules! reg_binary_imm {
+            ($kind:ident, $r:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {{
+                let r: crate::code::RegImm = $r;
+                reg_start!($kind, r);
+                let $a = $get(slot!(r.a));
+                let $b = $get(Slot::from(r.imm.get() as i32 as i64 as u64));
+                reg_finish!($kind, r, $put($e));
+            }};
+        }
+        macro_rules! reg_unary {
+            ($kind:ident, $r:expr, $get:ident, $put:ident, |$a:ident| $e:expr) => {{
+                let r: crate::code::Reg2 = $r;
+                reg_start!($kind, r);
+                let $a = $get(slot!(r.a));
+                reg_finish!($kind, r, $put($e));
+            }};
+        }
+        // A taken backward branch honours a pause request with the state of the plain
+        // `br_if`: pc on it, its condition (`$cond`, true) on top of the stack.
+        macro_rules! reg_branch {
+            ($r:expr, $taken:expr) => {
+                reg_branch!($r, $taken, 1)
+            };
+            ($r:expr, $taken:expr, $cond:expr) => {{
+                let r = $r;
+                ip = ip.byte_add(usize::from(r.skip));
+                sp = sp.byte_offset(isize::from(r.sp));
+                if ($taken) != r.neg {
+                    let to = code.add(r.to.get() as usize);
+                    if to < ip && interrupted!() {
+                        PutSlot::put(from_u32($cond), sp);
+                        sp = sp.add(1);
+                        pause!(PauseReason::Interrupted, pc!() - 1);
+                    }
+                    ip = to;
+                }
+            }};
+        }
+        macro_rules! reg_compare_branch {
+            ($r:expr, $get:ident, |$a:ident, $b:ident| $cmp:expr) => {{
+                let r: crate::code::RegBr = $r;
+                let $a = $get(slot!(r.a));
+                let $b = $get(slot!(r.b));
+                reg_branch!(r, $cmp);
+            }};
+        }
+        macro_rules! reg_compare_branch_imm {
+            ($r:expr, $get:ident, |$a:ident, $b:ident| $cmp:expr) => {{
+                let r: crate::code::RegBrImm = $r;
+                let $a = $get(slot!(r.a));
+                let $b = $get(Slot::from(r.imm.get() as i32 as i64 as u64));
+                reg_branch!(r, $cmp);
+            }};
+        }
+        macro_rules! reg_address {
+            ($r:expr, $n:literal) => {{
+                let ea = u64::from(as_u32(slot!($r.addr))) + u64::from($r.offset.get());
+                if ea + $n > mem_len as u64 {
+                    trap!(TrapKind::MemoryOutOfBounds);
+                }
+                mem_ptr.add(ea as usize).cast::<[u8; $n]>()
+            }};
+        }
+        macro_rules! reg_load {
+            ($r:expr, $n:literal, |$b:ident| $e:expr) => {{
+                let r: crate::code::RegMem = $r;
+                reg_start!(trap, r);
+                let $b: [u8; $n] = reg_address!(r, $n).read();
+                reg_finish!(trap, r, $e);
+            }};
+        }
+        macro_rules! reg_store {
+            ($r:expr, $n:literal, |$v:ident| $e:expr) => {{
+                let r: crate::code::RegStore = $r;
+                reg_start!(trap, r);
+                let $v = slot!(r.val);
+                let bytes: [u8; $n] = $e;
+                reg_address!(r, $n).write(bytes);
+                reg_finish!(trap, r);
+            }};
+        }
+
         // SAFETY: the invariants in the module docs hold for every access below.
-        unsafe {
+        let kind: TrapKind = unsafe {
             loop {
                 if COUNT {
                     if budget == 0 {
@@ -1528,8 +1665,610 @@ impl Store {
                         unop!(as_v128, as_v128, |a| simd::shift(op, a, amount))
                     }
                     Instr::SimdTest(op) => unop!(as_v128, from_u32, |a| simd::test(op, a)),
+
+                    // Register forms.
+                    Instr::RBrNz(r) => {
+                        let a = as_u32(slot!(r.a));
+                        // `local.get; br_if` leaves the local's value as the condition;
+                        // `i32.eqz; br_if` (`neg`) leaves 1.
+                        reg_branch!(r, a != 0, if r.neg { 1 } else { a })
+                    }
+                    Instr::RI32Eq(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a == b),
+                    Instr::RI32EqImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a == b)
+                    }
+                    Instr::RI32EqBr(r) => reg_compare_branch!(r, as_u32, |a, b| a == b),
+                    Instr::RI32EqBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a == b),
+                    Instr::RI32Ne(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a != b),
+                    Instr::RI32NeImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a != b)
+                    }
+                    Instr::RI32NeBr(r) => reg_compare_branch!(r, as_u32, |a, b| a != b),
+                    Instr::RI32NeBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a != b),
+                    Instr::RI32LtS(r) => {
+                        reg_binary!(pure, r, as_u32, from_bool, |a, b| (a as i32) < (b as i32))
+                    }
+                    Instr::RI32LtSImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| (a as i32) < (b as i32))
+                    }
+                    Instr::RI32LtSBr(r) => {
+                        reg_compare_branch!(r, as_u32, |a, b| (a as i32) < (b as i32))
+                    }
+                    Instr::RI32LtSBrImm(r) => {
+                        reg_compare_branch_imm!(r, as_u32, |a, b| (a as i32) < (b as i32))
+                    }
+                    Instr::RI32LtU(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a < b),
+                    Instr::RI32LtUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a < b)
+                    }
+                    Instr::RI32LtUBr(r) => reg_compare_branch!(r, as_u32, |a, b| a < b),
+                    Instr::RI32LtUBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a < b),
+                    Instr::RI32GtS(r) => {
+                        reg_binary!(pure, r, as_u32, from_bool, |a, b| (a as i32) > (b as i32))
+                    }
+                    Instr::RI32GtSImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| (a as i32) > (b as i32))
+                    }
+                    Instr::RI32GtSBr(r) => {
+                        reg_compare_branch!(r, as_u32, |a, b| (a as i32) > (b as i32))
+                    }
+                    Instr::RI32GtSBrImm(r) => {
+                        reg_compare_branch_imm!(r, as_u32, |a, b| (a as i32) > (b as i32))
+                    }
+                    Instr::RI32GtU(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a > b),
+                    Instr::RI32GtUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a > b)
+                    }
+                    Instr::RI32GtUBr(r) => reg_compare_branch!(r, as_u32, |a, b| a > b),
+                    Instr::RI32GtUBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a > b),
+                    Instr::RI32LeS(r) => {
+                        reg_binary!(pure, r, as_u32, from_bool, |a, b| (a as i32) <= (b as i32))
+                    }
+                    Instr::RI32LeSImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| (a as i32) <= (b as i32))
+                    }
+                    Instr::RI32LeSBr(r) => {
+                        reg_compare_branch!(r, as_u32, |a, b| (a as i32) <= (b as i32))
+                    }
+                    Instr::RI32LeSBrImm(r) => {
+                        reg_compare_branch_imm!(r, as_u32, |a, b| (a as i32) <= (b as i32))
+                    }
+                    Instr::RI32LeU(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a <= b),
+                    Instr::RI32LeUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a <= b)
+                    }
+                    Instr::RI32LeUBr(r) => reg_compare_branch!(r, as_u32, |a, b| a <= b),
+                    Instr::RI32LeUBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a <= b),
+                    Instr::RI32GeS(r) => {
+                        reg_binary!(pure, r, as_u32, from_bool, |a, b| (a as i32) >= (b as i32))
+                    }
+                    Instr::RI32GeSImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| (a as i32) >= (b as i32))
+                    }
+                    Instr::RI32GeSBr(r) => {
+                        reg_compare_branch!(r, as_u32, |a, b| (a as i32) >= (b as i32))
+                    }
+                    Instr::RI32GeSBrImm(r) => {
+                        reg_compare_branch_imm!(r, as_u32, |a, b| (a as i32) >= (b as i32))
+                    }
+                    Instr::RI32GeU(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a >= b),
+                    Instr::RI32GeUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a >= b)
+                    }
+                    Instr::RI32GeUBr(r) => reg_compare_branch!(r, as_u32, |a, b| a >= b),
+                    Instr::RI32GeUBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a >= b),
+                    Instr::RI32Add(r) => {
+                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_add(b))
+                    }
+                    Instr::RI32AddImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_add(b))
+                    }
+                    Instr::RI32Sub(r) => {
+                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_sub(b))
+                    }
+                    Instr::RI32SubImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_sub(b))
+                    }
+                    Instr::RI32Mul(r) => {
+                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_mul(b))
+                    }
+                    Instr::RI32MulImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_mul(b))
+                    }
+                    Instr::RI32DivS(r) => reg_binary!(trap, r, as_u32, from_u32, |a, b| checked!(
+                        numeric::i32_div_s(a, b)
+                    )),
+                    Instr::RI32DivSImm(r) => {
+                        reg_binary_imm!(trap, r, as_u32, from_u32, |a, b| checked!(
+                            numeric::i32_div_s(a, b)
+                        ))
+                    }
+                    Instr::RI32DivU(r) => reg_binary!(trap, r, as_u32, from_u32, |a, b| checked!(
+                        numeric::i32_div_u(a, b)
+                    )),
+                    Instr::RI32DivUImm(r) => {
+                        reg_binary_imm!(trap, r, as_u32, from_u32, |a, b| checked!(
+                            numeric::i32_div_u(a, b)
+                        ))
+                    }
+                    Instr::RI32RemS(r) => reg_binary!(trap, r, as_u32, from_u32, |a, b| checked!(
+                        numeric::i32_rem_s(a, b)
+                    )),
+                    Instr::RI32RemSImm(r) => {
+                        reg_binary_imm!(trap, r, as_u32, from_u32, |a, b| checked!(
+                            numeric::i32_rem_s(a, b)
+                        ))
+                    }
+                    Instr::RI32RemU(r) => reg_binary!(trap, r, as_u32, from_u32, |a, b| checked!(
+                        numeric::i32_rem_u(a, b)
+                    )),
+                    Instr::RI32RemUImm(r) => {
+                        reg_binary_imm!(trap, r, as_u32, from_u32, |a, b| checked!(
+                            numeric::i32_rem_u(a, b)
+                        ))
+                    }
+                    Instr::RI32And(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| a & b),
+                    Instr::RI32AndImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a & b)
+                    }
+                    Instr::RI32Or(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| a | b),
+                    Instr::RI32OrImm(r) => reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a | b),
+                    Instr::RI32Xor(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| a ^ b),
+                    Instr::RI32XorImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a ^ b)
+                    }
+                    Instr::RI32Shl(r) => {
+                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_shl(b))
+                    }
+                    Instr::RI32ShlImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_shl(b))
+                    }
+                    Instr::RI32ShrS(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| (a as i32)
+                        .wrapping_shr(b)
+                        as u32),
+                    Instr::RI32ShrSImm(r) => reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| (a
+                        as i32)
+                        .wrapping_shr(b)
+                        as u32),
+                    Instr::RI32ShrU(r) => {
+                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_shr(b))
+                    }
+                    Instr::RI32ShrUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_shr(b))
+                    }
+                    Instr::RI32Rotl(r) => {
+                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.rotate_left(b))
+                    }
+                    Instr::RI32RotlImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.rotate_left(b))
+                    }
+                    Instr::RI32Rotr(r) => {
+                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.rotate_right(b))
+                    }
+                    Instr::RI32RotrImm(r) => {
+                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.rotate_right(b))
+                    }
+                    Instr::RI64Eq(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a == b),
+                    Instr::RI64EqImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a == b)
+                    }
+                    Instr::RI64EqBr(r) => reg_compare_branch!(r, as_u64, |a, b| a == b),
+                    Instr::RI64EqBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a == b),
+                    Instr::RI64Ne(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a != b),
+                    Instr::RI64NeImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a != b)
+                    }
+                    Instr::RI64NeBr(r) => reg_compare_branch!(r, as_u64, |a, b| a != b),
+                    Instr::RI64NeBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a != b),
+                    Instr::RI64LtS(r) => {
+                        reg_binary!(pure, r, as_u64, from_bool, |a, b| (a as i64) < (b as i64))
+                    }
+                    Instr::RI64LtSImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| (a as i64) < (b as i64))
+                    }
+                    Instr::RI64LtSBr(r) => {
+                        reg_compare_branch!(r, as_u64, |a, b| (a as i64) < (b as i64))
+                    }
+                    Instr::RI64LtSBrImm(r) => {
+                        reg_compare_branch_imm!(r, as_u64, |a, b| (a as i64) < (b as i64))
+                    }
+                    Instr::RI64LtU(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a < b),
+                    Instr::RI64LtUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a < b)
+                    }
+                    Instr::RI64LtUBr(r) => reg_compare_branch!(r, as_u64, |a, b| a < b),
+                    Instr::RI64LtUBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a < b),
+                    Instr::RI64GtS(r) => {
+                        reg_binary!(pure, r, as_u64, from_bool, |a, b| (a as i64) > (b as i64))
+                    }
+                    Instr::RI64GtSImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| (a as i64) > (b as i64))
+                    }
+                    Instr::RI64GtSBr(r) => {
+                        reg_compare_branch!(r, as_u64, |a, b| (a as i64) > (b as i64))
+                    }
+                    Instr::RI64GtSBrImm(r) => {
+                        reg_compare_branch_imm!(r, as_u64, |a, b| (a as i64) > (b as i64))
+                    }
+                    Instr::RI64GtU(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a > b),
+                    Instr::RI64GtUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a > b)
+                    }
+                    Instr::RI64GtUBr(r) => reg_compare_branch!(r, as_u64, |a, b| a > b),
+                    Instr::RI64GtUBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a > b),
+                    Instr::RI64LeS(r) => {
+                        reg_binary!(pure, r, as_u64, from_bool, |a, b| (a as i64) <= (b as i64))
+                    }
+                    Instr::RI64LeSImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| (a as i64) <= (b as i64))
+                    }
+                    Instr::RI64LeSBr(r) => {
+                        reg_compare_branch!(r, as_u64, |a, b| (a as i64) <= (b as i64))
+                    }
+                    Instr::RI64LeSBrImm(r) => {
+                        reg_compare_branch_imm!(r, as_u64, |a, b| (a as i64) <= (b as i64))
+                    }
+                    Instr::RI64LeU(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a <= b),
+                    Instr::RI64LeUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a <= b)
+                    }
+                    Instr::RI64LeUBr(r) => reg_compare_branch!(r, as_u64, |a, b| a <= b),
+                    Instr::RI64LeUBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a <= b),
+                    Instr::RI64GeS(r) => {
+                        reg_binary!(pure, r, as_u64, from_bool, |a, b| (a as i64) >= (b as i64))
+                    }
+                    Instr::RI64GeSImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| (a as i64) >= (b as i64))
+                    }
+                    Instr::RI64GeSBr(r) => {
+                        reg_compare_branch!(r, as_u64, |a, b| (a as i64) >= (b as i64))
+                    }
+                    Instr::RI64GeSBrImm(r) => {
+                        reg_compare_branch_imm!(r, as_u64, |a, b| (a as i64) >= (b as i64))
+                    }
+                    Instr::RI64GeU(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a >= b),
+                    Instr::RI64GeUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a >= b)
+                    }
+                    Instr::RI64GeUBr(r) => reg_compare_branch!(r, as_u64, |a, b| a >= b),
+                    Instr::RI64GeUBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a >= b),
+                    Instr::RI64Add(r) => {
+                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_add(b))
+                    }
+                    Instr::RI64AddImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_add(b))
+                    }
+                    Instr::RI64Sub(r) => {
+                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_sub(b))
+                    }
+                    Instr::RI64SubImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_sub(b))
+                    }
+                    Instr::RI64Mul(r) => {
+                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_mul(b))
+                    }
+                    Instr::RI64MulImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_mul(b))
+                    }
+                    Instr::RI64DivS(r) => reg_binary!(trap, r, as_u64, from_u64, |a, b| checked!(
+                        numeric::i64_div_s(a, b)
+                    )),
+                    Instr::RI64DivSImm(r) => {
+                        reg_binary_imm!(trap, r, as_u64, from_u64, |a, b| checked!(
+                            numeric::i64_div_s(a, b)
+                        ))
+                    }
+                    Instr::RI64DivU(r) => reg_binary!(trap, r, as_u64, from_u64, |a, b| checked!(
+                        numeric::i64_div_u(a, b)
+                    )),
+                    Instr::RI64DivUImm(r) => {
+                        reg_binary_imm!(trap, r, as_u64, from_u64, |a, b| checked!(
+                            numeric::i64_div_u(a, b)
+                        ))
+                    }
+                    Instr::RI64RemS(r) => reg_binary!(trap, r, as_u64, from_u64, |a, b| checked!(
+                        numeric::i64_rem_s(a, b)
+                    )),
+                    Instr::RI64RemSImm(r) => {
+                        reg_binary_imm!(trap, r, as_u64, from_u64, |a, b| checked!(
+                            numeric::i64_rem_s(a, b)
+                        ))
+                    }
+                    Instr::RI64RemU(r) => reg_binary!(trap, r, as_u64, from_u64, |a, b| checked!(
+                        numeric::i64_rem_u(a, b)
+                    )),
+                    Instr::RI64RemUImm(r) => {
+                        reg_binary_imm!(trap, r, as_u64, from_u64, |a, b| checked!(
+                            numeric::i64_rem_u(a, b)
+                        ))
+                    }
+                    Instr::RI64And(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a & b),
+                    Instr::RI64AndImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a & b)
+                    }
+                    Instr::RI64Or(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a | b),
+                    Instr::RI64OrImm(r) => reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a | b),
+                    Instr::RI64Xor(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a ^ b),
+                    Instr::RI64XorImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a ^ b)
+                    }
+                    Instr::RI64Shl(r) => {
+                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_shl(b as u32))
+                    }
+                    Instr::RI64ShlImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_shl(b as u32))
+                    }
+                    Instr::RI64ShrS(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| (a as i64)
+                        .wrapping_shr(b as u32)
+                        as u64),
+                    Instr::RI64ShrSImm(r) => reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| (a
+                        as i64)
+                        .wrapping_shr(b as u32)
+                        as u64),
+                    Instr::RI64ShrU(r) => {
+                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_shr(b as u32))
+                    }
+                    Instr::RI64ShrUImm(r) => {
+                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_shr(b as u32))
+                    }
+                    Instr::RI64Rotl(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a
+                        .rotate_left((b & 63) as u32)),
+                    Instr::RI64RotlImm(r) => reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a
+                        .rotate_left((b & 63) as u32)),
+                    Instr::RI64Rotr(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a
+                        .rotate_right((b & 63) as u32)),
+                    Instr::RI64RotrImm(r) => reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a
+                        .rotate_right((b & 63) as u32)),
+                    Instr::RF32Eq(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a == b),
+                    Instr::RF32EqBr(r) => reg_compare_branch!(r, as_f32, |a, b| a == b),
+                    Instr::RF32Ne(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a != b),
+                    Instr::RF32NeBr(r) => reg_compare_branch!(r, as_f32, |a, b| a != b),
+                    Instr::RF32Lt(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a < b),
+                    Instr::RF32LtBr(r) => reg_compare_branch!(r, as_f32, |a, b| a < b),
+                    Instr::RF32Gt(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a > b),
+                    Instr::RF32GtBr(r) => reg_compare_branch!(r, as_f32, |a, b| a > b),
+                    Instr::RF32Le(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a <= b),
+                    Instr::RF32LeBr(r) => reg_compare_branch!(r, as_f32, |a, b| a <= b),
+                    Instr::RF32Ge(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a >= b),
+                    Instr::RF32GeBr(r) => reg_compare_branch!(r, as_f32, |a, b| a >= b),
+                    Instr::RF32Add(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a + b),
+                    Instr::RF32Sub(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a - b),
+                    Instr::RF32Mul(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a * b),
+                    Instr::RF32Div(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a / b),
+                    Instr::RF32Min(r) => {
+                        reg_binary!(pure, r, as_f32, from_f32, |a, b| numeric::f32_min(a, b))
+                    }
+                    Instr::RF32Max(r) => {
+                        reg_binary!(pure, r, as_f32, from_f32, |a, b| numeric::f32_max(a, b))
+                    }
+                    Instr::RF32Copysign(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| (a
+                        & 0x7fff_ffff)
+                        | (b & 0x8000_0000)),
+                    Instr::RF64Eq(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a == b),
+                    Instr::RF64EqBr(r) => reg_compare_branch!(r, as_f64, |a, b| a == b),
+                    Instr::RF64Ne(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a != b),
+                    Instr::RF64NeBr(r) => reg_compare_branch!(r, as_f64, |a, b| a != b),
+                    Instr::RF64Lt(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a < b),
+                    Instr::RF64LtBr(r) => reg_compare_branch!(r, as_f64, |a, b| a < b),
+                    Instr::RF64Gt(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a > b),
+                    Instr::RF64GtBr(r) => reg_compare_branch!(r, as_f64, |a, b| a > b),
+                    Instr::RF64Le(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a <= b),
+                    Instr::RF64LeBr(r) => reg_compare_branch!(r, as_f64, |a, b| a <= b),
+                    Instr::RF64Ge(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a >= b),
+                    Instr::RF64GeBr(r) => reg_compare_branch!(r, as_f64, |a, b| a >= b),
+                    Instr::RF64Add(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a + b),
+                    Instr::RF64Sub(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a - b),
+                    Instr::RF64Mul(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a * b),
+                    Instr::RF64Div(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a / b),
+                    Instr::RF64Min(r) => {
+                        reg_binary!(pure, r, as_f64, from_f64, |a, b| numeric::f64_min(a, b))
+                    }
+                    Instr::RF64Max(r) => {
+                        reg_binary!(pure, r, as_f64, from_f64, |a, b| numeric::f64_max(a, b))
+                    }
+                    Instr::RF64Copysign(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| (a
+                        & 0x7fff_ffff_ffff_ffff)
+                        | (b & 0x8000_0000_0000_0000)),
+                    Instr::RI32Eqz(r) => reg_unary!(pure, r, as_u32, from_bool, |a| a == 0),
+                    Instr::RI32Clz(r) => {
+                        reg_unary!(pure, r, as_u32, from_u32, |a| a.leading_zeros())
+                    }
+                    Instr::RI32Ctz(r) => {
+                        reg_unary!(pure, r, as_u32, from_u32, |a| a.trailing_zeros())
+                    }
+                    Instr::RI32Popcnt(r) => {
+                        reg_unary!(pure, r, as_u32, from_u32, |a| a.count_ones())
+                    }
+                    Instr::RI64Eqz(r) => reg_unary!(pure, r, as_u64, from_bool, |a| a == 0),
+                    Instr::RI64Clz(r) => {
+                        reg_unary!(pure, r, as_u64, from_u64, |a| a.leading_zeros().into())
+                    }
+                    Instr::RI64Ctz(r) => {
+                        reg_unary!(pure, r, as_u64, from_u64, |a| a.trailing_zeros().into())
+                    }
+                    Instr::RI64Popcnt(r) => {
+                        reg_unary!(pure, r, as_u64, from_u64, |a| a.count_ones().into())
+                    }
+                    Instr::RF32Abs(r) => reg_unary!(pure, r, as_u32, from_u32, |a| a & 0x7fff_ffff),
+                    Instr::RF32Neg(r) => reg_unary!(pure, r, as_u32, from_u32, |a| a ^ 0x8000_0000),
+                    Instr::RF32Ceil(r) => {
+                        reg_unary!(pure, r, as_f32, from_f32, |a| numeric::quiet_f32(a.ceil()))
+                    }
+                    Instr::RF32Floor(r) => {
+                        reg_unary!(pure, r, as_f32, from_f32, |a| numeric::quiet_f32(a.floor()))
+                    }
+                    Instr::RF32Trunc(r) => {
+                        reg_unary!(pure, r, as_f32, from_f32, |a| numeric::quiet_f32(a.trunc()))
+                    }
+                    Instr::RF32Nearest(r) => {
+                        reg_unary!(pure, r, as_f32, from_f32, |a| numeric::quiet_f32(
+                            a.round_ties_even()
+                        ))
+                    }
+                    Instr::RF32Sqrt(r) => reg_unary!(pure, r, as_f32, from_f32, |a| a.sqrt()),
+                    Instr::RF64Abs(r) => {
+                        reg_unary!(pure, r, as_u64, from_u64, |a| a & 0x7fff_ffff_ffff_ffff)
+                    }
+                    Instr::RF64Neg(r) => {
+                        reg_unary!(pure, r, as_u64, from_u64, |a| a ^ 0x8000_0000_0000_0000)
+                    }
+                    Instr::RF64Ceil(r) => {
+                        reg_unary!(pure, r, as_f64, from_f64, |a| numeric::quiet_f64(a.ceil()))
+                    }
+                    Instr::RF64Floor(r) => {
+                        reg_unary!(pure, r, as_f64, from_f64, |a| numeric::quiet_f64(a.floor()))
+                    }
+                    Instr::RF64Trunc(r) => {
+                        reg_unary!(pure, r, as_f64, from_f64, |a| numeric::quiet_f64(a.trunc()))
+                    }
+                    Instr::RF64Nearest(r) => {
+                        reg_unary!(pure, r, as_f64, from_f64, |a| numeric::quiet_f64(
+                            a.round_ties_even()
+                        ))
+                    }
+                    Instr::RF64Sqrt(r) => reg_unary!(pure, r, as_f64, from_f64, |a| a.sqrt()),
+                    Instr::RI32WrapI64(r) => reg_unary!(pure, r, as_u64, from_u32, |a| a as u32),
+                    Instr::RI32TruncF32S(r) => reg_unary!(trap, r, as_f32, from_u32, |a| checked!(
+                        numeric::i32_trunc_s(a.into())
+                    )),
+                    Instr::RI32TruncF32U(r) => reg_unary!(trap, r, as_f32, from_u32, |a| checked!(
+                        numeric::i32_trunc_u(a.into())
+                    )),
+                    Instr::RI32TruncF64S(r) => reg_unary!(trap, r, as_f64, from_u32, |a| checked!(
+                        numeric::i32_trunc_s(a)
+                    )),
+                    Instr::RI32TruncF64U(r) => reg_unary!(trap, r, as_f64, from_u32, |a| checked!(
+                        numeric::i32_trunc_u(a)
+                    )),
+                    Instr::RI64ExtendI32S(r) => {
+                        reg_unary!(pure, r, as_u32, from_u64, |a| a as i32 as i64 as u64)
+                    }
+                    Instr::RI64ExtendI32U(r) => reg_unary!(pure, r, as_u32, from_u64, |a| a.into()),
+                    Instr::RI64TruncF32S(r) => reg_unary!(trap, r, as_f32, from_u64, |a| checked!(
+                        numeric::i64_trunc_s(a.into())
+                    )),
+                    Instr::RI64TruncF32U(r) => reg_unary!(trap, r, as_f32, from_u64, |a| checked!(
+                        numeric::i64_trunc_u(a.into())
+                    )),
+                    Instr::RI64TruncF64S(r) => reg_unary!(trap, r, as_f64, from_u64, |a| checked!(
+                        numeric::i64_trunc_s(a)
+                    )),
+                    Instr::RI64TruncF64U(r) => reg_unary!(trap, r, as_f64, from_u64, |a| checked!(
+                        numeric::i64_trunc_u(a)
+                    )),
+                    Instr::RF32ConvertI32S(r) => {
+                        reg_unary!(pure, r, as_u32, from_f32, |a| a as i32 as f32)
+                    }
+                    Instr::RF32ConvertI32U(r) => {
+                        reg_unary!(pure, r, as_u32, from_f32, |a| a as f32)
+                    }
+                    Instr::RF32ConvertI64S(r) => {
+                        reg_unary!(pure, r, as_u64, from_f32, |a| a as i64 as f32)
+                    }
+                    Instr::RF32ConvertI64U(r) => {
+                        reg_unary!(pure, r, as_u64, from_f32, |a| a as f32)
+                    }
+                    Instr::RF32DemoteF64(r) => {
+                        reg_unary!(pure, r, as_f64, from_f32, |a| numeric::demote(a))
+                    }
+                    Instr::RF64ConvertI32S(r) => {
+                        reg_unary!(pure, r, as_u32, from_f64, |a| a as i32 as f64)
+                    }
+                    Instr::RF64ConvertI32U(r) => {
+                        reg_unary!(pure, r, as_u32, from_f64, |a| a as f64)
+                    }
+                    Instr::RF64ConvertI64S(r) => {
+                        reg_unary!(pure, r, as_u64, from_f64, |a| a as i64 as f64)
+                    }
+                    Instr::RF64ConvertI64U(r) => {
+                        reg_unary!(pure, r, as_u64, from_f64, |a| a as f64)
+                    }
+                    Instr::RF64PromoteF32(r) => {
+                        reg_unary!(pure, r, as_f32, from_f64, |a| numeric::promote(a))
+                    }
+                    Instr::RI32Extend8S(r) => {
+                        reg_unary!(pure, r, as_u32, from_u32, |a| a as i8 as i32 as u32)
+                    }
+                    Instr::RI32Extend16S(r) => {
+                        reg_unary!(pure, r, as_u32, from_u32, |a| a as i16 as i32 as u32)
+                    }
+                    Instr::RI64Extend8S(r) => {
+                        reg_unary!(pure, r, as_u64, from_u64, |a| a as i8 as i64 as u64)
+                    }
+                    Instr::RI64Extend16S(r) => {
+                        reg_unary!(pure, r, as_u64, from_u64, |a| a as i16 as i64 as u64)
+                    }
+                    Instr::RI64Extend32S(r) => {
+                        reg_unary!(pure, r, as_u64, from_u64, |a| a as i32 as i64 as u64)
+                    }
+                    Instr::RI32TruncSatF32S(r) => {
+                        reg_unary!(pure, r, as_f32, from_u32, |a| a as i32 as u32)
+                    }
+                    Instr::RI32TruncSatF32U(r) => {
+                        reg_unary!(pure, r, as_f32, from_u32, |a| a as u32)
+                    }
+                    Instr::RI32TruncSatF64S(r) => {
+                        reg_unary!(pure, r, as_f64, from_u32, |a| a as i32 as u32)
+                    }
+                    Instr::RI32TruncSatF64U(r) => {
+                        reg_unary!(pure, r, as_f64, from_u32, |a| a as u32)
+                    }
+                    Instr::RI64TruncSatF32S(r) => {
+                        reg_unary!(pure, r, as_f32, from_u64, |a| a as i64 as u64)
+                    }
+                    Instr::RI64TruncSatF32U(r) => {
+                        reg_unary!(pure, r, as_f32, from_u64, |a| a as u64)
+                    }
+                    Instr::RI64TruncSatF64S(r) => {
+                        reg_unary!(pure, r, as_f64, from_u64, |a| a as i64 as u64)
+                    }
+                    Instr::RI64TruncSatF64U(r) => {
+                        reg_unary!(pure, r, as_f64, from_u64, |a| a as u64)
+                    }
+                    Instr::RI32Load(r) => reg_load!(r, 4, |b| from_u32(u32::from_le_bytes(b))),
+                    Instr::RI64Load(r) => reg_load!(r, 8, |b| from_u64(u64::from_le_bytes(b))),
+                    Instr::RF32Load(r) => reg_load!(r, 4, |b| from_u32(u32::from_le_bytes(b))),
+                    Instr::RF64Load(r) => reg_load!(r, 8, |b| from_u64(u64::from_le_bytes(b))),
+                    Instr::RI32Load8S(r) => reg_load!(r, 1, |b| from_u32(b[0] as i8 as i32 as u32)),
+                    Instr::RI32Load8U(r) => reg_load!(r, 1, |b| from_u32(b[0].into())),
+                    Instr::RI32Load16S(r) => {
+                        reg_load!(r, 2, |b| from_u32(i16::from_le_bytes(b) as i32 as u32))
+                    }
+                    Instr::RI32Load16U(r) => {
+                        reg_load!(r, 2, |b| from_u32(u16::from_le_bytes(b).into()))
+                    }
+                    Instr::RI64Load8S(r) => reg_load!(r, 1, |b| from_u64(b[0] as i8 as i64 as u64)),
+                    Instr::RI64Load8U(r) => reg_load!(r, 1, |b| from_u64(b[0].into())),
+                    Instr::RI64Load16S(r) => {
+                        reg_load!(r, 2, |b| from_u64(i16::from_le_bytes(b) as i64 as u64))
+                    }
+                    Instr::RI64Load16U(r) => {
+                        reg_load!(r, 2, |b| from_u64(u16::from_le_bytes(b).into()))
+                    }
+                    Instr::RI64Load32S(r) => {
+                        reg_load!(r, 4, |b| from_u64(i32::from_le_bytes(b) as i64 as u64))
+                    }
+                    Instr::RI64Load32U(r) => {
+                        reg_load!(r, 4, |b| from_u64(u32::from_le_bytes(b).into()))
+                    }
+                    Instr::RI32Store(r) => reg_store!(r, 4, |v| as_u32(v).to_le_bytes()),
+                    Instr::RI64Store(r) => reg_store!(r, 8, |v| as_u64(v).to_le_bytes()),
+                    Instr::RF32Store(r) => reg_store!(r, 4, |v| as_u32(v).to_le_bytes()),
+                    Instr::RF64Store(r) => reg_store!(r, 8, |v| as_u64(v).to_le_bytes()),
+                    Instr::RI32Store8(r) => reg_store!(r, 1, |v| [v as u8]),
+                    Instr::RI32Store16(r) => reg_store!(r, 2, |v| (v as u16).to_le_bytes()),
+                    Instr::RI64Store8(r) => reg_store!(r, 1, |v| [v as u8]),
+                    Instr::RI64Store16(r) => reg_store!(r, 2, |v| (v as u16).to_le_bytes()),
+                    Instr::RI64Store32(r) => reg_store!(r, 4, |v| (v as u32).to_le_bytes()),
                 }
             }
-        }
+        };
+        // SAFETY: as in the loop.
+        unsafe { save!(pc!()) };
+        let trap = Trap {
+            backtrace: self.backtrace(),
+            ..Trap::new(kind)
+        };
+        Err(RunError::Trap(trap))
     }
 }
