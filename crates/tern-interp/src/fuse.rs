@@ -5,9 +5,8 @@
 //! corresponds to one Wasm instruction:
 //! - control that enters at the second instruction (a branch target, a restored pc)
 //!   runs it on its own, which is correct whatever the first one became;
-//! - when instructions are counted (an instruction budget is armed), a fused
-//!   instruction does only the work of its first instruction and falls through to the
-//!   second, so a pause can still happen between them.
+//! - when instructions are counted (an instruction budget is armed), the loop runs the
+//!   plain code (`FuncCode::code`) instead, so a pause can still happen between them.
 //!
 //! Fusions never span a call, and a fused compare-and-branch pauses (on a backward
 //! branch with an interrupt pending) exactly where the plain `br_if` would: with the

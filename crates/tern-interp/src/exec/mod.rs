@@ -467,7 +467,7 @@ impl Store {
         // `op; local.set x`, fused.
         macro_rules! binop_set {
             ($x:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {
-                fused!(binop!($get, $put, |$a, $b| $e), {
+                fused!({
                     binop!($get, $put, |$a, $b| $e);
                     set_local!($x);
                 })
@@ -476,7 +476,7 @@ impl Store {
         // `op; local.tee x`, fused.
         macro_rules! binop_tee {
             ($x:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {
-                fused!(binop!($get, $put, |$a, $b| $e), {
+                fused!({
                     binop!($get, $put, |$a, $b| $e);
                     copy_lo!(fp.add($x as usize), sp.sub(1));
                 })
@@ -540,27 +540,23 @@ impl Store {
                 copy_lo!(fp.add($i as usize), sp);
             }};
         }
-        // A fused sequence (see `fuse.rs`): counted execution does only `$first`, the work
-        // of the first instruction; otherwise `$all` does them all and skips the rest (one
-        // instruction for a pair).
+        // A fused sequence (see `fuse.rs`): `$all` does all its instructions and skips
+        // the rest (one instruction for a pair). Only uncounted execution meets fused
+        // instructions; counted execution runs the plain code.
         macro_rules! fused {
-            ($first:expr, $all:expr) => {
-                fused!(1, $first, $all)
+            ($all:expr) => {
+                fused!(1, $all)
             };
-            ($rest:literal, $first:expr, $all:expr) => {{
-                if COUNT {
-                    $first
-                } else {
-                    ip = ip.add($rest);
-                    $all
-                }
+            ($rest:literal, $all:expr) => {{
+                ip = ip.add($rest);
+                $all
             }};
         }
         // `local.get b; i32.cmp; br_if` (or `i32.const b; ...`) with a branch that moves
         // no values; a pause leaves the plain `br_if`'s state like `cmp_br_if!`.
         macro_rules! cmp_operand_br_if {
-            ($first:expr, $b:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {
-                fused!(2, $first, {
+            ($b:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {
+                fused!(2, {
                     let $y: u32 = $b;
                     let $x = as_u32(top!());
                     let t = Target {
@@ -574,17 +570,12 @@ impl Store {
         }
         macro_rules! cmp_local_br_if {
             ($b:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {
-                cmp_operand_br_if!(
-                    get_local!($b),
-                    as_u32(*fp.add($b as usize)),
-                    $to,
-                    |$x, $y| $cmp
-                )
+                cmp_operand_br_if!(as_u32(*fp.add($b as usize)), $to, |$x, $y| $cmp)
             };
         }
         macro_rules! cmp_const_br_if {
             ($c:expr, $to:expr, |$x:ident, $y:ident| $cmp:expr) => {
-                cmp_operand_br_if!(push!(from_u32($c)), $c, $to, |$x, $y| $cmp)
+                cmp_operand_br_if!($c, $to, |$x, $y| $cmp)
             };
         }
         // The fused `cmp; br_if`. With `taken` computed and the top slot still holding an
@@ -609,7 +600,7 @@ impl Store {
                 cmp_br_if!($t, as_u32, |$a, $b| $cmp)
             };
             ($t:expr, $get:ident, |$a:ident, $b:ident| $cmp:expr) => {
-                fused!(binop!($get, from_bool, |$a, $b| $cmp), {
+                fused!({
                     let $b = $get(pop!());
                     let $a = $get(top!());
                     br_if_taken!($cmp, $t);
@@ -975,107 +966,107 @@ impl Store {
                     Instr::LocalTeeV128(i) => copy_slot(fp.add(i as usize), sp.sub(1)),
 
                     // Fused pairs: counted execution does the first instruction only.
-                    Instr::LocalGet2(a, b) => fused!(get_local!(a), {
+                    Instr::LocalGet2(a, b) => fused!({
                         get_local!(a);
                         get_local!(b);
                     }),
-                    Instr::LocalGetI32Const(a, c) => fused!(get_local!(a), {
+                    Instr::LocalGetI32Const(a, c) => fused!({
                         get_local!(a);
                         push!(from_u32(c));
                     }),
-                    Instr::LocalGetI32Add(a) => fused!(get_local!(a), {
+                    Instr::LocalGetI32Add(a) => fused!({
                         let b = as_u32(*fp.add(a as usize));
                         PutSlot::put(from_u32(as_u32(top!()).wrapping_add(b)), sp.sub(1));
                     }),
-                    Instr::LocalGetF64Add(a) => fused!(get_local!(a), {
-                        binop_local!(a, as_f64, from_f64, |x, y| x + y)
-                    }),
-                    Instr::LocalGetF64Sub(a) => fused!(get_local!(a), {
-                        binop_local!(a, as_f64, from_f64, |x, y| x - y)
-                    }),
-                    Instr::LocalGetF64Mul(a) => fused!(get_local!(a), {
-                        binop_local!(a, as_f64, from_f64, |x, y| x * y)
-                    }),
-                    Instr::LocalGetI32Load(a, o) => fused!(get_local!(a), {
+                    Instr::LocalGetF64Add(a) => {
+                        fused!(binop_local!(a, as_f64, from_f64, |x, y| x + y))
+                    }
+                    Instr::LocalGetF64Sub(a) => {
+                        fused!(binop_local!(a, as_f64, from_f64, |x, y| x - y))
+                    }
+                    Instr::LocalGetF64Mul(a) => {
+                        fused!(binop_local!(a, as_f64, from_f64, |x, y| x * y))
+                    }
+                    Instr::LocalGetI32Load(a, o) => fused!({
                         get_local!(a);
                         load!(o, 4, |b| from_u32(u32::from_le_bytes(b)))
                     }),
-                    Instr::LocalGetF64Load(a, o) => fused!(get_local!(a), {
+                    Instr::LocalGetF64Load(a, o) => fused!({
                         get_local!(a);
                         load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
                     }),
-                    Instr::LocalCopy(a, x) => fused!(get_local!(a), {
-                        copy_lo!(fp.add(x as usize), fp.add(a as usize))
-                    }),
-                    Instr::LocalTeeGet(x, y) => fused!(copy_lo!(fp.add(x as usize), sp.sub(1)), {
+                    Instr::LocalCopy(a, x) => {
+                        fused!(copy_lo!(fp.add(x as usize), fp.add(a as usize)))
+                    }
+                    Instr::LocalTeeGet(x, y) => fused!({
                         copy_lo!(fp.add(x as usize), sp.sub(1));
                         get_local!(y);
                     }),
                     Instr::I32AddI32Load(o) => {
-                        fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
+                        fused!({
                             binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
                             load!(o, 4, |b| from_u32(u32::from_le_bytes(b)))
                         })
                     }
                     Instr::I32AddF64Load(o) => {
-                        fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
+                        fused!({
                             binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
                             load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
                         })
                     }
-                    Instr::I64AddConst(c) => fused!(push!(from_u64(c)), {
-                        unop!(as_u64, from_u64, |a| a.wrapping_add(c))
-                    }),
-                    Instr::I64AndConst(c) => {
-                        fused!(push!(from_u64(c)), unop!(as_u64, from_u64, |a| a & c))
+                    Instr::I64AddConst(c) => {
+                        fused!(unop!(as_u64, from_u64, |a| a.wrapping_add(c)))
                     }
-                    Instr::I64ShlConst(c) => fused!(push!(from_u64(c)), {
-                        unop!(as_u64, from_u64, |a| a.wrapping_shl(c as u32))
-                    }),
-                    Instr::I64ShrUConst(c) => fused!(push!(from_u64(c)), {
-                        unop!(as_u64, from_u64, |a| a.wrapping_shr(c as u32))
-                    }),
-                    Instr::LocalI32AddConst(a, c) => fused!(2, get_local!(a), {
+                    Instr::I64AndConst(c) => {
+                        fused!(unop!(as_u64, from_u64, |a| a & c))
+                    }
+                    Instr::I64ShlConst(c) => {
+                        fused!(unop!(as_u64, from_u64, |a| a.wrapping_shl(c as u32)))
+                    }
+                    Instr::I64ShrUConst(c) => {
+                        fused!(unop!(as_u64, from_u64, |a| a.wrapping_shr(c as u32)))
+                    }
+                    Instr::LocalI32AddConst(a, c) => fused!(2, {
                         push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c)))
                     }),
-                    Instr::LocalsI32Add(a, b) => fused!(2, get_local!(a), {
+                    Instr::LocalsI32Add(a, b) => fused!(2, {
                         let (x, y) = (as_u32(*fp.add(a as usize)), as_u32(*fp.add(b as usize)));
                         push!(from_u32(x.wrapping_add(y)))
                     }),
-                    Instr::LocalGetI32Store(v, o) => fused!(get_local!(v), {
+                    Instr::LocalGetI32Store(v, o) => fused!({
                         get_local!(v);
                         store!(o, 4, |v| as_u32(v).to_le_bytes())
                     }),
                     Instr::I32LoadSet(o, x) => {
-                        fused!(load!(o, 4, |b| from_u32(u32::from_le_bytes(b))), {
+                        fused!({
                             load!(o, 4, |b| from_u32(u32::from_le_bytes(b)));
                             set_local!(x);
                         })
                     }
-                    Instr::I32RotlConst(c) => fused!(push!(from_u32(c)), {
-                        unop!(as_u32, from_u32, |a| a.rotate_left(c))
-                    }),
-                    Instr::I32XorConst(c) => {
-                        fused!(push!(from_u32(c)), unop!(as_u32, from_u32, |a| a ^ c))
+                    Instr::I32RotlConst(c) => {
+                        fused!(unop!(as_u32, from_u32, |a| a.rotate_left(c)))
                     }
-                    Instr::LocalI32ShlConst(a, c) => fused!(2, get_local!(a), {
+                    Instr::I32XorConst(c) => {
+                        fused!(unop!(as_u32, from_u32, |a| a ^ c))
+                    }
+                    Instr::LocalI32ShlConst(a, c) => fused!(2, {
                         push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shl(c)))
                     }),
-                    Instr::LocalsI32Sub(a, b) => fused!(2, get_local!(a), {
+                    Instr::LocalsI32Sub(a, b) => fused!(2, {
                         locals_binop!(a, b, as_u32, from_u32, |x, y| x.wrapping_sub(y))
                     }),
-                    Instr::LocalsI64Add(a, b) => fused!(2, get_local!(a), {
+                    Instr::LocalsI64Add(a, b) => fused!(2, {
                         locals_binop!(a, b, as_u64, from_u64, |x, y| x.wrapping_add(y))
                     }),
-                    Instr::LocalsF64Add(a, b) => fused!(2, get_local!(a), {
-                        locals_binop!(a, b, as_f64, from_f64, |x, y| x + y)
-                    }),
-                    Instr::LocalsF64Sub(a, b) => fused!(2, get_local!(a), {
-                        locals_binop!(a, b, as_f64, from_f64, |x, y| x - y)
-                    }),
-                    Instr::LocalsF64Mul(a, b) => fused!(2, get_local!(a), {
-                        locals_binop!(a, b, as_f64, from_f64, |x, y| x * y)
-                    }),
+                    Instr::LocalsF64Add(a, b) => {
+                        fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x + y))
+                    }
+                    Instr::LocalsF64Sub(a, b) => {
+                        fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x - y))
+                    }
+                    Instr::LocalsF64Mul(a, b) => {
+                        fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x * y))
+                    }
                     Instr::I64AddSet(x) => {
                         binop_set!(x, as_u64, from_u64, |a, b| a.wrapping_add(b))
                     }
@@ -1085,59 +1076,59 @@ impl Store {
                     Instr::F64AddTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a + b),
                     Instr::F64SubTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a - b),
                     Instr::F64MulTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a * b),
-                    Instr::I32AddConstSet(c, x) => fused!(2, push!(from_u32(c)), {
+                    Instr::I32AddConstSet(c, x) => fused!(2, {
                         let v = as_u32(pop!()).wrapping_add(c);
                         PutSlot::put(from_u32(v), fp.add(x as usize));
                     }),
-                    Instr::I32AddConstTee(c, x) => fused!(2, push!(from_u32(c)), {
+                    Instr::I32AddConstTee(c, x) => fused!(2, {
                         let v = from_u32(as_u32(top!()).wrapping_add(c));
                         PutSlot::put(v, sp.sub(1));
                         copy_lo!(fp.add(x as usize), sp.sub(1));
                     }),
-                    Instr::LocalI32RotlConst(a, c) => fused!(2, get_local!(a), {
+                    Instr::LocalI32RotlConst(a, c) => fused!(2, {
                         push!(from_u32(as_u32(*fp.add(a as usize)).rotate_left(c)))
                     }),
-                    Instr::LocalI32ShrUConst(a, c) => fused!(2, get_local!(a), {
+                    Instr::LocalI32ShrUConst(a, c) => fused!(2, {
                         push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shr(c)))
                     }),
-                    Instr::LocalsI32And(a, b) => fused!(2, get_local!(a), {
-                        locals_binop!(a, b, as_u32, from_u32, |x, y| x & y)
-                    }),
-                    Instr::LocalsI32Xor(a, b) => fused!(2, get_local!(a), {
-                        locals_binop!(a, b, as_u32, from_u32, |x, y| x ^ y)
-                    }),
-                    Instr::LocalI32RotlConstXor(a, c) => fused!(3, get_local!(a), {
+                    Instr::LocalsI32And(a, b) => {
+                        fused!(2, locals_binop!(a, b, as_u32, from_u32, |x, y| x & y))
+                    }
+                    Instr::LocalsI32Xor(a, b) => {
+                        fused!(2, locals_binop!(a, b, as_u32, from_u32, |x, y| x ^ y))
+                    }
+                    Instr::LocalI32RotlConstXor(a, c) => fused!(3, {
                         let rotated = as_u32(*fp.add(a as usize)).rotate_left(c);
                         unop!(as_u32, from_u32, |v| v ^ rotated)
                     }),
-                    Instr::LocalCopy2(a, x, b, y) => fused!(3, get_local!(a), {
+                    Instr::LocalCopy2(a, x, b, y) => fused!(3, {
                         copy_lo!(fp.add(usize::from(x)), fp.add(usize::from(a)));
                         copy_lo!(fp.add(usize::from(y)), fp.add(usize::from(b)));
                     }),
-                    Instr::LocalSetGet(x, y) => fused!(set_local!(x), {
+                    Instr::LocalSetGet(x, y) => fused!({
                         copy_lo!(fp.add(x as usize), sp.sub(1));
                         copy_lo!(sp.sub(1), fp.add(y as usize));
                     }),
-                    Instr::I32ConstSet(c, x) => fused!(push!(from_u32(c)), {
+                    Instr::I32ConstSet(c, x) => fused!({
                         PutSlot::put(from_u32(c), fp.add(x as usize));
                     }),
-                    Instr::I64ConstSet(x, c) => fused!(push!(from_u64(c)), {
+                    Instr::I64ConstSet(x, c) => fused!({
                         PutSlot::put(from_u64(c), fp.add(x as usize));
                     }),
-                    Instr::I32AddConst(c) => fused!(push!(from_u32(c)), {
-                        unop!(as_u32, from_u32, |a| a.wrapping_add(c))
-                    }),
-                    Instr::I32AndConst(c) => {
-                        fused!(push!(from_u32(c)), unop!(as_u32, from_u32, |a| a & c))
+                    Instr::I32AddConst(c) => {
+                        fused!(unop!(as_u32, from_u32, |a| a.wrapping_add(c)))
                     }
-                    Instr::I32ShlConst(c) => fused!(push!(from_u32(c)), {
-                        unop!(as_u32, from_u32, |a| a.wrapping_shl(c))
-                    }),
-                    Instr::I32ShrUConst(c) => fused!(push!(from_u32(c)), {
-                        unop!(as_u32, from_u32, |a| a.wrapping_shr(c))
-                    }),
+                    Instr::I32AndConst(c) => {
+                        fused!(unop!(as_u32, from_u32, |a| a & c))
+                    }
+                    Instr::I32ShlConst(c) => {
+                        fused!(unop!(as_u32, from_u32, |a| a.wrapping_shl(c)))
+                    }
+                    Instr::I32ShrUConst(c) => {
+                        fused!(unop!(as_u32, from_u32, |a| a.wrapping_shr(c)))
+                    }
                     Instr::I32AddSet(x) => {
-                        fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
+                        fused!({
                             let b = as_u32(pop!());
                             PutSlot::put(
                                 from_u32(as_u32(pop!()).wrapping_add(b)),
@@ -1146,26 +1137,26 @@ impl Store {
                         })
                     }
                     Instr::I32AddTee(x) => {
-                        fused!(binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)), {
+                        fused!({
                             binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
                             copy_lo!(fp.add(x as usize), sp.sub(1));
                         })
                     }
-                    Instr::I32EqzBrIf(t) => fused!(unop!(as_u32, from_bool, |a| a == 0), {
+                    Instr::I32EqzBrIf(t) => fused!({
                         let taken = as_u32(top!()) == 0;
                         br_if_taken!(taken, t);
                     }),
-                    Instr::LocalI32AddConstSet(a, c, x) => fused!(3, get_local!(a), {
+                    Instr::LocalI32AddConstSet(a, c, x) => fused!(3, {
                         let v = as_u32(*fp.add(a as usize)).wrapping_add(c);
                         PutSlot::put(from_u32(v), fp.add(x as usize));
                     }),
-                    Instr::LocalI32AddConstTee(a, c, x) => fused!(3, get_local!(a), {
+                    Instr::LocalI32AddConstTee(a, c, x) => fused!(3, {
                         let v = from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c));
                         PutSlot::put(v, fp.add(x as usize));
                         push!(v);
                     }),
                     Instr::I32LoadTee(o, x) => {
-                        fused!(load!(o, 4, |b| from_u32(u32::from_le_bytes(b))), {
+                        fused!({
                             load!(o, 4, |b| from_u32(u32::from_le_bytes(b)));
                             copy_lo!(fp.add(x as usize), sp.sub(1));
                         })
@@ -1216,46 +1207,46 @@ impl Store {
                     Instr::I32LeUBrIf(t) => cmp_br_if!(t, |a, b| a <= b),
                     Instr::I32GeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) >= (b as i32)),
                     Instr::I32GeUBrIf(t) => cmp_br_if!(t, |a, b| a >= b),
-                    Instr::F64AddStore(o) => fused!(binop!(as_f64, from_f64, |a, b| a + b), {
+                    Instr::F64AddStore(o) => fused!({
                         binop!(as_f64, from_f64, |a, b| a + b);
                         store!(o, 8, |v| as_u64(v).to_le_bytes())
                     }),
-                    Instr::F64SubStore(o) => fused!(binop!(as_f64, from_f64, |a, b| a - b), {
+                    Instr::F64SubStore(o) => fused!({
                         binop!(as_f64, from_f64, |a, b| a - b);
                         store!(o, 8, |v| as_u64(v).to_le_bytes())
                     }),
-                    Instr::F64MulStore(o) => fused!(binop!(as_f64, from_f64, |a, b| a * b), {
+                    Instr::F64MulStore(o) => fused!({
                         binop!(as_f64, from_f64, |a, b| a * b);
                         store!(o, 8, |v| as_u64(v).to_le_bytes())
                     }),
-                    Instr::I32AddConstF64Load(c, o) => fused!(2, push!(from_u32(c)), {
+                    Instr::I32AddConstF64Load(c, o) => fused!(2, {
                         unop!(as_u32, from_u32, |a| a.wrapping_add(c));
                         load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
                     }),
-                    Instr::I32ConstStore8(c, o) => fused!(push!(from_u32(c)), {
+                    Instr::I32ConstStore8(c, o) => fused!({
                         push!(from_u32(c));
                         store!(o, 1, |v| [v as u8])
                     }),
-                    Instr::LocalTeeI32Add(x) => fused!(copy_lo!(fp.add(x as usize), sp.sub(1)), {
+                    Instr::LocalTeeI32Add(x) => fused!({
                         copy_lo!(fp.add(x as usize), sp.sub(1));
                         binop!(as_u32, from_u32, |a, b| a.wrapping_add(b))
                     }),
-                    Instr::LocalGetLocalI32ShlConst(a, b, c) => fused!(3, get_local!(a), {
+                    Instr::LocalGetLocalI32ShlConst(a, b, c) => fused!(3, {
                         get_local!(a);
                         push!(from_u32(as_u32(*fp.add(b as usize)).wrapping_shl(c)))
                     }),
-                    Instr::I32AddConstI64Load(c, o) => fused!(2, push!(from_u32(c)), {
+                    Instr::I32AddConstI64Load(c, o) => fused!(2, {
                         unop!(as_u32, from_u32, |a| a.wrapping_add(c));
                         load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
                     }),
-                    Instr::I64MulConst(c) => fused!(push!(from_u64(c)), {
-                        unop!(as_u64, from_u64, |a| a.wrapping_mul(c))
-                    }),
-                    Instr::LocalGetI64Xor(a) => fused!(get_local!(a), {
-                        binop_local!(a, as_u64, from_u64, |x, y| x ^ y)
-                    }),
+                    Instr::I64MulConst(c) => {
+                        fused!(unop!(as_u64, from_u64, |a| a.wrapping_mul(c)))
+                    }
+                    Instr::LocalGetI64Xor(a) => {
+                        fused!(binop_local!(a, as_u64, from_u64, |x, y| x ^ y))
+                    }
                     Instr::I64XorTee(x) => binop_tee!(x, as_u64, from_u64, |a, b| a ^ b),
-                    Instr::LocalsI32Store(a, v, o) => fused!(2, get_local!(a), {
+                    Instr::LocalsI32Store(a, v, o) => fused!(2, {
                         get_local!(a);
                         get_local!(v);
                         store!(o, 4, |v| as_u32(v).to_le_bytes())
