@@ -622,9 +622,14 @@ impl Store {
                 due || interrupt.load(Ordering::Relaxed)
             }};
         }
+        // `$before_pause` completes the paused state (a register form's condition).
         macro_rules! poll {
             ($to:expr) => {
+                poll!($to, {})
+            };
+            ($to:expr, $before_pause:block) => {
                 if code.add($to as usize) < ip && interrupted!() {
+                    $before_pause
                     pause!(PauseReason::Interrupted, pc!() - 1);
                 }
             };
@@ -829,13 +834,12 @@ impl Store {
                 ip = ip.byte_add(usize::from(r.skip));
                 sp = sp.byte_offset(isize::from(r.sp));
                 if ($taken) != r.neg {
-                    let to = code.add(r.to.get() as usize);
-                    if to < ip && interrupted!() {
+                    let to = r.to.get();
+                    poll!(to, {
                         PutSlot::put(from_u32($cond), sp);
                         sp = sp.add(1);
-                        pause!(PauseReason::Interrupted, pc!() - 1);
-                    }
-                    ip = to;
+                    });
+                    ip = code.add(to as usize);
                 }
             }};
         }
