@@ -36,7 +36,8 @@ def instructions(tern: str, engine: str, name: str, size: str) -> int:
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
-        sys.exit(f"{tern} on {name} {size} failed: {run.stderr.strip().splitlines()[-1:]}")
+        last = (run.stderr.strip().splitlines() or ["no output"])[-1]
+        sys.exit(f"{tern} on {name} {size} failed: {last}")
     found = re.search(r"I\s+refs:\s+([\d,]+)", run.stderr)
     if found is None:
         sys.exit(f"no instruction count in valgrind's output for {name}")
