@@ -89,7 +89,9 @@ pub(crate) struct Reg3 {
     pub at: u8,
 }
 
-/// `dst = op(a, imm)`, the immediate sign-extended for 64-bit operators.
+/// `dst = op(a, imm)`. The immediate is sign-extended for 64-bit integer operators; for
+/// float operators it holds an `f32`'s bits, widened for `f64` operators (so only `f64`
+/// constants that an `f32` represents exactly are folded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RegImm {
     pub dst: u16,
@@ -394,6 +396,11 @@ pub(crate) enum Instr {
     RI64RemSImm(RegImm), RI64RemUImm(RegImm), RI64AndImm(RegImm), RI64OrImm(RegImm),
     RI64XorImm(RegImm), RI64ShlImm(RegImm), RI64ShrSImm(RegImm), RI64ShrUImm(RegImm),
     RI64RotlImm(RegImm), RI64RotrImm(RegImm),
+    RF32EqImm(RegImm), RF32NeImm(RegImm), RF32LtImm(RegImm), RF32GtImm(RegImm),
+    RF32LeImm(RegImm), RF32GeImm(RegImm), RF32AddImm(RegImm), RF32SubImm(RegImm),
+    RF32MulImm(RegImm), RF32DivImm(RegImm), RF64EqImm(RegImm), RF64NeImm(RegImm),
+    RF64LtImm(RegImm), RF64GtImm(RegImm), RF64LeImm(RegImm), RF64GeImm(RegImm),
+    RF64AddImm(RegImm), RF64SubImm(RegImm), RF64MulImm(RegImm), RF64DivImm(RegImm),
     RI32EqBr(RegBr), RI32NeBr(RegBr), RI32LtSBr(RegBr), RI32LtUBr(RegBr), RI32GtSBr(RegBr),
     RI32GtUBr(RegBr), RI32LeSBr(RegBr), RI32LeUBr(RegBr), RI32GeSBr(RegBr), RI32GeUBr(RegBr),
     RI64EqBr(RegBr), RI64NeBr(RegBr), RI64LtSBr(RegBr), RI64LtUBr(RegBr), RI64GtSBr(RegBr),
@@ -408,6 +415,9 @@ pub(crate) enum Instr {
     RI64LtSBrImm(RegBrImm), RI64LtUBrImm(RegBrImm), RI64GtSBrImm(RegBrImm),
     RI64GtUBrImm(RegBrImm), RI64LeSBrImm(RegBrImm), RI64LeUBrImm(RegBrImm),
     RI64GeSBrImm(RegBrImm), RI64GeUBrImm(RegBrImm),
+    RF32EqBrImm(RegBrImm), RF32NeBrImm(RegBrImm), RF32LtBrImm(RegBrImm), RF32GtBrImm(RegBrImm),
+    RF32LeBrImm(RegBrImm), RF32GeBrImm(RegBrImm), RF64EqBrImm(RegBrImm), RF64NeBrImm(RegBrImm),
+    RF64LtBrImm(RegBrImm), RF64GtBrImm(RegBrImm), RF64LeBrImm(RegBrImm), RF64GeBrImm(RegBrImm),
     RI32Eqz(Reg2), RI32Clz(Reg2), RI32Ctz(Reg2), RI32Popcnt(Reg2), RI64Eqz(Reg2),
     RI64Clz(Reg2), RI64Ctz(Reg2), RI64Popcnt(Reg2), RF32Abs(Reg2), RF32Neg(Reg2),
     RF32Ceil(Reg2), RF32Floor(Reg2), RF32Trunc(Reg2), RF32Nearest(Reg2), RF32Sqrt(Reg2),

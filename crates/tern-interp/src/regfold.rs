@@ -29,7 +29,8 @@ const INSTR: u64 = std::mem::size_of::<Instr>() as u64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operand {
     Slot(u16),
-    /// An integer constant that fits in 32 bits (sign-extended for i64).
+    /// An integer constant that fits in 32 bits (sign-extended for i64), or a float
+    /// constant as an `f32`'s bits (see [`narrow_f64`]); the consumer's type says which.
     Imm(u32),
 }
 
@@ -98,6 +99,13 @@ impl Folder<'_> {
                 Some(&Instr::I64Const(c)) if c as i64 == i64::from(c as i32) => {
                     Operand::Imm(c as u32)
                 }
+                Some(&Instr::F32Const(bits)) if !f32::from_bits(bits).is_nan() => {
+                    Operand::Imm(bits)
+                }
+                Some(&Instr::F64Const(bits)) => match narrow_f64(bits) {
+                    Some(bits) => Operand::Imm(bits),
+                    None => break,
+                },
                 _ => break,
             };
             pushed.push(operand);
@@ -242,6 +250,13 @@ impl Folder<'_> {
         match self.code.get(next) {
             Some(&Instr::LocalSet(x)) => (Sink::Set(x as u16), next),
             Some(&Instr::LocalTee(x)) => (Sink::Tee(x as u16), next),
+            // `i32.eqz; br_if`: branch when the result is zero.
+            Some(&Instr::I32Eqz) if branches => match self.code.get(next + 1) {
+                Some(&instr) if let Some((to, neg)) = branch(instr) => {
+                    (Sink::Branch { to, neg: !neg }, next + 1)
+                }
+                _ => (Sink::Stack, at),
+            },
             Some(&instr) if branches => match branch(instr) {
                 Some((to, neg)) => (Sink::Branch { to, neg }, next),
                 None => (Sink::Stack, at),
@@ -274,6 +289,15 @@ fn branch(instr: Instr) -> Option<(u32, bool)> {
     }
 }
 
+/// The bits of the `f32` that equals the `f64` with bits `bits`, if there is one. NaNs
+/// are left out: a mirrored operator must not change which NaN it returns, and with a
+/// number as the constant operand the NaN operand is the one returned either way.
+fn narrow_f64(bits: u64) -> Option<u32> {
+    let value = f64::from_bits(bits);
+    let narrow = value as f32;
+    (!value.is_nan() && f64::from(narrow).to_bits() == bits).then_some(narrow.to_bits())
+}
+
 fn branch_nonzero(a: u16, sp: i16, skip: u8, neg: bool, to: u32) -> Instr {
     Instr::RBrNz(RegBr {
         a,
@@ -302,7 +326,8 @@ mod tests {
             h = match instr {
                 LocalGet(_) | I32Const(_) | I64Const(_) | F64Const(_) => h + 1,
                 LocalTee(_) | I32Load(_) | I32Eqz | I64ExtendI32U => h,
-                LocalSet(_) | BrIf(_) | BrIfEqz(_) | I32Add | I32Sub | I32LtS | F64Add => h - 1,
+                LocalSet(_) | BrIf(_) | BrIfEqz(_) | I32Add | I32Sub | I32LtS | F64Add | F64Mul
+                | F64Le => h - 1,
                 I32Store(_) => h - 2,
                 _ => h,
             };
@@ -405,7 +430,71 @@ mod tests {
     }
 
     #[test]
-    fn float_constants_and_moving_branches_are_left_alone() {
+    fn a_zero_test_of_a_comparison_negates_its_branch() {
+        let code = folded(
+            &[
+                LocalGet(0),
+                LocalGet(1),
+                I32LtS,
+                I32Eqz,
+                BrIf(jump(0)),
+                Return,
+            ],
+            2,
+        );
+        let expected = RI32LtSBr(RegBr {
+            a: 32,
+            b: 16,
+            sp: 0,
+            skip: 64,
+            neg: true,
+            to: Imm32::new(0),
+        });
+        assert_eq!(code[0], expected);
+    }
+
+    #[test]
+    fn a_float_constant_that_an_f32_holds_is_an_immediate() {
+        let four = 4.0f64.to_bits();
+        let code = folded(
+            &[
+                LocalGet(0),
+                F64Const(four),
+                F64Le,
+                I32Eqz,
+                BrIf(jump(0)),
+                Return,
+            ],
+            1,
+        );
+        let expected = RF64LeBrImm(RegBrImm {
+            a: 16,
+            sp: 0,
+            skip: 64,
+            neg: true,
+            imm: Imm32::new(4.0f32.to_bits()),
+            to: Imm32::new(0),
+        });
+        assert_eq!(code[0], expected);
+        // `2 * x` is `x * 2`.
+        let two = 2.0f64.to_bits();
+        let code = folded(
+            &[F64Const(two), LocalGet(0), F64Mul, LocalSet(1), Return],
+            2,
+        );
+        assert!(matches!(
+            code[0],
+            RF64MulImm(RegImm { dst: 16, a: 32, imm, .. }) if imm == Imm32::new(2.0f32.to_bits())
+        ));
+    }
+
+    #[test]
+    fn float_constants_beyond_f32_nans_and_moving_branches_are_left_alone() {
+        for constant in [0.1f64.to_bits(), f64::NAN.to_bits(), 1e300f64.to_bits()] {
+            let code = folded(&[LocalGet(0), F64Const(constant), F64Add, Return], 1);
+            assert_eq!(code[0], LocalGet(0));
+            assert_eq!(code[1], F64Const(constant));
+        }
         let moving = Target {
             to: 0,
             drop: 1,
@@ -413,7 +502,7 @@ mod tests {
         };
         let plain = [
             LocalGet(0),
-            F64Const(0),
+            F64Const(0.1f64.to_bits()),
             F64Add,
             LocalGet(1),
             BrIf(moving),
@@ -421,8 +510,61 @@ mod tests {
         ];
         let code = folded(&plain, 2);
         assert_eq!(code[0], LocalGet(0));
-        assert_eq!(code[1], F64Const(0));
+        assert_eq!(code[1], F64Const(0.1f64.to_bits()));
         assert_eq!(code[3], LocalGet(1));
+    }
+
+    /// Runs `f` once uncounted (register forms) and once counted one instruction at a
+    /// time (plain code) on each argument; both must agree bit for bit.
+    fn assert_forms_agree_with_plain_code(wat: &str, args: &[u64]) {
+        use crate::{Config, Linker, Module, Outcome, Store, Value};
+        let config = Config::default();
+        let module = Module::new(&config, &wat::parse_str(wat).unwrap()).unwrap();
+        for &arg in args {
+            let run = |budget: Option<u64>| {
+                let mut store = Store::new(&config);
+                let instance = Linker::new().instantiate(&mut store, &module).unwrap();
+                store.set_instruction_budget(budget);
+                let mut outcome = store.invoke(instance, "f", &[Value::F64(arg)]).unwrap();
+                while let Outcome::Paused(_) = outcome {
+                    store.set_instruction_budget(budget);
+                    outcome = store.resume().unwrap();
+                }
+                outcome
+            };
+            assert_eq!(run(None), run(Some(1)), "argument bits {arg:#x}");
+        }
+    }
+
+    #[test]
+    fn float_immediates_and_negated_branches_compute_what_the_plain_code_does() {
+        // Doubles x (plus 0.5) until it is no longer below 1000 (or 3 steps ran out),
+        // with comparisons against constants on both sides and `i32.eqz; br_if` exits,
+        // forward and backward.
+        let wat = r#"(module (func (export "f") (param f64) (result f64 i32) (local i32)
+            (block (loop
+              (br_if 1 (i32.eqz (f64.gt (f64.const 1000) (local.get 0))))
+              (local.set 0 (f64.add (f64.mul (f64.const 2) (local.get 0)) (f64.const 0.5)))
+              (local.set 1 (i32.add (local.get 1) (i32.const 1)))
+              (br_if 1 (i32.eqz (i32.lt_s (local.get 1) (i32.const 3))))
+              (br_if 0 (i32.eqz (f64.ge (local.get 0) (f64.const -0.0))))))
+            (f64.sub (local.get 0) (f64.const 1.5)) (local.get 1)))"#;
+        let args = [
+            1.0f64,
+            -0.0,
+            0.0,
+            -3.0,
+            999.75,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let mut bits: Vec<u64> = args.iter().map(|a| a.to_bits()).collect();
+        bits.extend([
+            f64::NAN.to_bits(),
+            0x7ff0_0000_0000_0001,
+            0xfff8_0000_0000_1234,
+        ]);
+        assert_forms_agree_with_plain_code(wat, &bits);
     }
 
     #[test]

@@ -92,6 +92,21 @@ unsafe fn code_of<const COUNT: bool>(func: *const FuncCode) -> *const Instr {
     }
 }
 
+/// A register form's integer immediate, sign-extended for 64-bit operators.
+#[inline(always)]
+fn int_imm(imm: u32) -> Slot {
+    Slot::from(imm as i32 as i64 as u64)
+}
+/// A register form's `f32` immediate.
+#[inline(always)]
+fn f32_imm(imm: u32) -> Slot {
+    Slot::from(imm)
+}
+/// A register form's `f64` immediate: an `f32` that equals it (see `regfold.rs`).
+#[inline(always)]
+fn f64_imm(imm: u32) -> Slot {
+    Slot::from(f64::from(f32::from_bits(imm)).to_bits())
+}
 #[inline(always)]
 fn as_u32(s: Slot) -> u32 {
     s as u32
@@ -806,12 +821,19 @@ impl Store {
                 reg_finish!($kind, r, $put($e));
             }};
         }
+        // `$imm` turns the immediate into a slot (see `RegImm`): `int_imm` unless given.
         macro_rules! reg_binary_imm {
-            ($kind:ident, $r:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {{
+            ($kind:ident, $r:expr, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {
+                reg_binary_imm!($kind, $r, int_imm => $get, $put, |$a, $b| $e)
+            };
+            (
+                $kind:ident, $r:expr, $imm:ident => $get:ident, $put:ident,
+                |$a:ident, $b:ident| $e:expr
+            ) => {{
                 let r: crate::code::RegImm = $r;
                 reg_start!($kind, r);
                 let $a = $get(slot!(r.a));
-                let $b = $get(Slot::from(r.imm.get() as i32 as i64 as u64));
+                let $b = $get($imm(r.imm.get()));
                 reg_finish!($kind, r, $put($e));
             }};
         }
@@ -852,10 +874,13 @@ impl Store {
             }};
         }
         macro_rules! reg_compare_branch_imm {
-            ($r:expr, $get:ident, |$a:ident, $b:ident| $cmp:expr) => {{
+            ($r:expr, $get:ident, |$a:ident, $b:ident| $cmp:expr) => {
+                reg_compare_branch_imm!($r, int_imm => $get, |$a, $b| $cmp)
+            };
+            ($r:expr, $imm:ident => $get:ident, |$a:ident, $b:ident| $cmp:expr) => {{
                 let r: crate::code::RegBrImm = $r;
                 let $a = $get(slot!(r.a));
-                let $b = $get(Slot::from(r.imm.get() as i32 as i64 as u64));
+                let $b = $get($imm(r.imm.get()));
                 reg_branch!(r, $cmp);
             }};
         }
@@ -2030,6 +2055,54 @@ impl Store {
                     Instr::RF32Sub(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a - b),
                     Instr::RF32Mul(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a * b),
                     Instr::RF32Div(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a / b),
+                    Instr::RF32EqImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a == b)
+                    }
+                    Instr::RF32EqBrImm(r) => {
+                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a == b)
+                    }
+                    Instr::RF32NeImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a != b)
+                    }
+                    Instr::RF32NeBrImm(r) => {
+                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a != b)
+                    }
+                    Instr::RF32LtImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a < b)
+                    }
+                    Instr::RF32LtBrImm(r) => {
+                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a < b)
+                    }
+                    Instr::RF32GtImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a > b)
+                    }
+                    Instr::RF32GtBrImm(r) => {
+                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a > b)
+                    }
+                    Instr::RF32LeImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a <= b)
+                    }
+                    Instr::RF32LeBrImm(r) => {
+                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a <= b)
+                    }
+                    Instr::RF32GeImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a >= b)
+                    }
+                    Instr::RF32GeBrImm(r) => {
+                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a >= b)
+                    }
+                    Instr::RF32AddImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_f32, |a, b| a + b)
+                    }
+                    Instr::RF32SubImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_f32, |a, b| a - b)
+                    }
+                    Instr::RF32MulImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_f32, |a, b| a * b)
+                    }
+                    Instr::RF32DivImm(r) => {
+                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_f32, |a, b| a / b)
+                    }
                     Instr::RF32Min(r) => {
                         reg_binary!(pure, r, as_f32, from_f32, |a, b| numeric::f32_min(a, b))
                     }
@@ -2055,6 +2128,54 @@ impl Store {
                     Instr::RF64Sub(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a - b),
                     Instr::RF64Mul(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a * b),
                     Instr::RF64Div(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a / b),
+                    Instr::RF64EqImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a == b)
+                    }
+                    Instr::RF64EqBrImm(r) => {
+                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a == b)
+                    }
+                    Instr::RF64NeImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a != b)
+                    }
+                    Instr::RF64NeBrImm(r) => {
+                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a != b)
+                    }
+                    Instr::RF64LtImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a < b)
+                    }
+                    Instr::RF64LtBrImm(r) => {
+                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a < b)
+                    }
+                    Instr::RF64GtImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a > b)
+                    }
+                    Instr::RF64GtBrImm(r) => {
+                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a > b)
+                    }
+                    Instr::RF64LeImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a <= b)
+                    }
+                    Instr::RF64LeBrImm(r) => {
+                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a <= b)
+                    }
+                    Instr::RF64GeImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a >= b)
+                    }
+                    Instr::RF64GeBrImm(r) => {
+                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a >= b)
+                    }
+                    Instr::RF64AddImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_f64, |a, b| a + b)
+                    }
+                    Instr::RF64SubImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_f64, |a, b| a - b)
+                    }
+                    Instr::RF64MulImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_f64, |a, b| a * b)
+                    }
+                    Instr::RF64DivImm(r) => {
+                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_f64, |a, b| a / b)
+                    }
                     Instr::RF64Min(r) => {
                         reg_binary!(pure, r, as_f64, from_f64, |a, b| numeric::f64_min(a, b))
                     }
