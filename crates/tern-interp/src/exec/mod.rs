@@ -2,9 +2,9 @@
 //!
 //! Execution state lives in the store ([`Execution`]) whenever the loop is not running;
 //! while it runs, the active frame is held in local variables (`ip`, a pointer to the
-//! next instruction, saved as its index; `fp`, `sp`) and written back when the loop
-//! pauses, returns or traps. Nothing else is kept between runs, which is what makes the
-//! state capturable at every instruction boundary.
+//! instruction being executed, saved as the index of the next one; `fp`, `sp`) and
+//! written back when the loop pauses, returns or traps. Nothing else is kept between
+//! runs, which is what makes the state capturable at every instruction boundary.
 //!
 //! # Safety invariants of the loop
 //! - `base` points at the value stack, a `Vec<Slot>` that is resized only by a call that
@@ -29,6 +29,7 @@ use crate::error::{BacktraceFrame, RunError, Trap, TrapKind};
 use crate::numeric;
 use crate::simd;
 use crate::store::{Frame, FuncEntity, Outcome, PauseReason, Slot, Store, from_slot};
+use std::hint::cold_path;
 use std::sync::atomic::Ordering;
 
 pub(crate) use call::HostCallResult;
@@ -351,13 +352,24 @@ impl Store {
         let mut func: *const FuncCode = self.code(frame.instance, frame.func);
         // SAFETY: `func` points into an Arc'ed module kept alive by the store.
         let mut code: *const Instr = unsafe { code_of::<COUNT>(func) };
-        // The next instruction, as a pointer into `code`: one register, and fetching
-        // through it needs no address arithmetic. Saved states hold its index.
+        // The instruction to execute, as a pointer into `code`: one register, and
+        // fetching through it needs no address arithmetic. Saved states hold its index.
+        // It steps to the next instruction at the end of each one, not before: with the
+        // step first, a handler keeps both the old and the new pointer alive (operands
+        // are read through the old one), and every dispatch paid two register copies.
         // SAFETY: a saved pc is within its function's code (see above).
         let mut ip: *const Instr = unsafe { code.add(frame.pc as usize) };
+        // The index of the next instruction (`ip` is the current one while it runs).
         macro_rules! pc {
             () => {
-                ip.offset_from(code) as usize
+                ip.offset_from(code) as usize + 1
+            };
+        }
+        // Continues at instruction `$to`: `ip` is left one before it, and the step
+        // at the loop's end moves it there.
+        macro_rules! jump {
+            ($to:expr) => {
+                ip = code.wrapping_add($to as usize).wrapping_sub(1)
             };
         }
         let mut funcs_map: *const u32 = self.instances[frame.instance as usize].funcs.as_ptr();
@@ -417,6 +429,7 @@ impl Store {
         }
         macro_rules! pause {
             ($reason:expr, $at:expr) => {{
+                cold_path();
                 save!($at);
                 if $reason == PauseReason::BudgetExhausted {
                     self.budget = None;
@@ -429,9 +442,18 @@ impl Store {
         // Every trap leaves the loop for the one place below that reports it, which
         // keeps the loop's code small.
         macro_rules! trap {
-            ($kind:expr) => {
-                break $kind
-            };
+            ($kind:expr) => {{
+                cold_path();
+                break $kind;
+            }};
+        }
+        // An instruction that is rarely executed: the compiler keeps the hot ones'
+        // values in registers at its expense.
+        macro_rules! cold {
+            ($e:expr) => {{
+                cold_path();
+                $e
+            }};
         }
         macro_rules! pop {
             () => {{
@@ -534,7 +556,7 @@ impl Store {
                     copy_slots(sp.sub(keep + t.drop as usize), sp.sub(keep), keep);
                     sp = sp.sub(t.drop as usize);
                 }
-                ip = code.add(t.to as usize);
+                jump!(t.to);
             }};
         }
         // Scalar locals: the low halves of the slots are the values.
@@ -643,7 +665,7 @@ impl Store {
                 poll!($to, {})
             };
             ($to:expr, $before_pause:block) => {
-                if code.add($to as usize) < ip && interrupted!() {
+                if code.add($to as usize) <= ip && interrupted!() {
                     $before_pause
                     pause!(PauseReason::Interrupted, pc!() - 1);
                 }
@@ -666,7 +688,7 @@ impl Store {
                         fp = base.add(caller.fp as usize);
                         let resume = caller.pc as usize;
                         enter!(caller);
-                        ip = code.add(resume);
+                        jump!(resume);
                     }
                 }
             }};
@@ -697,6 +719,7 @@ impl Store {
                         let depth = self.exec.frames.len() + usize::from(!$tail);
                         let new_fp_at = new_fp.offset_from(base) as usize;
                         if new_fp_at + need > stack_len {
+                            cold_path();
                             if new_fp_at + need > max_slots {
                                 trap!(TrapKind::StackExhausted);
                             }
@@ -731,9 +754,10 @@ impl Store {
                             pc: 0,
                             fp: 0
                         });
-                        ip = code;
+                        jump!(0);
                     }
                     FuncEntity::Host { .. } => {
+                        cold_path();
                         let at = sp.offset_from(base) as usize;
                         save!(pc!());
                         let result = self.call_host(addr as u32, at);
@@ -861,7 +885,7 @@ impl Store {
                         PutSlot::put(from_u32($cond), sp);
                         sp = sp.add(1);
                     });
-                    ip = code.add(to as usize);
+                    jump!(to);
                 }
             }};
         }
@@ -917,14 +941,12 @@ impl Store {
             loop {
                 if COUNT {
                     if budget == 0 {
-                        pause!(PauseReason::BudgetExhausted, pc!());
+                        pause!(PauseReason::BudgetExhausted, pc!() - 1);
                     }
                     budget -= 1;
                 }
-                let at = ip;
-                ip = ip.add(1);
-                match *at {
-                    Instr::Unreachable => trap!(TrapKind::Unreachable),
+                match *ip {
+                    Instr::Unreachable => cold!(trap!(TrapKind::Unreachable)),
                     Instr::Br(t) => {
                         poll!(t.to);
                         branch!(t);
@@ -940,7 +962,7 @@ impl Store {
                     }
                     Instr::BrIfEqz(to) => {
                         if as_u32(pop!()) == 0 {
-                            ip = code.add(to as usize);
+                            jump!(to);
                         }
                     }
                     Instr::BrTable { at, len } => {
@@ -985,14 +1007,16 @@ impl Store {
                     }
                     Instr::LocalGet(i) => get_local!(i),
                     Instr::LocalGetV128(i) => {
+                        cold_path();
                         copy_slot(sp, fp.add(i as usize));
                         sp = sp.add(1);
                     }
                     Instr::LocalSetV128(i) => {
+                        cold_path();
                         sp = sp.sub(1);
                         copy_slot(fp.add(i as usize), sp);
                     }
-                    Instr::LocalTeeV128(i) => copy_slot(fp.add(i as usize), sp.sub(1)),
+                    Instr::LocalTeeV128(i) => cold!(copy_slot(fp.add(i as usize), sp.sub(1))),
 
                     // Fused pairs: counted execution does the first instruction only.
                     Instr::LocalGet2(a, b) => fused!({
@@ -1296,6 +1320,7 @@ impl Store {
                     }
 
                     Instr::TableGet(t) => {
+                        cold_path();
                         let index = as_u32(top!());
                         PutSlot::put(
                             checked!(self.table_get(frame.instance, t, index)) as Slot,
@@ -1303,12 +1328,16 @@ impl Store {
                         );
                     }
                     Instr::TableSet(t) => {
+                        cold_path();
                         let value = as_u64(pop!());
                         let index = as_u32(pop!());
                         checked!(self.table_set(frame.instance, t, index, value));
                     }
-                    Instr::TableSize(t) => push!(from_u32(self.table_size(frame.instance, t))),
+                    Instr::TableSize(t) => {
+                        cold!(push!(from_u32(self.table_size(frame.instance, t))))
+                    }
                     Instr::TableGrow(t) => {
+                        cold_path();
                         let n = as_u32(pop!());
                         let init = as_u64(top!());
                         PutSlot::put(
@@ -1317,29 +1346,35 @@ impl Store {
                         );
                     }
                     Instr::TableFill(t) => {
+                        cold_path();
                         let n = as_u32(pop!());
                         let value = as_u64(pop!());
                         let i = as_u32(pop!());
                         checked!(self.table_fill(frame.instance, t, i, value, n));
                     }
                     Instr::TableCopy { dst, src } => {
+                        cold_path();
                         let n = as_u32(pop!());
                         let s = as_u32(pop!());
                         let d = as_u32(pop!());
                         checked!(self.table_copy(frame.instance, dst, src, d, s, n));
                     }
                     Instr::TableInit { table, elem } => {
+                        cold_path();
                         let n = as_u32(pop!());
                         let s = as_u32(pop!());
                         let d = as_u32(pop!());
                         checked!(self.table_init(frame.instance, table, elem, d, s, n));
                     }
                     Instr::ElemDrop(e) => {
+                        cold_path();
                         self.instances[frame.instance as usize].dropped_elems[e as usize] = true
                     }
-                    Instr::RefNull => push!(Lo(0)),
-                    Instr::RefIsNull => unop!(as_u64, from_bool, |a| a == 0),
-                    Instr::RefFunc(f) => push!(Lo(u64::from(*funcs_map.add(f as usize)) + 1)),
+                    Instr::RefNull => cold!(push!(Lo(0))),
+                    Instr::RefIsNull => cold!(unop!(as_u64, from_bool, |a| a == 0)),
+                    Instr::RefFunc(f) => {
+                        cold!(push!(Lo(u64::from(*funcs_map.add(f as usize)) + 1)))
+                    }
 
                     Instr::I32Load(o) => load!(o, 4, |b| from_u32(u32::from_le_bytes(b))),
                     Instr::I64Load(o) => load!(o, 8, |b| from_u64(u64::from_le_bytes(b))),
@@ -1371,6 +1406,7 @@ impl Store {
                     Instr::I64Store16(o) => store!(o, 2, |v| (v as u16).to_le_bytes()),
                     Instr::I64Store32(o) => store!(o, 4, |v| (v as u32).to_le_bytes()),
                     Instr::Load { kind, mem, offset } => {
+                        cold_path();
                         let addr = as_u32(top!());
                         PutSlot::put(
                             checked!(self.load_any(frame.instance, kind, mem, addr, offset)),
@@ -1378,13 +1414,17 @@ impl Store {
                         );
                     }
                     Instr::Store { kind, mem, offset } => {
+                        cold_path();
                         let value = pop!();
                         let addr = as_u32(pop!());
                         checked!(self.store_any(frame.instance, kind, mem, addr, offset, value));
                         reload_mem!();
                     }
-                    Instr::MemorySize(m) => push!(from_u32(self.memory_pages(frame.instance, m))),
+                    Instr::MemorySize(m) => {
+                        cold!(push!(from_u32(self.memory_pages(frame.instance, m))))
+                    }
                     Instr::MemoryGrow(m) => {
+                        cold_path();
                         let delta = as_u32(top!());
                         PutSlot::put(
                             from_u32(self.memory_grow(frame.instance, m, delta)),
@@ -1393,6 +1433,7 @@ impl Store {
                         reload_mem!();
                     }
                     Instr::MemoryInit { mem, data } => {
+                        cold_path();
                         let n = as_u32(pop!());
                         let s = as_u32(pop!());
                         let d = as_u32(pop!());
@@ -1400,9 +1441,11 @@ impl Store {
                         reload_mem!();
                     }
                     Instr::DataDrop(d) => {
+                        cold_path();
                         self.instances[frame.instance as usize].dropped_data[d as usize] = true
                     }
                     Instr::MemoryCopy { dst, src } => {
+                        cold_path();
                         let n = as_u32(pop!());
                         let s = as_u32(pop!());
                         let d = as_u32(pop!());
@@ -1410,6 +1453,7 @@ impl Store {
                         reload_mem!();
                     }
                     Instr::MemoryFill(m) => {
+                        cold_path();
                         let n = as_u32(pop!());
                         let value = as_u32(pop!()) as u8;
                         let d = as_u32(pop!());
@@ -1421,7 +1465,9 @@ impl Store {
                     Instr::I64Const(v) => push!(from_u64(v)),
                     Instr::F32Const(v) => push!(from_u32(v)),
                     Instr::F64Const(v) => push!(from_u64(v)),
-                    Instr::V128Const(i) => push!(*(*func).v128_pool.as_ptr().add(i as usize)),
+                    Instr::V128Const(i) => {
+                        cold!(push!(*(*func).v128_pool.as_ptr().add(i as usize)))
+                    }
 
                     Instr::I32Eqz => unop!(as_u32, from_bool, |a| a == 0),
                     Instr::I32Eq => binop!(as_u32, from_bool, |a, b| a == b),
@@ -1615,6 +1661,7 @@ impl Store {
                     Instr::I64TruncSatF64U => unop!(as_f64, from_u64, |a| a as u64),
 
                     Instr::V128Load { shape, mem, offset } => {
+                        cold_path();
                         let addr = as_u32(top!());
                         let raw = checked!(self.read_bytes(
                             frame.instance,
@@ -1626,6 +1673,7 @@ impl Store {
                         PutSlot::put(simd::finish_load(shape, raw), sp.sub(1));
                     }
                     Instr::V128Store { mem, offset } => {
+                        cold_path();
                         let value = pop!();
                         let addr = as_u32(pop!());
                         checked!(self.write_bytes(frame.instance, mem, addr, offset, 16, value));
@@ -1637,6 +1685,7 @@ impl Store {
                         mem,
                         offset,
                     } => {
+                        cold_path();
                         let v = pop!();
                         let addr = as_u32(top!());
                         let bytes = u32::from(width / 8);
@@ -1652,6 +1701,7 @@ impl Store {
                         mem,
                         offset,
                     } => {
+                        cold_path();
                         let v = pop!();
                         let addr = as_u32(pop!());
                         let value = v >> (u32::from(lane) * u32::from(width));
@@ -1659,32 +1709,38 @@ impl Store {
                         checked!(self.write_bytes(frame.instance, mem, addr, offset, bytes, value));
                         reload_mem!();
                     }
-                    Instr::SimdUnary(op) => unop!(as_v128, as_v128, |a| simd::unary(op, a)),
+                    Instr::SimdUnary(op) => cold!(unop!(as_v128, as_v128, |a| simd::unary(op, a))),
                     Instr::SimdBinary(op) => {
+                        cold_path();
                         binop!(as_v128, as_v128, |a, b| simd::binary(op, a, b))
                     }
                     Instr::SimdTernary(op) => {
+                        cold_path();
                         let c = pop!();
                         let b = pop!();
                         PutSlot::put(simd::ternary(op, top!(), b, c), sp.sub(1));
                     }
                     Instr::SimdShuffle(i) => {
+                        cold_path();
                         let lanes = (*(*func).v128_pool.as_ptr().add(i as usize)).to_le_bytes();
                         binop!(as_v128, as_v128, |a, b| simd::shuffle(&lanes, a, b))
                     }
-                    Instr::SimdSplat(op) => unop!(as_u64, as_v128, |a| simd::splat(op, a)),
+                    Instr::SimdSplat(op) => cold!(unop!(as_u64, as_v128, |a| simd::splat(op, a))),
                     Instr::SimdExtractLane(op, lane) => {
+                        cold_path();
                         unop!(as_v128, from_u64, |a| simd::extract_lane(op, lane, a))
                     }
                     Instr::SimdReplaceLane(op, lane) => {
+                        cold_path();
                         let x = as_u64(pop!());
                         unop!(as_v128, as_v128, |a| simd::replace_lane(op, lane, a, x))
                     }
                     Instr::SimdShift(op) => {
+                        cold_path();
                         let amount = as_u32(pop!());
                         unop!(as_v128, as_v128, |a| simd::shift(op, a, amount))
                     }
-                    Instr::SimdTest(op) => unop!(as_v128, from_u32, |a| simd::test(op, a)),
+                    Instr::SimdTest(op) => cold!(unop!(as_v128, from_u32, |a| simd::test(op, a))),
 
                     // Register forms.
                     Instr::RBrNz(r) => {
@@ -2377,6 +2433,7 @@ impl Store {
                     Instr::RI64Store16(r) => reg_store!(r, 2, |v| (v as u16).to_le_bytes()),
                     Instr::RI64Store32(r) => reg_store!(r, 4, |v| (v as u32).to_le_bytes()),
                 }
+                ip = ip.wrapping_add(1);
             }
         };
         // SAFETY: as in the loop.
