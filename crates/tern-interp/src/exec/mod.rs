@@ -946,7 +946,7 @@ impl Store {
                     budget -= 1;
                 }
                 match *ip {
-                    Instr::Unreachable => cold!(trap!(TrapKind::Unreachable)),
+                    Instr::Unreachable => trap!(TrapKind::Unreachable),
                     Instr::Br(t) => {
                         poll!(t.to);
                         branch!(t);
