@@ -449,8 +449,11 @@ pub(crate) struct FuncCode {
     pub code: Vec<Instr>,
     /// The same code with fused and register-form instructions (see `fuse.rs` and
     /// `regfold.rs`) at the start of the sequences they replace; index for index like
-    /// `code`. Uncounted execution runs this.
+    /// `code`. Uncounted execution in the loop runs this.
     pub fast: Vec<Instr>,
+    /// Register-form code with a handler per instruction (see `exec/threaded`).
+    #[cfg(tern_threaded)]
+    pub threaded: crate::exec::threaded::Threaded,
     /// `offsets[i]` is the byte offset in the module of the Wasm instruction that
     /// `code[i]` executes; strictly increasing.
     pub offsets: Vec<u32>,

@@ -12,6 +12,11 @@ pub struct Config {
     pub max_stack_slots: usize,
     /// Maximum number of nested Wasm calls.
     pub max_call_depth: usize,
+    /// Whether uncounted runs use threaded code where the build has it (optimized
+    /// builds for x86-64 and AArch64); otherwise they run the loop. The default is
+    /// true unless the environment variable `TERN_INTERP_LOOP` is set, which is how
+    /// benchmarks compare the two.
+    pub threaded: bool,
 }
 
 impl Config {
@@ -46,6 +51,7 @@ impl Default for Config {
             // enough that runaway recursion traps quickly.
             max_stack_slots: 1 << 20,
             max_call_depth: 100_000,
+            threaded: std::env::var_os("TERN_INTERP_LOOP").is_none(),
         }
     }
 }

@@ -52,12 +52,35 @@ enum Sink {
 /// `heights[i]` is the operand-stack height before `code[i]`; `locals` is the
 /// function's local count.
 pub(crate) fn fold(code: &[Instr], heights: &[u32], locals: u32, fused: &[u8], fast: &mut [Instr]) {
+    fold_with(code, heights, locals, fused, fast, false)
+}
+
+/// Like [`fold`], but every operator with a register form gets one, even when its
+/// operands are already on the stack: threaded code (`exec/threaded`) has handlers for
+/// register forms only.
+#[cfg(tern_threaded)]
+pub(crate) fn fold_all(code: &[Instr], heights: &[u32], locals: u32, fast: &mut [Instr]) {
+    fold_with(code, heights, locals, &vec![0; code.len()], fast, true)
+}
+
+fn fold_with(
+    code: &[Instr],
+    heights: &[u32],
+    locals: u32,
+    fused: &[u8],
+    fast: &mut [Instr],
+    single: bool,
+) {
     let max_height = heights.iter().copied().max().unwrap_or(0);
     // Distances are 16-bit byte counts; larger frames keep the plain and fused code.
     if (u64::from(locals) + u64::from(max_height) + 2) * SLOT > u64::from(u16::MAX) {
         return;
     }
-    let folder = Folder { code, locals };
+    let folder = Folder {
+        code,
+        locals,
+        single,
+    };
     for (at, &height) in heights.iter().enumerate() {
         let Some((instr, covered)) = folder.fold_at(at, height) else {
             continue;
@@ -73,6 +96,7 @@ pub(crate) fn fold(code: &[Instr], heights: &[u32], locals: u32, fused: &[u8], f
 struct Folder<'c> {
     code: &'c [Instr],
     locals: u32,
+    single: bool,
 }
 
 impl Folder<'_> {
@@ -123,7 +147,9 @@ impl Folder<'_> {
             all.extend_from_slice(&pushed);
             Some(all)
         };
-        let form = |instr: Instr, end: usize| (end > start).then_some((instr, end - start + 1));
+        let form = |instr: Instr, end: usize| {
+            (end > start || self.single).then_some((instr, end - start + 1))
+        };
         let skip = |end: usize| ((end - start) as u64 * INSTR) as u8;
         let trap_at = ((at - start) as u64 * INSTR) as u8;
 

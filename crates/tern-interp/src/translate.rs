@@ -126,6 +126,12 @@ pub(crate) fn translate_function(
     let mut fast = t.out.code.clone();
     let fused = crate::fuse::fuse(&mut fast);
     crate::regfold::fold(&t.out.code, &t.heights, t.out.locals, &fused, &mut fast);
+    #[cfg(tern_threaded)]
+    {
+        let mut reg = t.out.code.clone();
+        crate::regfold::fold_all(&t.out.code, &t.heights, t.out.locals, &mut reg);
+        t.out.threaded = crate::exec::threaded::build(&t.out.code, &reg, &t.out.br_tables);
+    }
     t.out.fast = fast;
     Ok(t.out)
 }

@@ -1,5 +1,8 @@
 //! The execution loop.
 //!
+//! Uncounted runs in optimized native builds execute threaded code instead (see
+//! `threaded/mod.rs`), which hands single instructions back to this loop.
+//!
 //! Execution state lives in the store ([`Execution`]) whenever the loop is not running;
 //! while it runs, the active frame is held in local variables (`ip`, a pointer to the
 //! instruction being executed, saved as the index of the next one; `fp`, `sp`) and
@@ -23,12 +26,16 @@
 
 mod bulk;
 mod call;
+mod forms;
+#[cfg(tern_threaded)]
+pub(crate) mod threaded;
 
 use crate::code::{FuncCode, Instr, Target};
 use crate::error::{BacktraceFrame, RunError, Trap, TrapKind};
 use crate::numeric;
 use crate::simd;
 use crate::store::{Frame, FuncEntity, Outcome, PauseReason, Slot, Store, from_slot};
+use forms::register_forms;
 use std::hint::cold_path;
 use std::sync::atomic::Ordering;
 
@@ -257,7 +264,7 @@ impl Store {
         let result = if self.budget.is_some() {
             self.execute::<true>()
         } else {
-            self.execute::<false>()
+            self.execute_uncounted()
         };
         if let (Some(before), after) = (start_budget, self.budget) {
             self.executed += before - after.unwrap_or(0);
@@ -277,6 +284,16 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// Runs without counting: threaded code where this build has it (see
+    /// `threaded/mod.rs`) and the configuration asks for it, else the loop.
+    fn execute_uncounted(&mut self) -> Result<Exit, RunError> {
+        #[cfg(tern_threaded)]
+        if self.config.threaded {
+            return self.execute_threaded();
+        }
+        self.execute::<false>()
     }
 
     /// The translated code of a defined function.
@@ -936,6 +953,28 @@ impl Store {
             }};
         }
 
+        // The loop's `match`: the arms written below, then one per register form of
+        // the shared table (`forms.rs`).
+        macro_rules! loop_match {
+            ({ $instr:expr; $($arms:tt)* } $($family:ident $v:ident ($($args:tt)*);)*) => {
+                match $instr {
+                    $($arms)*
+                    $(Instr::$v(r) => loop_form!($family r $($args)*),)*
+                }
+            };
+        }
+        macro_rules! loop_form {
+            (binary $r:ident $kind:ident, $($rest:tt)*) => { reg_binary!($kind, $r, $($rest)*) };
+            (binary_imm $r:ident $kind:ident, $($rest:tt)*) => {
+                reg_binary_imm!($kind, $r, $($rest)*)
+            };
+            (unary $r:ident $kind:ident, $($rest:tt)*) => { reg_unary!($kind, $r, $($rest)*) };
+            (branch $r:ident $($rest:tt)*) => { reg_compare_branch!($r, $($rest)*) };
+            (branch_imm $r:ident $($rest:tt)*) => { reg_compare_branch_imm!($r, $($rest)*) };
+            (load $r:ident $($rest:tt)*) => { reg_load!($r, $($rest)*) };
+            (store $r:ident $($rest:tt)*) => { reg_store!($r, $($rest)*) };
+        }
+
         // SAFETY: the invariants in the module docs hold for every access below.
         let kind: TrapKind = unsafe {
             loop {
@@ -945,1494 +984,814 @@ impl Store {
                     }
                     budget -= 1;
                 }
-                match *ip {
-                    Instr::Unreachable => trap!(TrapKind::Unreachable),
-                    Instr::Br(t) => {
-                        poll!(t.to);
-                        branch!(t);
-                    }
-                    Instr::BrIf(t) => {
-                        if as_u32(top!()) != 0 {
-                            poll!(t.to);
-                            sp = sp.sub(1);
-                            branch!(t);
-                        } else {
-                            sp = sp.sub(1);
-                        }
-                    }
-                    Instr::BrIfEqz(to) => {
-                        if as_u32(pop!()) == 0 {
-                            jump!(to);
-                        }
-                    }
-                    Instr::BrTable { at, len } => {
-                        let index = (as_u32(top!()) as usize).min(len as usize - 1);
-                        let t = *(*func).br_tables.as_ptr().add(at as usize + index);
-                        poll!(t.to);
-                        sp = sp.sub(1);
-                        branch!(t);
-                    }
-                    Instr::Return => do_return!(),
-                    Instr::Call(f) => {
-                        if interrupted!() {
-                            pause!(PauseReason::Interrupted, pc!() - 1);
-                        }
-                        call!(*funcs_map.add(f as usize), false, 0);
-                    }
-                    Instr::ReturnCall(f) => {
-                        if interrupted!() {
-                            pause!(PauseReason::Interrupted, pc!() - 1);
-                        }
-                        call!(*funcs_map.add(f as usize), true, 0);
-                    }
-                    Instr::CallIndirect { ty, table } => {
-                        if interrupted!() {
-                            pause!(PauseReason::Interrupted, pc!() - 1);
-                        }
-                        call_indirect!(ty, table, false);
-                    }
-                    Instr::ReturnCallIndirect { ty, table } => {
-                        if interrupted!() {
-                            pause!(PauseReason::Interrupted, pc!() - 1);
-                        }
-                        call_indirect!(ty, table, true);
-                    }
-                    Instr::Drop => sp = sp.sub(1),
-                    Instr::Select => {
-                        let c = as_u32(pop!());
-                        sp = sp.sub(1);
-                        if c == 0 {
-                            copy_slot(sp.sub(1), sp);
-                        }
-                    }
-                    Instr::LocalGet(i) => get_local!(i),
-                    Instr::LocalGetV128(i) => {
-                        cold_path();
-                        copy_slot(sp, fp.add(i as usize));
-                        sp = sp.add(1);
-                    }
-                    Instr::LocalSetV128(i) => {
-                        cold_path();
-                        sp = sp.sub(1);
-                        copy_slot(fp.add(i as usize), sp);
-                    }
-                    Instr::LocalTeeV128(i) => cold!(copy_slot(fp.add(i as usize), sp.sub(1))),
-
-                    // Fused pairs: counted execution does the first instruction only.
-                    Instr::LocalGet2(a, b) => fused!({
-                        get_local!(a);
-                        get_local!(b);
-                    }),
-                    Instr::LocalGetI32Const(a, c) => fused!({
-                        get_local!(a);
-                        push!(from_u32(c));
-                    }),
-                    Instr::LocalGetI32Add(a) => fused!({
-                        let b = as_u32(*fp.add(a as usize));
-                        PutSlot::put(from_u32(as_u32(top!()).wrapping_add(b)), sp.sub(1));
-                    }),
-                    Instr::LocalGetF64Add(a) => {
-                        fused!(binop_local!(a, as_f64, from_f64, |x, y| x + y))
-                    }
-                    Instr::LocalGetF64Sub(a) => {
-                        fused!(binop_local!(a, as_f64, from_f64, |x, y| x - y))
-                    }
-                    Instr::LocalGetF64Mul(a) => {
-                        fused!(binop_local!(a, as_f64, from_f64, |x, y| x * y))
-                    }
-                    Instr::LocalGetI32Load(a, o) => fused!({
-                        get_local!(a);
-                        load!(o, 4, |b| from_u32(u32::from_le_bytes(b)))
-                    }),
-                    Instr::LocalGetF64Load(a, o) => fused!({
-                        get_local!(a);
-                        load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
-                    }),
-                    Instr::LocalCopy(a, x) => {
-                        fused!(copy_lo!(fp.add(x as usize), fp.add(a as usize)))
-                    }
-                    Instr::LocalTeeGet(x, y) => fused!({
-                        copy_lo!(fp.add(x as usize), sp.sub(1));
-                        get_local!(y);
-                    }),
-                    Instr::I32AddI32Load(o) => {
-                        fused!({
-                            binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
-                            load!(o, 4, |b| from_u32(u32::from_le_bytes(b)))
-                        })
-                    }
-                    Instr::I32AddF64Load(o) => {
-                        fused!({
-                            binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
-                            load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
-                        })
-                    }
-                    Instr::I64AddConst(c) => {
-                        fused!(unop!(as_u64, from_u64, |a| a.wrapping_add(c)))
-                    }
-                    Instr::I64AndConst(c) => {
-                        fused!(unop!(as_u64, from_u64, |a| a & c))
-                    }
-                    Instr::I64ShlConst(c) => {
-                        fused!(unop!(as_u64, from_u64, |a| a.wrapping_shl(c as u32)))
-                    }
-                    Instr::I64ShrUConst(c) => {
-                        fused!(unop!(as_u64, from_u64, |a| a.wrapping_shr(c as u32)))
-                    }
-                    Instr::LocalI32AddConst(a, c) => fused!(2, {
-                        push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c)))
-                    }),
-                    Instr::LocalsI32Add(a, b) => fused!(2, {
-                        let (x, y) = (as_u32(*fp.add(a as usize)), as_u32(*fp.add(b as usize)));
-                        push!(from_u32(x.wrapping_add(y)))
-                    }),
-                    Instr::LocalGetI32Store(v, o) => fused!({
-                        get_local!(v);
-                        store!(o, 4, |v| as_u32(v).to_le_bytes())
-                    }),
-                    Instr::I32LoadSet(o, x) => {
-                        fused!({
-                            load!(o, 4, |b| from_u32(u32::from_le_bytes(b)));
-                            set_local!(x);
-                        })
-                    }
-                    Instr::I32RotlConst(c) => {
-                        fused!(unop!(as_u32, from_u32, |a| a.rotate_left(c)))
-                    }
-                    Instr::I32XorConst(c) => {
-                        fused!(unop!(as_u32, from_u32, |a| a ^ c))
-                    }
-                    Instr::LocalI32ShlConst(a, c) => fused!(2, {
-                        push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shl(c)))
-                    }),
-                    Instr::LocalsI32Sub(a, b) => fused!(2, {
-                        locals_binop!(a, b, as_u32, from_u32, |x, y| x.wrapping_sub(y))
-                    }),
-                    Instr::LocalsI64Add(a, b) => fused!(2, {
-                        locals_binop!(a, b, as_u64, from_u64, |x, y| x.wrapping_add(y))
-                    }),
-                    Instr::LocalsF64Add(a, b) => {
-                        fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x + y))
-                    }
-                    Instr::LocalsF64Sub(a, b) => {
-                        fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x - y))
-                    }
-                    Instr::LocalsF64Mul(a, b) => {
-                        fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x * y))
-                    }
-                    Instr::I64AddSet(x) => {
-                        binop_set!(x, as_u64, from_u64, |a, b| a.wrapping_add(b))
-                    }
-                    Instr::F64AddSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a + b),
-                    Instr::F64SubSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a - b),
-                    Instr::F64MulSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a * b),
-                    Instr::F64AddTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a + b),
-                    Instr::F64SubTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a - b),
-                    Instr::F64MulTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a * b),
-                    Instr::I32AddConstSet(c, x) => fused!(2, {
-                        let v = as_u32(pop!()).wrapping_add(c);
-                        PutSlot::put(from_u32(v), fp.add(x as usize));
-                    }),
-                    Instr::I32AddConstTee(c, x) => fused!(2, {
-                        let v = from_u32(as_u32(top!()).wrapping_add(c));
-                        PutSlot::put(v, sp.sub(1));
-                        copy_lo!(fp.add(x as usize), sp.sub(1));
-                    }),
-                    Instr::LocalI32RotlConst(a, c) => fused!(2, {
-                        push!(from_u32(as_u32(*fp.add(a as usize)).rotate_left(c)))
-                    }),
-                    Instr::LocalI32ShrUConst(a, c) => fused!(2, {
-                        push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shr(c)))
-                    }),
-                    Instr::LocalsI32And(a, b) => {
-                        fused!(2, locals_binop!(a, b, as_u32, from_u32, |x, y| x & y))
-                    }
-                    Instr::LocalsI32Xor(a, b) => {
-                        fused!(2, locals_binop!(a, b, as_u32, from_u32, |x, y| x ^ y))
-                    }
-                    Instr::LocalI32RotlConstXor(a, c) => fused!(3, {
-                        let rotated = as_u32(*fp.add(a as usize)).rotate_left(c);
-                        unop!(as_u32, from_u32, |v| v ^ rotated)
-                    }),
-                    Instr::LocalCopy2(a, x, b, y) => fused!(3, {
-                        copy_lo!(fp.add(usize::from(x)), fp.add(usize::from(a)));
-                        copy_lo!(fp.add(usize::from(y)), fp.add(usize::from(b)));
-                    }),
-                    Instr::LocalSetGet(x, y) => fused!({
-                        copy_lo!(fp.add(x as usize), sp.sub(1));
-                        copy_lo!(sp.sub(1), fp.add(y as usize));
-                    }),
-                    Instr::I32ConstSet(c, x) => fused!({
-                        PutSlot::put(from_u32(c), fp.add(x as usize));
-                    }),
-                    Instr::I64ConstSet(x, c) => fused!({
-                        PutSlot::put(from_u64(c), fp.add(x as usize));
-                    }),
-                    Instr::I32AddConst(c) => {
-                        fused!(unop!(as_u32, from_u32, |a| a.wrapping_add(c)))
-                    }
-                    Instr::I32AndConst(c) => {
-                        fused!(unop!(as_u32, from_u32, |a| a & c))
-                    }
-                    Instr::I32ShlConst(c) => {
-                        fused!(unop!(as_u32, from_u32, |a| a.wrapping_shl(c)))
-                    }
-                    Instr::I32ShrUConst(c) => {
-                        fused!(unop!(as_u32, from_u32, |a| a.wrapping_shr(c)))
-                    }
-                    Instr::I32AddSet(x) => {
-                        fused!({
-                            let b = as_u32(pop!());
-                            PutSlot::put(
-                                from_u32(as_u32(pop!()).wrapping_add(b)),
-                                fp.add(x as usize),
-                            );
-                        })
-                    }
-                    Instr::I32AddTee(x) => {
-                        fused!({
-                            binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
-                            copy_lo!(fp.add(x as usize), sp.sub(1));
-                        })
-                    }
-                    Instr::I32EqzBrIf(t) => fused!({
-                        let taken = as_u32(top!()) == 0;
-                        br_if_taken!(taken, t);
-                    }),
-                    Instr::LocalI32AddConstSet(a, c, x) => fused!(3, {
-                        let v = as_u32(*fp.add(a as usize)).wrapping_add(c);
-                        PutSlot::put(from_u32(v), fp.add(x as usize));
-                    }),
-                    Instr::LocalI32AddConstTee(a, c, x) => fused!(3, {
-                        let v = from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c));
-                        PutSlot::put(v, fp.add(x as usize));
-                        push!(v);
-                    }),
-                    Instr::I32LoadTee(o, x) => {
-                        fused!({
-                            load!(o, 4, |b| from_u32(u32::from_le_bytes(b)));
-                            copy_lo!(fp.add(x as usize), sp.sub(1));
-                        })
-                    }
-                    Instr::I32EqLocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x == y),
-                    Instr::I32NeLocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x != y),
-                    Instr::I32LtSLocalBrIf(b, to) => {
-                        cmp_local_br_if!(b, to, |x, y| (x as i32) < (y as i32))
-                    }
-                    Instr::I32LtULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x < y),
-                    Instr::I32GtSLocalBrIf(b, to) => {
-                        cmp_local_br_if!(b, to, |x, y| (x as i32) > (y as i32))
-                    }
-                    Instr::I32GtULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x > y),
-                    Instr::I32LeSLocalBrIf(b, to) => {
-                        cmp_local_br_if!(b, to, |x, y| (x as i32) <= (y as i32))
-                    }
-                    Instr::I32LeULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x <= y),
-                    Instr::I32GeSLocalBrIf(b, to) => {
-                        cmp_local_br_if!(b, to, |x, y| (x as i32) >= (y as i32))
-                    }
-                    Instr::I32GeULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x >= y),
-                    Instr::I32EqConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x == y),
-                    Instr::I32NeConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x != y),
-                    Instr::I32LtSConstBrIf(c, to) => {
-                        cmp_const_br_if!(c, to, |x, y| (x as i32) < (y as i32))
-                    }
-                    Instr::I32LtUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x < y),
-                    Instr::I32GtSConstBrIf(c, to) => {
-                        cmp_const_br_if!(c, to, |x, y| (x as i32) > (y as i32))
-                    }
-                    Instr::I32GtUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x > y),
-                    Instr::I32LeSConstBrIf(c, to) => {
-                        cmp_const_br_if!(c, to, |x, y| (x as i32) <= (y as i32))
-                    }
-                    Instr::I32LeUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x <= y),
-                    Instr::I32GeSConstBrIf(c, to) => {
-                        cmp_const_br_if!(c, to, |x, y| (x as i32) >= (y as i32))
-                    }
-                    Instr::I32GeUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x >= y),
-                    Instr::I32EqBrIf(t) => cmp_br_if!(t, |a, b| a == b),
-                    Instr::I32NeBrIf(t) => cmp_br_if!(t, |a, b| a != b),
-                    Instr::I32LtSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) < (b as i32)),
-                    Instr::I32LtUBrIf(t) => cmp_br_if!(t, |a, b| a < b),
-                    Instr::I32GtSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) > (b as i32)),
-                    Instr::I32GtUBrIf(t) => cmp_br_if!(t, |a, b| a > b),
-                    Instr::I32LeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) <= (b as i32)),
-                    Instr::I32LeUBrIf(t) => cmp_br_if!(t, |a, b| a <= b),
-                    Instr::I32GeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) >= (b as i32)),
-                    Instr::I32GeUBrIf(t) => cmp_br_if!(t, |a, b| a >= b),
-                    Instr::F64AddStore(o) => fused!({
-                        binop!(as_f64, from_f64, |a, b| a + b);
-                        store!(o, 8, |v| as_u64(v).to_le_bytes())
-                    }),
-                    Instr::F64SubStore(o) => fused!({
-                        binop!(as_f64, from_f64, |a, b| a - b);
-                        store!(o, 8, |v| as_u64(v).to_le_bytes())
-                    }),
-                    Instr::F64MulStore(o) => fused!({
-                        binop!(as_f64, from_f64, |a, b| a * b);
-                        store!(o, 8, |v| as_u64(v).to_le_bytes())
-                    }),
-                    Instr::I32AddConstF64Load(c, o) => fused!(2, {
-                        unop!(as_u32, from_u32, |a| a.wrapping_add(c));
-                        load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
-                    }),
-                    Instr::I32ConstStore8(c, o) => fused!({
-                        push!(from_u32(c));
-                        store!(o, 1, |v| [v as u8])
-                    }),
-                    Instr::LocalTeeI32Add(x) => fused!({
-                        copy_lo!(fp.add(x as usize), sp.sub(1));
-                        binop!(as_u32, from_u32, |a, b| a.wrapping_add(b))
-                    }),
-                    Instr::LocalGetLocalI32ShlConst(a, b, c) => fused!(3, {
-                        get_local!(a);
-                        push!(from_u32(as_u32(*fp.add(b as usize)).wrapping_shl(c)))
-                    }),
-                    Instr::I32AddConstI64Load(c, o) => fused!(2, {
-                        unop!(as_u32, from_u32, |a| a.wrapping_add(c));
-                        load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
-                    }),
-                    Instr::I64MulConst(c) => {
-                        fused!(unop!(as_u64, from_u64, |a| a.wrapping_mul(c)))
-                    }
-                    Instr::LocalGetI64Xor(a) => {
-                        fused!(binop_local!(a, as_u64, from_u64, |x, y| x ^ y))
-                    }
-                    Instr::I64XorTee(x) => binop_tee!(x, as_u64, from_u64, |a, b| a ^ b),
-                    Instr::LocalsI32Store(a, v, o) => fused!(2, {
-                        get_local!(a);
-                        get_local!(v);
-                        store!(o, 4, |v| as_u32(v).to_le_bytes())
-                    }),
-                    Instr::F64EqBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a == b),
-                    Instr::F64NeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a != b),
-                    Instr::F64LtBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a < b),
-                    Instr::F64GtBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a > b),
-                    Instr::F64LeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a <= b),
-                    Instr::F64GeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a >= b),
-                    Instr::LocalSet(i) => set_local!(i),
-                    Instr::LocalTee(i) => copy_lo!(fp.add(i as usize), sp.sub(1)),
-                    Instr::GlobalGet(g) => {
-                        push!((*globals.add(*globals_map.add(g as usize) as usize)).value)
-                    }
-                    Instr::GlobalSet(g) => {
-                        (*globals.add(*globals_map.add(g as usize) as usize)).value = pop!()
-                    }
-
-                    Instr::TableGet(t) => {
-                        cold_path();
-                        let index = as_u32(top!());
-                        PutSlot::put(
-                            checked!(self.table_get(frame.instance, t, index)) as Slot,
-                            sp.sub(1),
-                        );
-                    }
-                    Instr::TableSet(t) => {
-                        cold_path();
-                        let value = as_u64(pop!());
-                        let index = as_u32(pop!());
-                        checked!(self.table_set(frame.instance, t, index, value));
-                    }
-                    Instr::TableSize(t) => {
-                        cold!(push!(from_u32(self.table_size(frame.instance, t))))
-                    }
-                    Instr::TableGrow(t) => {
-                        cold_path();
-                        let n = as_u32(pop!());
-                        let init = as_u64(top!());
-                        PutSlot::put(
-                            from_u32(self.table_grow(frame.instance, t, n, init)),
-                            sp.sub(1),
-                        );
-                    }
-                    Instr::TableFill(t) => {
-                        cold_path();
-                        let n = as_u32(pop!());
-                        let value = as_u64(pop!());
-                        let i = as_u32(pop!());
-                        checked!(self.table_fill(frame.instance, t, i, value, n));
-                    }
-                    Instr::TableCopy { dst, src } => {
-                        cold_path();
-                        let n = as_u32(pop!());
-                        let s = as_u32(pop!());
-                        let d = as_u32(pop!());
-                        checked!(self.table_copy(frame.instance, dst, src, d, s, n));
-                    }
-                    Instr::TableInit { table, elem } => {
-                        cold_path();
-                        let n = as_u32(pop!());
-                        let s = as_u32(pop!());
-                        let d = as_u32(pop!());
-                        checked!(self.table_init(frame.instance, table, elem, d, s, n));
-                    }
-                    Instr::ElemDrop(e) => {
-                        cold_path();
-                        self.instances[frame.instance as usize].dropped_elems[e as usize] = true
-                    }
-                    Instr::RefNull => cold!(push!(Lo(0))),
-                    Instr::RefIsNull => cold!(unop!(as_u64, from_bool, |a| a == 0)),
-                    Instr::RefFunc(f) => {
-                        cold!(push!(Lo(u64::from(*funcs_map.add(f as usize)) + 1)))
-                    }
-
-                    Instr::I32Load(o) => load!(o, 4, |b| from_u32(u32::from_le_bytes(b))),
-                    Instr::I64Load(o) => load!(o, 8, |b| from_u64(u64::from_le_bytes(b))),
-                    Instr::F32Load(o) => load!(o, 4, |b| from_u32(u32::from_le_bytes(b))),
-                    Instr::F64Load(o) => load!(o, 8, |b| from_u64(u64::from_le_bytes(b))),
-                    Instr::I32Load8S(o) => load!(o, 1, |b| from_u32(b[0] as i8 as i32 as u32)),
-                    Instr::I32Load8U(o) => load!(o, 1, |b| from_u32(b[0].into())),
-                    Instr::I32Load16S(o) => {
-                        load!(o, 2, |b| from_u32(i16::from_le_bytes(b) as i32 as u32))
-                    }
-                    Instr::I32Load16U(o) => load!(o, 2, |b| from_u32(u16::from_le_bytes(b).into())),
-                    Instr::I64Load8S(o) => load!(o, 1, |b| from_u64(b[0] as i8 as i64 as u64)),
-                    Instr::I64Load8U(o) => load!(o, 1, |b| from_u64(b[0].into())),
-                    Instr::I64Load16S(o) => {
-                        load!(o, 2, |b| from_u64(i16::from_le_bytes(b) as i64 as u64))
-                    }
-                    Instr::I64Load16U(o) => load!(o, 2, |b| from_u64(u16::from_le_bytes(b).into())),
-                    Instr::I64Load32S(o) => {
-                        load!(o, 4, |b| from_u64(i32::from_le_bytes(b) as i64 as u64))
-                    }
-                    Instr::I64Load32U(o) => load!(o, 4, |b| from_u64(u32::from_le_bytes(b).into())),
-                    Instr::I32Store(o) => store!(o, 4, |v| as_u32(v).to_le_bytes()),
-                    Instr::I64Store(o) => store!(o, 8, |v| as_u64(v).to_le_bytes()),
-                    Instr::F32Store(o) => store!(o, 4, |v| as_u32(v).to_le_bytes()),
-                    Instr::F64Store(o) => store!(o, 8, |v| as_u64(v).to_le_bytes()),
-                    Instr::I32Store8(o) => store!(o, 1, |v| [v as u8]),
-                    Instr::I32Store16(o) => store!(o, 2, |v| (v as u16).to_le_bytes()),
-                    Instr::I64Store8(o) => store!(o, 1, |v| [v as u8]),
-                    Instr::I64Store16(o) => store!(o, 2, |v| (v as u16).to_le_bytes()),
-                    Instr::I64Store32(o) => store!(o, 4, |v| (v as u32).to_le_bytes()),
-                    Instr::Load { kind, mem, offset } => {
-                        cold_path();
-                        let addr = as_u32(top!());
-                        PutSlot::put(
-                            checked!(self.load_any(frame.instance, kind, mem, addr, offset)),
-                            sp.sub(1),
-                        );
-                    }
-                    Instr::Store { kind, mem, offset } => {
-                        cold_path();
-                        let value = pop!();
-                        let addr = as_u32(pop!());
-                        checked!(self.store_any(frame.instance, kind, mem, addr, offset, value));
-                        reload_mem!();
-                    }
-                    Instr::MemorySize(m) => {
-                        cold!(push!(from_u32(self.memory_pages(frame.instance, m))))
-                    }
-                    Instr::MemoryGrow(m) => {
-                        cold_path();
-                        let delta = as_u32(top!());
-                        PutSlot::put(
-                            from_u32(self.memory_grow(frame.instance, m, delta)),
-                            sp.sub(1),
-                        );
-                        reload_mem!();
-                    }
-                    Instr::MemoryInit { mem, data } => {
-                        cold_path();
-                        let n = as_u32(pop!());
-                        let s = as_u32(pop!());
-                        let d = as_u32(pop!());
-                        checked!(self.memory_init(frame.instance, mem, data, d, s, n));
-                        reload_mem!();
-                    }
-                    Instr::DataDrop(d) => {
-                        cold_path();
-                        self.instances[frame.instance as usize].dropped_data[d as usize] = true
-                    }
-                    Instr::MemoryCopy { dst, src } => {
-                        cold_path();
-                        let n = as_u32(pop!());
-                        let s = as_u32(pop!());
-                        let d = as_u32(pop!());
-                        checked!(self.memory_copy(frame.instance, dst, src, d, s, n));
-                        reload_mem!();
-                    }
-                    Instr::MemoryFill(m) => {
-                        cold_path();
-                        let n = as_u32(pop!());
-                        let value = as_u32(pop!()) as u8;
-                        let d = as_u32(pop!());
-                        checked!(self.memory_fill(frame.instance, m, d, value, n));
-                        reload_mem!();
-                    }
-
-                    Instr::I32Const(v) => push!(from_u32(v)),
-                    Instr::I64Const(v) => push!(from_u64(v)),
-                    Instr::F32Const(v) => push!(from_u32(v)),
-                    Instr::F64Const(v) => push!(from_u64(v)),
-                    Instr::V128Const(i) => {
-                        cold!(push!(*(*func).v128_pool.as_ptr().add(i as usize)))
-                    }
-
-                    Instr::I32Eqz => unop!(as_u32, from_bool, |a| a == 0),
-                    Instr::I32Eq => binop!(as_u32, from_bool, |a, b| a == b),
-                    Instr::I32Ne => binop!(as_u32, from_bool, |a, b| a != b),
-                    Instr::I32LtS => binop!(as_u32, from_bool, |a, b| (a as i32) < (b as i32)),
-                    Instr::I32LtU => binop!(as_u32, from_bool, |a, b| a < b),
-                    Instr::I32GtS => binop!(as_u32, from_bool, |a, b| (a as i32) > (b as i32)),
-                    Instr::I32GtU => binop!(as_u32, from_bool, |a, b| a > b),
-                    Instr::I32LeS => binop!(as_u32, from_bool, |a, b| (a as i32) <= (b as i32)),
-                    Instr::I32LeU => binop!(as_u32, from_bool, |a, b| a <= b),
-                    Instr::I32GeS => binop!(as_u32, from_bool, |a, b| (a as i32) >= (b as i32)),
-                    Instr::I32GeU => binop!(as_u32, from_bool, |a, b| a >= b),
-                    Instr::I32Clz => unop!(as_u32, from_u32, |a| a.leading_zeros()),
-                    Instr::I32Ctz => unop!(as_u32, from_u32, |a| a.trailing_zeros()),
-                    Instr::I32Popcnt => unop!(as_u32, from_u32, |a| a.count_ones()),
-                    Instr::I32Add => binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)),
-                    Instr::I32Sub => binop!(as_u32, from_u32, |a, b| a.wrapping_sub(b)),
-                    Instr::I32Mul => binop!(as_u32, from_u32, |a, b| a.wrapping_mul(b)),
-                    Instr::I32DivS => {
-                        binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_div_s(a, b)))
-                    }
-                    Instr::I32DivU => {
-                        binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_div_u(a, b)))
-                    }
-                    Instr::I32RemS => {
-                        binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_rem_s(a, b)))
-                    }
-                    Instr::I32RemU => {
-                        binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_rem_u(a, b)))
-                    }
-                    Instr::I32And => binop!(as_u32, from_u32, |a, b| a & b),
-                    Instr::I32Or => binop!(as_u32, from_u32, |a, b| a | b),
-                    Instr::I32Xor => binop!(as_u32, from_u32, |a, b| a ^ b),
-                    Instr::I32Shl => binop!(as_u32, from_u32, |a, b| a.wrapping_shl(b)),
-                    Instr::I32ShrS => {
-                        binop!(as_u32, from_u32, |a, b| (a as i32).wrapping_shr(b) as u32)
-                    }
-                    Instr::I32ShrU => binop!(as_u32, from_u32, |a, b| a.wrapping_shr(b)),
-                    Instr::I32Rotl => binop!(as_u32, from_u32, |a, b| a.rotate_left(b)),
-                    Instr::I32Rotr => binop!(as_u32, from_u32, |a, b| a.rotate_right(b)),
-
-                    Instr::I64Eqz => unop!(as_u64, from_bool, |a| a == 0),
-                    Instr::I64Eq => binop!(as_u64, from_bool, |a, b| a == b),
-                    Instr::I64Ne => binop!(as_u64, from_bool, |a, b| a != b),
-                    Instr::I64LtS => binop!(as_u64, from_bool, |a, b| (a as i64) < (b as i64)),
-                    Instr::I64LtU => binop!(as_u64, from_bool, |a, b| a < b),
-                    Instr::I64GtS => binop!(as_u64, from_bool, |a, b| (a as i64) > (b as i64)),
-                    Instr::I64GtU => binop!(as_u64, from_bool, |a, b| a > b),
-                    Instr::I64LeS => binop!(as_u64, from_bool, |a, b| (a as i64) <= (b as i64)),
-                    Instr::I64LeU => binop!(as_u64, from_bool, |a, b| a <= b),
-                    Instr::I64GeS => binop!(as_u64, from_bool, |a, b| (a as i64) >= (b as i64)),
-                    Instr::I64GeU => binop!(as_u64, from_bool, |a, b| a >= b),
-                    Instr::I64Clz => unop!(as_u64, from_u64, |a| a.leading_zeros().into()),
-                    Instr::I64Ctz => unop!(as_u64, from_u64, |a| a.trailing_zeros().into()),
-                    Instr::I64Popcnt => unop!(as_u64, from_u64, |a| a.count_ones().into()),
-                    Instr::I64Add => binop!(as_u64, from_u64, |a, b| a.wrapping_add(b)),
-                    Instr::I64Sub => binop!(as_u64, from_u64, |a, b| a.wrapping_sub(b)),
-                    Instr::I64Mul => binop!(as_u64, from_u64, |a, b| a.wrapping_mul(b)),
-                    Instr::I64DivS => {
-                        binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_div_s(a, b)))
-                    }
-                    Instr::I64DivU => {
-                        binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_div_u(a, b)))
-                    }
-                    Instr::I64RemS => {
-                        binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_rem_s(a, b)))
-                    }
-                    Instr::I64RemU => {
-                        binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_rem_u(a, b)))
-                    }
-                    Instr::I64And => binop!(as_u64, from_u64, |a, b| a & b),
-                    Instr::I64Or => binop!(as_u64, from_u64, |a, b| a | b),
-                    Instr::I64Xor => binop!(as_u64, from_u64, |a, b| a ^ b),
-                    Instr::I64Shl => binop!(as_u64, from_u64, |a, b| a.wrapping_shl(b as u32)),
-                    Instr::I64ShrS => {
-                        binop!(as_u64, from_u64, |a, b| (a as i64).wrapping_shr(b as u32)
-                            as u64)
-                    }
-                    Instr::I64ShrU => binop!(as_u64, from_u64, |a, b| a.wrapping_shr(b as u32)),
-                    Instr::I64Rotl => {
-                        binop!(as_u64, from_u64, |a, b| a.rotate_left((b & 63) as u32))
-                    }
-                    Instr::I64Rotr => {
-                        binop!(as_u64, from_u64, |a, b| a.rotate_right((b & 63) as u32))
-                    }
-
-                    Instr::F32Eq => binop!(as_f32, from_bool, |a, b| a == b),
-                    Instr::F32Ne => binop!(as_f32, from_bool, |a, b| a != b),
-                    Instr::F32Lt => binop!(as_f32, from_bool, |a, b| a < b),
-                    Instr::F32Gt => binop!(as_f32, from_bool, |a, b| a > b),
-                    Instr::F32Le => binop!(as_f32, from_bool, |a, b| a <= b),
-                    Instr::F32Ge => binop!(as_f32, from_bool, |a, b| a >= b),
-                    Instr::F32Abs => unop!(as_u32, from_u32, |a| a & 0x7fff_ffff),
-                    Instr::F32Neg => unop!(as_u32, from_u32, |a| a ^ 0x8000_0000),
-                    Instr::F32Ceil => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.ceil())),
-                    Instr::F32Floor => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.floor())),
-                    Instr::F32Trunc => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.trunc())),
-                    Instr::F32Nearest => unop!(as_f32, from_f32, |a| numeric::quiet_f32(
-                        a.round_ties_even()
-                    )),
-                    Instr::F32Sqrt => unop!(as_f32, from_f32, |a| a.sqrt()),
-                    Instr::F32Add => binop!(as_f32, from_f32, |a, b| a + b),
-                    Instr::F32Sub => binop!(as_f32, from_f32, |a, b| a - b),
-                    Instr::F32Mul => binop!(as_f32, from_f32, |a, b| a * b),
-                    Instr::F32Div => binop!(as_f32, from_f32, |a, b| a / b),
-                    Instr::F32Min => binop!(as_f32, from_f32, |a, b| numeric::f32_min(a, b)),
-                    Instr::F32Max => binop!(as_f32, from_f32, |a, b| numeric::f32_max(a, b)),
-                    Instr::F32Copysign => {
-                        binop!(as_u32, from_u32, |a, b| (a & 0x7fff_ffff)
-                            | (b & 0x8000_0000))
-                    }
-
-                    Instr::F64Eq => binop!(as_f64, from_bool, |a, b| a == b),
-                    Instr::F64Ne => binop!(as_f64, from_bool, |a, b| a != b),
-                    Instr::F64Lt => binop!(as_f64, from_bool, |a, b| a < b),
-                    Instr::F64Gt => binop!(as_f64, from_bool, |a, b| a > b),
-                    Instr::F64Le => binop!(as_f64, from_bool, |a, b| a <= b),
-                    Instr::F64Ge => binop!(as_f64, from_bool, |a, b| a >= b),
-                    Instr::F64Abs => unop!(as_u64, from_u64, |a| a & 0x7fff_ffff_ffff_ffff),
-                    Instr::F64Neg => unop!(as_u64, from_u64, |a| a ^ 0x8000_0000_0000_0000),
-                    Instr::F64Ceil => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.ceil())),
-                    Instr::F64Floor => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.floor())),
-                    Instr::F64Trunc => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.trunc())),
-                    Instr::F64Nearest => unop!(as_f64, from_f64, |a| numeric::quiet_f64(
-                        a.round_ties_even()
-                    )),
-                    Instr::F64Sqrt => unop!(as_f64, from_f64, |a| a.sqrt()),
-                    Instr::F64Add => binop!(as_f64, from_f64, |a, b| a + b),
-                    Instr::F64Sub => binop!(as_f64, from_f64, |a, b| a - b),
-                    Instr::F64Mul => binop!(as_f64, from_f64, |a, b| a * b),
-                    Instr::F64Div => binop!(as_f64, from_f64, |a, b| a / b),
-                    Instr::F64Min => binop!(as_f64, from_f64, |a, b| numeric::f64_min(a, b)),
-                    Instr::F64Max => binop!(as_f64, from_f64, |a, b| numeric::f64_max(a, b)),
-                    Instr::F64Copysign => binop!(as_u64, from_u64, |a, b| (a
-                        & 0x7fff_ffff_ffff_ffff)
-                        | (b & 0x8000_0000_0000_0000)),
-
-                    Instr::I32WrapI64 => unop!(as_u64, from_u32, |a| a as u32),
-                    Instr::I32TruncF32S => unop!(as_f32, from_u32, |a| checked!(
-                        numeric::i32_trunc_s(a.into())
-                    )),
-                    Instr::I32TruncF32U => unop!(as_f32, from_u32, |a| checked!(
-                        numeric::i32_trunc_u(a.into())
-                    )),
-                    Instr::I32TruncF64S => {
-                        unop!(as_f64, from_u32, |a| checked!(numeric::i32_trunc_s(a)))
-                    }
-                    Instr::I32TruncF64U => {
-                        unop!(as_f64, from_u32, |a| checked!(numeric::i32_trunc_u(a)))
-                    }
-                    Instr::I64ExtendI32S => unop!(as_u32, from_u64, |a| a as i32 as i64 as u64),
-                    Instr::I64ExtendI32U => unop!(as_u32, from_u64, |a| a.into()),
-                    Instr::I64TruncF32S => unop!(as_f32, from_u64, |a| checked!(
-                        numeric::i64_trunc_s(a.into())
-                    )),
-                    Instr::I64TruncF32U => unop!(as_f32, from_u64, |a| checked!(
-                        numeric::i64_trunc_u(a.into())
-                    )),
-                    Instr::I64TruncF64S => {
-                        unop!(as_f64, from_u64, |a| checked!(numeric::i64_trunc_s(a)))
-                    }
-                    Instr::I64TruncF64U => {
-                        unop!(as_f64, from_u64, |a| checked!(numeric::i64_trunc_u(a)))
-                    }
-                    Instr::F32ConvertI32S => unop!(as_u32, from_f32, |a| a as i32 as f32),
-                    Instr::F32ConvertI32U => unop!(as_u32, from_f32, |a| a as f32),
-                    Instr::F32ConvertI64S => unop!(as_u64, from_f32, |a| a as i64 as f32),
-                    Instr::F32ConvertI64U => unop!(as_u64, from_f32, |a| a as f32),
-                    Instr::F32DemoteF64 => unop!(as_f64, from_f32, |a| numeric::demote(a)),
-                    Instr::F64ConvertI32S => unop!(as_u32, from_f64, |a| a as i32 as f64),
-                    Instr::F64ConvertI32U => unop!(as_u32, from_f64, |a| a as f64),
-                    Instr::F64ConvertI64S => unop!(as_u64, from_f64, |a| a as i64 as f64),
-                    Instr::F64ConvertI64U => unop!(as_u64, from_f64, |a| a as f64),
-                    Instr::F64PromoteF32 => unop!(as_f32, from_f64, |a| numeric::promote(a)),
-                    // Reinterpretations keep the bits; only the slot's width matters.
-                    Instr::I32ReinterpretF32 | Instr::F32ReinterpretI32 => {}
-                    Instr::I64ReinterpretF64 | Instr::F64ReinterpretI64 => {}
-                    Instr::I32Extend8S => unop!(as_u32, from_u32, |a| a as i8 as i32 as u32),
-                    Instr::I32Extend16S => unop!(as_u32, from_u32, |a| a as i16 as i32 as u32),
-                    Instr::I64Extend8S => unop!(as_u64, from_u64, |a| a as i8 as i64 as u64),
-                    Instr::I64Extend16S => unop!(as_u64, from_u64, |a| a as i16 as i64 as u64),
-                    Instr::I64Extend32S => unop!(as_u64, from_u64, |a| a as i32 as i64 as u64),
-                    // Rust's float-to-int `as` saturates and maps NaN to 0, as Wasm requires.
-                    Instr::I32TruncSatF32S => unop!(as_f32, from_u32, |a| a as i32 as u32),
-                    Instr::I32TruncSatF32U => unop!(as_f32, from_u32, |a| a as u32),
-                    Instr::I32TruncSatF64S => unop!(as_f64, from_u32, |a| a as i32 as u32),
-                    Instr::I32TruncSatF64U => unop!(as_f64, from_u32, |a| a as u32),
-                    Instr::I64TruncSatF32S => unop!(as_f32, from_u64, |a| a as i64 as u64),
-                    Instr::I64TruncSatF32U => unop!(as_f32, from_u64, |a| a as u64),
-                    Instr::I64TruncSatF64S => unop!(as_f64, from_u64, |a| a as i64 as u64),
-                    Instr::I64TruncSatF64U => unop!(as_f64, from_u64, |a| a as u64),
-
-                    Instr::V128Load { shape, mem, offset } => {
-                        cold_path();
-                        let addr = as_u32(top!());
-                        let raw = checked!(self.read_bytes(
-                            frame.instance,
-                            mem,
-                            addr,
-                            offset,
-                            shape.width_bytes()
-                        ));
-                        PutSlot::put(simd::finish_load(shape, raw), sp.sub(1));
-                    }
-                    Instr::V128Store { mem, offset } => {
-                        cold_path();
-                        let value = pop!();
-                        let addr = as_u32(pop!());
-                        checked!(self.write_bytes(frame.instance, mem, addr, offset, 16, value));
-                        reload_mem!();
-                    }
-                    Instr::V128LoadLane {
-                        width,
-                        lane,
-                        mem,
-                        offset,
-                    } => {
-                        cold_path();
-                        let v = pop!();
-                        let addr = as_u32(top!());
-                        let bytes = u32::from(width / 8);
-                        let raw =
-                            checked!(self.read_bytes(frame.instance, mem, addr, offset, bytes));
-                        let shift = u32::from(lane) * u32::from(width);
-                        let mask = (u128::MAX >> (128 - u32::from(width))) << shift;
-                        PutSlot::put((v & !mask) | ((raw << shift) & mask), sp.sub(1));
-                    }
-                    Instr::V128StoreLane {
-                        width,
-                        lane,
-                        mem,
-                        offset,
-                    } => {
-                        cold_path();
-                        let v = pop!();
-                        let addr = as_u32(pop!());
-                        let value = v >> (u32::from(lane) * u32::from(width));
-                        let bytes = u32::from(width / 8);
-                        checked!(self.write_bytes(frame.instance, mem, addr, offset, bytes, value));
-                        reload_mem!();
-                    }
-                    Instr::SimdUnary(op) => cold!(unop!(as_v128, as_v128, |a| simd::unary(op, a))),
-                    Instr::SimdBinary(op) => {
-                        cold_path();
-                        binop!(as_v128, as_v128, |a, b| simd::binary(op, a, b))
-                    }
-                    Instr::SimdTernary(op) => {
-                        cold_path();
-                        let c = pop!();
-                        let b = pop!();
-                        PutSlot::put(simd::ternary(op, top!(), b, c), sp.sub(1));
-                    }
-                    Instr::SimdShuffle(i) => {
-                        cold_path();
-                        let lanes = (*(*func).v128_pool.as_ptr().add(i as usize)).to_le_bytes();
-                        binop!(as_v128, as_v128, |a, b| simd::shuffle(&lanes, a, b))
-                    }
-                    Instr::SimdSplat(op) => cold!(unop!(as_u64, as_v128, |a| simd::splat(op, a))),
-                    Instr::SimdExtractLane(op, lane) => {
-                        cold_path();
-                        unop!(as_v128, from_u64, |a| simd::extract_lane(op, lane, a))
-                    }
-                    Instr::SimdReplaceLane(op, lane) => {
-                        cold_path();
-                        let x = as_u64(pop!());
-                        unop!(as_v128, as_v128, |a| simd::replace_lane(op, lane, a, x))
-                    }
-                    Instr::SimdShift(op) => {
-                        cold_path();
-                        let amount = as_u32(pop!());
-                        unop!(as_v128, as_v128, |a| simd::shift(op, a, amount))
-                    }
-                    Instr::SimdTest(op) => cold!(unop!(as_v128, from_u32, |a| simd::test(op, a))),
-
-                    // Register forms.
-                    Instr::RBrNz(r) => {
-                        let a = as_u32(slot!(r.a));
-                        // `local.get; br_if` leaves the local's value as the condition;
-                        // `i32.eqz; br_if` (`neg`) leaves 1.
-                        reg_branch!(r, a != 0, if r.neg { 1 } else { a })
-                    }
-                    Instr::RI32Eq(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a == b),
-                    Instr::RI32EqImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a == b)
-                    }
-                    Instr::RI32EqBr(r) => reg_compare_branch!(r, as_u32, |a, b| a == b),
-                    Instr::RI32EqBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a == b),
-                    Instr::RI32Ne(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a != b),
-                    Instr::RI32NeImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a != b)
-                    }
-                    Instr::RI32NeBr(r) => reg_compare_branch!(r, as_u32, |a, b| a != b),
-                    Instr::RI32NeBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a != b),
-                    Instr::RI32LtS(r) => {
-                        reg_binary!(pure, r, as_u32, from_bool, |a, b| (a as i32) < (b as i32))
-                    }
-                    Instr::RI32LtSImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| (a as i32) < (b as i32))
-                    }
-                    Instr::RI32LtSBr(r) => {
-                        reg_compare_branch!(r, as_u32, |a, b| (a as i32) < (b as i32))
-                    }
-                    Instr::RI32LtSBrImm(r) => {
-                        reg_compare_branch_imm!(r, as_u32, |a, b| (a as i32) < (b as i32))
-                    }
-                    Instr::RI32LtU(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a < b),
-                    Instr::RI32LtUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a < b)
-                    }
-                    Instr::RI32LtUBr(r) => reg_compare_branch!(r, as_u32, |a, b| a < b),
-                    Instr::RI32LtUBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a < b),
-                    Instr::RI32GtS(r) => {
-                        reg_binary!(pure, r, as_u32, from_bool, |a, b| (a as i32) > (b as i32))
-                    }
-                    Instr::RI32GtSImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| (a as i32) > (b as i32))
-                    }
-                    Instr::RI32GtSBr(r) => {
-                        reg_compare_branch!(r, as_u32, |a, b| (a as i32) > (b as i32))
-                    }
-                    Instr::RI32GtSBrImm(r) => {
-                        reg_compare_branch_imm!(r, as_u32, |a, b| (a as i32) > (b as i32))
-                    }
-                    Instr::RI32GtU(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a > b),
-                    Instr::RI32GtUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a > b)
-                    }
-                    Instr::RI32GtUBr(r) => reg_compare_branch!(r, as_u32, |a, b| a > b),
-                    Instr::RI32GtUBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a > b),
-                    Instr::RI32LeS(r) => {
-                        reg_binary!(pure, r, as_u32, from_bool, |a, b| (a as i32) <= (b as i32))
-                    }
-                    Instr::RI32LeSImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| (a as i32) <= (b as i32))
-                    }
-                    Instr::RI32LeSBr(r) => {
-                        reg_compare_branch!(r, as_u32, |a, b| (a as i32) <= (b as i32))
-                    }
-                    Instr::RI32LeSBrImm(r) => {
-                        reg_compare_branch_imm!(r, as_u32, |a, b| (a as i32) <= (b as i32))
-                    }
-                    Instr::RI32LeU(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a <= b),
-                    Instr::RI32LeUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a <= b)
-                    }
-                    Instr::RI32LeUBr(r) => reg_compare_branch!(r, as_u32, |a, b| a <= b),
-                    Instr::RI32LeUBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a <= b),
-                    Instr::RI32GeS(r) => {
-                        reg_binary!(pure, r, as_u32, from_bool, |a, b| (a as i32) >= (b as i32))
-                    }
-                    Instr::RI32GeSImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| (a as i32) >= (b as i32))
-                    }
-                    Instr::RI32GeSBr(r) => {
-                        reg_compare_branch!(r, as_u32, |a, b| (a as i32) >= (b as i32))
-                    }
-                    Instr::RI32GeSBrImm(r) => {
-                        reg_compare_branch_imm!(r, as_u32, |a, b| (a as i32) >= (b as i32))
-                    }
-                    Instr::RI32GeU(r) => reg_binary!(pure, r, as_u32, from_bool, |a, b| a >= b),
-                    Instr::RI32GeUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_bool, |a, b| a >= b)
-                    }
-                    Instr::RI32GeUBr(r) => reg_compare_branch!(r, as_u32, |a, b| a >= b),
-                    Instr::RI32GeUBrImm(r) => reg_compare_branch_imm!(r, as_u32, |a, b| a >= b),
-                    Instr::RI32Add(r) => {
-                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_add(b))
-                    }
-                    Instr::RI32AddImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_add(b))
-                    }
-                    Instr::RI32Sub(r) => {
-                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_sub(b))
-                    }
-                    Instr::RI32SubImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_sub(b))
-                    }
-                    Instr::RI32Mul(r) => {
-                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_mul(b))
-                    }
-                    Instr::RI32MulImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_mul(b))
-                    }
-                    Instr::RI32DivS(r) => reg_binary!(trap, r, as_u32, from_u32, |a, b| checked!(
-                        numeric::i32_div_s(a, b)
-                    )),
-                    Instr::RI32DivSImm(r) => {
-                        reg_binary_imm!(trap, r, as_u32, from_u32, |a, b| checked!(
-                            numeric::i32_div_s(a, b)
-                        ))
-                    }
-                    Instr::RI32DivU(r) => reg_binary!(trap, r, as_u32, from_u32, |a, b| checked!(
-                        numeric::i32_div_u(a, b)
-                    )),
-                    Instr::RI32DivUImm(r) => {
-                        reg_binary_imm!(trap, r, as_u32, from_u32, |a, b| checked!(
-                            numeric::i32_div_u(a, b)
-                        ))
-                    }
-                    Instr::RI32RemS(r) => reg_binary!(trap, r, as_u32, from_u32, |a, b| checked!(
-                        numeric::i32_rem_s(a, b)
-                    )),
-                    Instr::RI32RemSImm(r) => {
-                        reg_binary_imm!(trap, r, as_u32, from_u32, |a, b| checked!(
-                            numeric::i32_rem_s(a, b)
-                        ))
-                    }
-                    Instr::RI32RemU(r) => reg_binary!(trap, r, as_u32, from_u32, |a, b| checked!(
-                        numeric::i32_rem_u(a, b)
-                    )),
-                    Instr::RI32RemUImm(r) => {
-                        reg_binary_imm!(trap, r, as_u32, from_u32, |a, b| checked!(
-                            numeric::i32_rem_u(a, b)
-                        ))
-                    }
-                    Instr::RI32And(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| a & b),
-                    Instr::RI32AndImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a & b)
-                    }
-                    Instr::RI32Or(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| a | b),
-                    Instr::RI32OrImm(r) => reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a | b),
-                    Instr::RI32Xor(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| a ^ b),
-                    Instr::RI32XorImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a ^ b)
-                    }
-                    Instr::RI32Shl(r) => {
-                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_shl(b))
-                    }
-                    Instr::RI32ShlImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_shl(b))
-                    }
-                    Instr::RI32ShrS(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| (a as i32)
-                        .wrapping_shr(b)
-                        as u32),
-                    Instr::RI32ShrSImm(r) => reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| (a
-                        as i32)
-                        .wrapping_shr(b)
-                        as u32),
-                    Instr::RI32ShrU(r) => {
-                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.wrapping_shr(b))
-                    }
-                    Instr::RI32ShrUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.wrapping_shr(b))
-                    }
-                    Instr::RI32Rotl(r) => {
-                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.rotate_left(b))
-                    }
-                    Instr::RI32RotlImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.rotate_left(b))
-                    }
-                    Instr::RI32Rotr(r) => {
-                        reg_binary!(pure, r, as_u32, from_u32, |a, b| a.rotate_right(b))
-                    }
-                    Instr::RI32RotrImm(r) => {
-                        reg_binary_imm!(pure, r, as_u32, from_u32, |a, b| a.rotate_right(b))
-                    }
-                    Instr::RI64Eq(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a == b),
-                    Instr::RI64EqImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a == b)
-                    }
-                    Instr::RI64EqBr(r) => reg_compare_branch!(r, as_u64, |a, b| a == b),
-                    Instr::RI64EqBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a == b),
-                    Instr::RI64Ne(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a != b),
-                    Instr::RI64NeImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a != b)
-                    }
-                    Instr::RI64NeBr(r) => reg_compare_branch!(r, as_u64, |a, b| a != b),
-                    Instr::RI64NeBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a != b),
-                    Instr::RI64LtS(r) => {
-                        reg_binary!(pure, r, as_u64, from_bool, |a, b| (a as i64) < (b as i64))
-                    }
-                    Instr::RI64LtSImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| (a as i64) < (b as i64))
-                    }
-                    Instr::RI64LtSBr(r) => {
-                        reg_compare_branch!(r, as_u64, |a, b| (a as i64) < (b as i64))
-                    }
-                    Instr::RI64LtSBrImm(r) => {
-                        reg_compare_branch_imm!(r, as_u64, |a, b| (a as i64) < (b as i64))
-                    }
-                    Instr::RI64LtU(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a < b),
-                    Instr::RI64LtUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a < b)
-                    }
-                    Instr::RI64LtUBr(r) => reg_compare_branch!(r, as_u64, |a, b| a < b),
-                    Instr::RI64LtUBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a < b),
-                    Instr::RI64GtS(r) => {
-                        reg_binary!(pure, r, as_u64, from_bool, |a, b| (a as i64) > (b as i64))
-                    }
-                    Instr::RI64GtSImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| (a as i64) > (b as i64))
-                    }
-                    Instr::RI64GtSBr(r) => {
-                        reg_compare_branch!(r, as_u64, |a, b| (a as i64) > (b as i64))
-                    }
-                    Instr::RI64GtSBrImm(r) => {
-                        reg_compare_branch_imm!(r, as_u64, |a, b| (a as i64) > (b as i64))
-                    }
-                    Instr::RI64GtU(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a > b),
-                    Instr::RI64GtUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a > b)
-                    }
-                    Instr::RI64GtUBr(r) => reg_compare_branch!(r, as_u64, |a, b| a > b),
-                    Instr::RI64GtUBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a > b),
-                    Instr::RI64LeS(r) => {
-                        reg_binary!(pure, r, as_u64, from_bool, |a, b| (a as i64) <= (b as i64))
-                    }
-                    Instr::RI64LeSImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| (a as i64) <= (b as i64))
-                    }
-                    Instr::RI64LeSBr(r) => {
-                        reg_compare_branch!(r, as_u64, |a, b| (a as i64) <= (b as i64))
-                    }
-                    Instr::RI64LeSBrImm(r) => {
-                        reg_compare_branch_imm!(r, as_u64, |a, b| (a as i64) <= (b as i64))
-                    }
-                    Instr::RI64LeU(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a <= b),
-                    Instr::RI64LeUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a <= b)
-                    }
-                    Instr::RI64LeUBr(r) => reg_compare_branch!(r, as_u64, |a, b| a <= b),
-                    Instr::RI64LeUBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a <= b),
-                    Instr::RI64GeS(r) => {
-                        reg_binary!(pure, r, as_u64, from_bool, |a, b| (a as i64) >= (b as i64))
-                    }
-                    Instr::RI64GeSImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| (a as i64) >= (b as i64))
-                    }
-                    Instr::RI64GeSBr(r) => {
-                        reg_compare_branch!(r, as_u64, |a, b| (a as i64) >= (b as i64))
-                    }
-                    Instr::RI64GeSBrImm(r) => {
-                        reg_compare_branch_imm!(r, as_u64, |a, b| (a as i64) >= (b as i64))
-                    }
-                    Instr::RI64GeU(r) => reg_binary!(pure, r, as_u64, from_bool, |a, b| a >= b),
-                    Instr::RI64GeUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_bool, |a, b| a >= b)
-                    }
-                    Instr::RI64GeUBr(r) => reg_compare_branch!(r, as_u64, |a, b| a >= b),
-                    Instr::RI64GeUBrImm(r) => reg_compare_branch_imm!(r, as_u64, |a, b| a >= b),
-                    Instr::RI64Add(r) => {
-                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_add(b))
-                    }
-                    Instr::RI64AddImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_add(b))
-                    }
-                    Instr::RI64Sub(r) => {
-                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_sub(b))
-                    }
-                    Instr::RI64SubImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_sub(b))
-                    }
-                    Instr::RI64Mul(r) => {
-                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_mul(b))
-                    }
-                    Instr::RI64MulImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_mul(b))
-                    }
-                    Instr::RI64DivS(r) => reg_binary!(trap, r, as_u64, from_u64, |a, b| checked!(
-                        numeric::i64_div_s(a, b)
-                    )),
-                    Instr::RI64DivSImm(r) => {
-                        reg_binary_imm!(trap, r, as_u64, from_u64, |a, b| checked!(
-                            numeric::i64_div_s(a, b)
-                        ))
-                    }
-                    Instr::RI64DivU(r) => reg_binary!(trap, r, as_u64, from_u64, |a, b| checked!(
-                        numeric::i64_div_u(a, b)
-                    )),
-                    Instr::RI64DivUImm(r) => {
-                        reg_binary_imm!(trap, r, as_u64, from_u64, |a, b| checked!(
-                            numeric::i64_div_u(a, b)
-                        ))
-                    }
-                    Instr::RI64RemS(r) => reg_binary!(trap, r, as_u64, from_u64, |a, b| checked!(
-                        numeric::i64_rem_s(a, b)
-                    )),
-                    Instr::RI64RemSImm(r) => {
-                        reg_binary_imm!(trap, r, as_u64, from_u64, |a, b| checked!(
-                            numeric::i64_rem_s(a, b)
-                        ))
-                    }
-                    Instr::RI64RemU(r) => reg_binary!(trap, r, as_u64, from_u64, |a, b| checked!(
-                        numeric::i64_rem_u(a, b)
-                    )),
-                    Instr::RI64RemUImm(r) => {
-                        reg_binary_imm!(trap, r, as_u64, from_u64, |a, b| checked!(
-                            numeric::i64_rem_u(a, b)
-                        ))
-                    }
-                    Instr::RI64And(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a & b),
-                    Instr::RI64AndImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a & b)
-                    }
-                    Instr::RI64Or(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a | b),
-                    Instr::RI64OrImm(r) => reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a | b),
-                    Instr::RI64Xor(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a ^ b),
-                    Instr::RI64XorImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a ^ b)
-                    }
-                    Instr::RI64Shl(r) => {
-                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_shl(b as u32))
-                    }
-                    Instr::RI64ShlImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_shl(b as u32))
-                    }
-                    Instr::RI64ShrS(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| (a as i64)
-                        .wrapping_shr(b as u32)
-                        as u64),
-                    Instr::RI64ShrSImm(r) => reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| (a
-                        as i64)
-                        .wrapping_shr(b as u32)
-                        as u64),
-                    Instr::RI64ShrU(r) => {
-                        reg_binary!(pure, r, as_u64, from_u64, |a, b| a.wrapping_shr(b as u32))
-                    }
-                    Instr::RI64ShrUImm(r) => {
-                        reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a.wrapping_shr(b as u32))
-                    }
-                    Instr::RI64Rotl(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a
-                        .rotate_left((b & 63) as u32)),
-                    Instr::RI64RotlImm(r) => reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a
-                        .rotate_left((b & 63) as u32)),
-                    Instr::RI64Rotr(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| a
-                        .rotate_right((b & 63) as u32)),
-                    Instr::RI64RotrImm(r) => reg_binary_imm!(pure, r, as_u64, from_u64, |a, b| a
-                        .rotate_right((b & 63) as u32)),
-                    Instr::RF32Eq(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a == b),
-                    Instr::RF32EqBr(r) => reg_compare_branch!(r, as_f32, |a, b| a == b),
-                    Instr::RF32Ne(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a != b),
-                    Instr::RF32NeBr(r) => reg_compare_branch!(r, as_f32, |a, b| a != b),
-                    Instr::RF32Lt(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a < b),
-                    Instr::RF32LtBr(r) => reg_compare_branch!(r, as_f32, |a, b| a < b),
-                    Instr::RF32Gt(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a > b),
-                    Instr::RF32GtBr(r) => reg_compare_branch!(r, as_f32, |a, b| a > b),
-                    Instr::RF32Le(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a <= b),
-                    Instr::RF32LeBr(r) => reg_compare_branch!(r, as_f32, |a, b| a <= b),
-                    Instr::RF32Ge(r) => reg_binary!(pure, r, as_f32, from_bool, |a, b| a >= b),
-                    Instr::RF32GeBr(r) => reg_compare_branch!(r, as_f32, |a, b| a >= b),
-                    Instr::RF32Add(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a + b),
-                    Instr::RF32Sub(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a - b),
-                    Instr::RF32Mul(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a * b),
-                    Instr::RF32Div(r) => reg_binary!(pure, r, as_f32, from_f32, |a, b| a / b),
-                    Instr::RF32EqImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a == b)
-                    }
-                    Instr::RF32EqBrImm(r) => {
-                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a == b)
-                    }
-                    Instr::RF32NeImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a != b)
-                    }
-                    Instr::RF32NeBrImm(r) => {
-                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a != b)
-                    }
-                    Instr::RF32LtImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a < b)
-                    }
-                    Instr::RF32LtBrImm(r) => {
-                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a < b)
-                    }
-                    Instr::RF32GtImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a > b)
-                    }
-                    Instr::RF32GtBrImm(r) => {
-                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a > b)
-                    }
-                    Instr::RF32LeImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a <= b)
-                    }
-                    Instr::RF32LeBrImm(r) => {
-                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a <= b)
-                    }
-                    Instr::RF32GeImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_bool, |a, b| a >= b)
-                    }
-                    Instr::RF32GeBrImm(r) => {
-                        reg_compare_branch_imm!(r, f32_imm => as_f32, |a, b| a >= b)
-                    }
-                    Instr::RF32AddImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_f32, |a, b| a + b)
-                    }
-                    Instr::RF32SubImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_f32, |a, b| a - b)
-                    }
-                    Instr::RF32MulImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_f32, |a, b| a * b)
-                    }
-                    Instr::RF32DivImm(r) => {
-                        reg_binary_imm!(pure, r, f32_imm => as_f32, from_f32, |a, b| a / b)
-                    }
-                    Instr::RF32Min(r) => {
-                        reg_binary!(pure, r, as_f32, from_f32, |a, b| numeric::f32_min(a, b))
-                    }
-                    Instr::RF32Max(r) => {
-                        reg_binary!(pure, r, as_f32, from_f32, |a, b| numeric::f32_max(a, b))
-                    }
-                    Instr::RF32Copysign(r) => reg_binary!(pure, r, as_u32, from_u32, |a, b| (a
-                        & 0x7fff_ffff)
-                        | (b & 0x8000_0000)),
-                    Instr::RF64Eq(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a == b),
-                    Instr::RF64EqBr(r) => reg_compare_branch!(r, as_f64, |a, b| a == b),
-                    Instr::RF64Ne(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a != b),
-                    Instr::RF64NeBr(r) => reg_compare_branch!(r, as_f64, |a, b| a != b),
-                    Instr::RF64Lt(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a < b),
-                    Instr::RF64LtBr(r) => reg_compare_branch!(r, as_f64, |a, b| a < b),
-                    Instr::RF64Gt(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a > b),
-                    Instr::RF64GtBr(r) => reg_compare_branch!(r, as_f64, |a, b| a > b),
-                    Instr::RF64Le(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a <= b),
-                    Instr::RF64LeBr(r) => reg_compare_branch!(r, as_f64, |a, b| a <= b),
-                    Instr::RF64Ge(r) => reg_binary!(pure, r, as_f64, from_bool, |a, b| a >= b),
-                    Instr::RF64GeBr(r) => reg_compare_branch!(r, as_f64, |a, b| a >= b),
-                    Instr::RF64Add(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a + b),
-                    Instr::RF64Sub(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a - b),
-                    Instr::RF64Mul(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a * b),
-                    Instr::RF64Div(r) => reg_binary!(pure, r, as_f64, from_f64, |a, b| a / b),
-                    Instr::RF64EqImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a == b)
-                    }
-                    Instr::RF64EqBrImm(r) => {
-                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a == b)
-                    }
-                    Instr::RF64NeImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a != b)
-                    }
-                    Instr::RF64NeBrImm(r) => {
-                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a != b)
-                    }
-                    Instr::RF64LtImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a < b)
-                    }
-                    Instr::RF64LtBrImm(r) => {
-                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a < b)
-                    }
-                    Instr::RF64GtImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a > b)
-                    }
-                    Instr::RF64GtBrImm(r) => {
-                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a > b)
-                    }
-                    Instr::RF64LeImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a <= b)
-                    }
-                    Instr::RF64LeBrImm(r) => {
-                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a <= b)
-                    }
-                    Instr::RF64GeImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_bool, |a, b| a >= b)
-                    }
-                    Instr::RF64GeBrImm(r) => {
-                        reg_compare_branch_imm!(r, f64_imm => as_f64, |a, b| a >= b)
-                    }
-                    Instr::RF64AddImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_f64, |a, b| a + b)
-                    }
-                    Instr::RF64SubImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_f64, |a, b| a - b)
-                    }
-                    Instr::RF64MulImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_f64, |a, b| a * b)
-                    }
-                    Instr::RF64DivImm(r) => {
-                        reg_binary_imm!(pure, r, f64_imm => as_f64, from_f64, |a, b| a / b)
-                    }
-                    Instr::RF64Min(r) => {
-                        reg_binary!(pure, r, as_f64, from_f64, |a, b| numeric::f64_min(a, b))
-                    }
-                    Instr::RF64Max(r) => {
-                        reg_binary!(pure, r, as_f64, from_f64, |a, b| numeric::f64_max(a, b))
-                    }
-                    Instr::RF64Copysign(r) => reg_binary!(pure, r, as_u64, from_u64, |a, b| (a
-                        & 0x7fff_ffff_ffff_ffff)
-                        | (b & 0x8000_0000_0000_0000)),
-                    Instr::RI32Eqz(r) => reg_unary!(pure, r, as_u32, from_bool, |a| a == 0),
-                    Instr::RI32Clz(r) => {
-                        reg_unary!(pure, r, as_u32, from_u32, |a| a.leading_zeros())
-                    }
-                    Instr::RI32Ctz(r) => {
-                        reg_unary!(pure, r, as_u32, from_u32, |a| a.trailing_zeros())
-                    }
-                    Instr::RI32Popcnt(r) => {
-                        reg_unary!(pure, r, as_u32, from_u32, |a| a.count_ones())
-                    }
-                    Instr::RI64Eqz(r) => reg_unary!(pure, r, as_u64, from_bool, |a| a == 0),
-                    Instr::RI64Clz(r) => {
-                        reg_unary!(pure, r, as_u64, from_u64, |a| a.leading_zeros().into())
-                    }
-                    Instr::RI64Ctz(r) => {
-                        reg_unary!(pure, r, as_u64, from_u64, |a| a.trailing_zeros().into())
-                    }
-                    Instr::RI64Popcnt(r) => {
-                        reg_unary!(pure, r, as_u64, from_u64, |a| a.count_ones().into())
-                    }
-                    Instr::RF32Abs(r) => reg_unary!(pure, r, as_u32, from_u32, |a| a & 0x7fff_ffff),
-                    Instr::RF32Neg(r) => reg_unary!(pure, r, as_u32, from_u32, |a| a ^ 0x8000_0000),
-                    Instr::RF32Ceil(r) => {
-                        reg_unary!(pure, r, as_f32, from_f32, |a| numeric::quiet_f32(a.ceil()))
-                    }
-                    Instr::RF32Floor(r) => {
-                        reg_unary!(pure, r, as_f32, from_f32, |a| numeric::quiet_f32(a.floor()))
-                    }
-                    Instr::RF32Trunc(r) => {
-                        reg_unary!(pure, r, as_f32, from_f32, |a| numeric::quiet_f32(a.trunc()))
-                    }
-                    Instr::RF32Nearest(r) => {
-                        reg_unary!(pure, r, as_f32, from_f32, |a| numeric::quiet_f32(
-                            a.round_ties_even()
-                        ))
-                    }
-                    Instr::RF32Sqrt(r) => reg_unary!(pure, r, as_f32, from_f32, |a| a.sqrt()),
-                    Instr::RF64Abs(r) => {
-                        reg_unary!(pure, r, as_u64, from_u64, |a| a & 0x7fff_ffff_ffff_ffff)
-                    }
-                    Instr::RF64Neg(r) => {
-                        reg_unary!(pure, r, as_u64, from_u64, |a| a ^ 0x8000_0000_0000_0000)
-                    }
-                    Instr::RF64Ceil(r) => {
-                        reg_unary!(pure, r, as_f64, from_f64, |a| numeric::quiet_f64(a.ceil()))
-                    }
-                    Instr::RF64Floor(r) => {
-                        reg_unary!(pure, r, as_f64, from_f64, |a| numeric::quiet_f64(a.floor()))
-                    }
-                    Instr::RF64Trunc(r) => {
-                        reg_unary!(pure, r, as_f64, from_f64, |a| numeric::quiet_f64(a.trunc()))
-                    }
-                    Instr::RF64Nearest(r) => {
-                        reg_unary!(pure, r, as_f64, from_f64, |a| numeric::quiet_f64(
-                            a.round_ties_even()
-                        ))
-                    }
-                    Instr::RF64Sqrt(r) => reg_unary!(pure, r, as_f64, from_f64, |a| a.sqrt()),
-                    Instr::RI32WrapI64(r) => reg_unary!(pure, r, as_u64, from_u32, |a| a as u32),
-                    Instr::RI32TruncF32S(r) => reg_unary!(trap, r, as_f32, from_u32, |a| checked!(
-                        numeric::i32_trunc_s(a.into())
-                    )),
-                    Instr::RI32TruncF32U(r) => reg_unary!(trap, r, as_f32, from_u32, |a| checked!(
-                        numeric::i32_trunc_u(a.into())
-                    )),
-                    Instr::RI32TruncF64S(r) => reg_unary!(trap, r, as_f64, from_u32, |a| checked!(
-                        numeric::i32_trunc_s(a)
-                    )),
-                    Instr::RI32TruncF64U(r) => reg_unary!(trap, r, as_f64, from_u32, |a| checked!(
-                        numeric::i32_trunc_u(a)
-                    )),
-                    Instr::RI64ExtendI32S(r) => {
-                        reg_unary!(pure, r, as_u32, from_u64, |a| a as i32 as i64 as u64)
-                    }
-                    Instr::RI64ExtendI32U(r) => reg_unary!(pure, r, as_u32, from_u64, |a| a.into()),
-                    Instr::RI64TruncF32S(r) => reg_unary!(trap, r, as_f32, from_u64, |a| checked!(
-                        numeric::i64_trunc_s(a.into())
-                    )),
-                    Instr::RI64TruncF32U(r) => reg_unary!(trap, r, as_f32, from_u64, |a| checked!(
-                        numeric::i64_trunc_u(a.into())
-                    )),
-                    Instr::RI64TruncF64S(r) => reg_unary!(trap, r, as_f64, from_u64, |a| checked!(
-                        numeric::i64_trunc_s(a)
-                    )),
-                    Instr::RI64TruncF64U(r) => reg_unary!(trap, r, as_f64, from_u64, |a| checked!(
-                        numeric::i64_trunc_u(a)
-                    )),
-                    Instr::RF32ConvertI32S(r) => {
-                        reg_unary!(pure, r, as_u32, from_f32, |a| a as i32 as f32)
-                    }
-                    Instr::RF32ConvertI32U(r) => {
-                        reg_unary!(pure, r, as_u32, from_f32, |a| a as f32)
-                    }
-                    Instr::RF32ConvertI64S(r) => {
-                        reg_unary!(pure, r, as_u64, from_f32, |a| a as i64 as f32)
-                    }
-                    Instr::RF32ConvertI64U(r) => {
-                        reg_unary!(pure, r, as_u64, from_f32, |a| a as f32)
-                    }
-                    Instr::RF32DemoteF64(r) => {
-                        reg_unary!(pure, r, as_f64, from_f32, |a| numeric::demote(a))
-                    }
-                    Instr::RF64ConvertI32S(r) => {
-                        reg_unary!(pure, r, as_u32, from_f64, |a| a as i32 as f64)
-                    }
-                    Instr::RF64ConvertI32U(r) => {
-                        reg_unary!(pure, r, as_u32, from_f64, |a| a as f64)
-                    }
-                    Instr::RF64ConvertI64S(r) => {
-                        reg_unary!(pure, r, as_u64, from_f64, |a| a as i64 as f64)
-                    }
-                    Instr::RF64ConvertI64U(r) => {
-                        reg_unary!(pure, r, as_u64, from_f64, |a| a as f64)
-                    }
-                    Instr::RF64PromoteF32(r) => {
-                        reg_unary!(pure, r, as_f32, from_f64, |a| numeric::promote(a))
-                    }
-                    Instr::RI32Extend8S(r) => {
-                        reg_unary!(pure, r, as_u32, from_u32, |a| a as i8 as i32 as u32)
-                    }
-                    Instr::RI32Extend16S(r) => {
-                        reg_unary!(pure, r, as_u32, from_u32, |a| a as i16 as i32 as u32)
-                    }
-                    Instr::RI64Extend8S(r) => {
-                        reg_unary!(pure, r, as_u64, from_u64, |a| a as i8 as i64 as u64)
-                    }
-                    Instr::RI64Extend16S(r) => {
-                        reg_unary!(pure, r, as_u64, from_u64, |a| a as i16 as i64 as u64)
-                    }
-                    Instr::RI64Extend32S(r) => {
-                        reg_unary!(pure, r, as_u64, from_u64, |a| a as i32 as i64 as u64)
-                    }
-                    Instr::RI32TruncSatF32S(r) => {
-                        reg_unary!(pure, r, as_f32, from_u32, |a| a as i32 as u32)
-                    }
-                    Instr::RI32TruncSatF32U(r) => {
-                        reg_unary!(pure, r, as_f32, from_u32, |a| a as u32)
-                    }
-                    Instr::RI32TruncSatF64S(r) => {
-                        reg_unary!(pure, r, as_f64, from_u32, |a| a as i32 as u32)
-                    }
-                    Instr::RI32TruncSatF64U(r) => {
-                        reg_unary!(pure, r, as_f64, from_u32, |a| a as u32)
-                    }
-                    Instr::RI64TruncSatF32S(r) => {
-                        reg_unary!(pure, r, as_f32, from_u64, |a| a as i64 as u64)
-                    }
-                    Instr::RI64TruncSatF32U(r) => {
-                        reg_unary!(pure, r, as_f32, from_u64, |a| a as u64)
-                    }
-                    Instr::RI64TruncSatF64S(r) => {
-                        reg_unary!(pure, r, as_f64, from_u64, |a| a as i64 as u64)
-                    }
-                    Instr::RI64TruncSatF64U(r) => {
-                        reg_unary!(pure, r, as_f64, from_u64, |a| a as u64)
-                    }
-                    Instr::RI32Load(r) => reg_load!(r, 4, |b| from_u32(u32::from_le_bytes(b))),
-                    Instr::RI64Load(r) => reg_load!(r, 8, |b| from_u64(u64::from_le_bytes(b))),
-                    Instr::RF32Load(r) => reg_load!(r, 4, |b| from_u32(u32::from_le_bytes(b))),
-                    Instr::RF64Load(r) => reg_load!(r, 8, |b| from_u64(u64::from_le_bytes(b))),
-                    Instr::RI32Load8S(r) => reg_load!(r, 1, |b| from_u32(b[0] as i8 as i32 as u32)),
-                    Instr::RI32Load8U(r) => reg_load!(r, 1, |b| from_u32(b[0].into())),
-                    Instr::RI32Load16S(r) => {
-                        reg_load!(r, 2, |b| from_u32(i16::from_le_bytes(b) as i32 as u32))
-                    }
-                    Instr::RI32Load16U(r) => {
-                        reg_load!(r, 2, |b| from_u32(u16::from_le_bytes(b).into()))
-                    }
-                    Instr::RI64Load8S(r) => reg_load!(r, 1, |b| from_u64(b[0] as i8 as i64 as u64)),
-                    Instr::RI64Load8U(r) => reg_load!(r, 1, |b| from_u64(b[0].into())),
-                    Instr::RI64Load16S(r) => {
-                        reg_load!(r, 2, |b| from_u64(i16::from_le_bytes(b) as i64 as u64))
-                    }
-                    Instr::RI64Load16U(r) => {
-                        reg_load!(r, 2, |b| from_u64(u16::from_le_bytes(b).into()))
-                    }
-                    Instr::RI64Load32S(r) => {
-                        reg_load!(r, 4, |b| from_u64(i32::from_le_bytes(b) as i64 as u64))
-                    }
-                    Instr::RI64Load32U(r) => {
-                        reg_load!(r, 4, |b| from_u64(u32::from_le_bytes(b).into()))
-                    }
-                    Instr::RI32Store(r) => reg_store!(r, 4, |v| as_u32(v).to_le_bytes()),
-                    Instr::RI64Store(r) => reg_store!(r, 8, |v| as_u64(v).to_le_bytes()),
-                    Instr::RF32Store(r) => reg_store!(r, 4, |v| as_u32(v).to_le_bytes()),
-                    Instr::RF64Store(r) => reg_store!(r, 8, |v| as_u64(v).to_le_bytes()),
-                    Instr::RI32Store8(r) => reg_store!(r, 1, |v| [v as u8]),
-                    Instr::RI32Store16(r) => reg_store!(r, 2, |v| (v as u16).to_le_bytes()),
-                    Instr::RI64Store8(r) => reg_store!(r, 1, |v| [v as u8]),
-                    Instr::RI64Store16(r) => reg_store!(r, 2, |v| (v as u16).to_le_bytes()),
-                    Instr::RI64Store32(r) => reg_store!(r, 4, |v| (v as u32).to_le_bytes()),
+                register_forms!(loop_match! {
+                *ip;
+                Instr::Unreachable => trap!(TrapKind::Unreachable),
+                Instr::Br(t) => {
+                    poll!(t.to);
+                    branch!(t);
                 }
+                Instr::BrIf(t) => {
+                    if as_u32(top!()) != 0 {
+                        poll!(t.to);
+                        sp = sp.sub(1);
+                        branch!(t);
+                    } else {
+                        sp = sp.sub(1);
+                    }
+                }
+                Instr::BrIfEqz(to) => {
+                    if as_u32(pop!()) == 0 {
+                        jump!(to);
+                    }
+                }
+                Instr::BrTable { at, len } => {
+                    let index = (as_u32(top!()) as usize).min(len as usize - 1);
+                    let t = *(*func).br_tables.as_ptr().add(at as usize + index);
+                    poll!(t.to);
+                    sp = sp.sub(1);
+                    branch!(t);
+                }
+                Instr::Return => do_return!(),
+                Instr::Call(f) => {
+                    if interrupted!() {
+                        pause!(PauseReason::Interrupted, pc!() - 1);
+                    }
+                    call!(*funcs_map.add(f as usize), false, 0);
+                }
+                Instr::ReturnCall(f) => {
+                    if interrupted!() {
+                        pause!(PauseReason::Interrupted, pc!() - 1);
+                    }
+                    call!(*funcs_map.add(f as usize), true, 0);
+                }
+                Instr::CallIndirect { ty, table } => {
+                    if interrupted!() {
+                        pause!(PauseReason::Interrupted, pc!() - 1);
+                    }
+                    call_indirect!(ty, table, false);
+                }
+                Instr::ReturnCallIndirect { ty, table } => {
+                    if interrupted!() {
+                        pause!(PauseReason::Interrupted, pc!() - 1);
+                    }
+                    call_indirect!(ty, table, true);
+                }
+                Instr::Drop => sp = sp.sub(1),
+                Instr::Select => {
+                    let c = as_u32(pop!());
+                    sp = sp.sub(1);
+                    if c == 0 {
+                        copy_slot(sp.sub(1), sp);
+                    }
+                }
+                Instr::LocalGet(i) => get_local!(i),
+                Instr::LocalGetV128(i) => {
+                    cold_path();
+                    copy_slot(sp, fp.add(i as usize));
+                    sp = sp.add(1);
+                }
+                Instr::LocalSetV128(i) => {
+                    cold_path();
+                    sp = sp.sub(1);
+                    copy_slot(fp.add(i as usize), sp);
+                }
+                Instr::LocalTeeV128(i) => cold!(copy_slot(fp.add(i as usize), sp.sub(1))),
+
+                // Fused pairs: counted execution does the first instruction only.
+                Instr::LocalGet2(a, b) => fused!({
+                    get_local!(a);
+                    get_local!(b);
+                }),
+                Instr::LocalGetI32Const(a, c) => fused!({
+                    get_local!(a);
+                    push!(from_u32(c));
+                }),
+                Instr::LocalGetI32Add(a) => fused!({
+                    let b = as_u32(*fp.add(a as usize));
+                    PutSlot::put(from_u32(as_u32(top!()).wrapping_add(b)), sp.sub(1));
+                }),
+                Instr::LocalGetF64Add(a) => {
+                    fused!(binop_local!(a, as_f64, from_f64, |x, y| x + y))
+                }
+                Instr::LocalGetF64Sub(a) => {
+                    fused!(binop_local!(a, as_f64, from_f64, |x, y| x - y))
+                }
+                Instr::LocalGetF64Mul(a) => {
+                    fused!(binop_local!(a, as_f64, from_f64, |x, y| x * y))
+                }
+                Instr::LocalGetI32Load(a, o) => fused!({
+                    get_local!(a);
+                    load!(o, 4, |b| from_u32(u32::from_le_bytes(b)))
+                }),
+                Instr::LocalGetF64Load(a, o) => fused!({
+                    get_local!(a);
+                    load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
+                }),
+                Instr::LocalCopy(a, x) => {
+                    fused!(copy_lo!(fp.add(x as usize), fp.add(a as usize)))
+                }
+                Instr::LocalTeeGet(x, y) => fused!({
+                    copy_lo!(fp.add(x as usize), sp.sub(1));
+                    get_local!(y);
+                }),
+                Instr::I32AddI32Load(o) => {
+                    fused!({
+                        binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
+                        load!(o, 4, |b| from_u32(u32::from_le_bytes(b)))
+                    })
+                }
+                Instr::I32AddF64Load(o) => {
+                    fused!({
+                        binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
+                        load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
+                    })
+                }
+                Instr::I64AddConst(c) => {
+                    fused!(unop!(as_u64, from_u64, |a| a.wrapping_add(c)))
+                }
+                Instr::I64AndConst(c) => {
+                    fused!(unop!(as_u64, from_u64, |a| a & c))
+                }
+                Instr::I64ShlConst(c) => {
+                    fused!(unop!(as_u64, from_u64, |a| a.wrapping_shl(c as u32)))
+                }
+                Instr::I64ShrUConst(c) => {
+                    fused!(unop!(as_u64, from_u64, |a| a.wrapping_shr(c as u32)))
+                }
+                Instr::LocalI32AddConst(a, c) => fused!(2, {
+                    push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c)))
+                }),
+                Instr::LocalsI32Add(a, b) => fused!(2, {
+                    let (x, y) = (as_u32(*fp.add(a as usize)), as_u32(*fp.add(b as usize)));
+                    push!(from_u32(x.wrapping_add(y)))
+                }),
+                Instr::LocalGetI32Store(v, o) => fused!({
+                    get_local!(v);
+                    store!(o, 4, |v| as_u32(v).to_le_bytes())
+                }),
+                Instr::I32LoadSet(o, x) => {
+                    fused!({
+                        load!(o, 4, |b| from_u32(u32::from_le_bytes(b)));
+                        set_local!(x);
+                    })
+                }
+                Instr::I32RotlConst(c) => {
+                    fused!(unop!(as_u32, from_u32, |a| a.rotate_left(c)))
+                }
+                Instr::I32XorConst(c) => {
+                    fused!(unop!(as_u32, from_u32, |a| a ^ c))
+                }
+                Instr::LocalI32ShlConst(a, c) => fused!(2, {
+                    push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shl(c)))
+                }),
+                Instr::LocalsI32Sub(a, b) => fused!(2, {
+                    locals_binop!(a, b, as_u32, from_u32, |x, y| x.wrapping_sub(y))
+                }),
+                Instr::LocalsI64Add(a, b) => fused!(2, {
+                    locals_binop!(a, b, as_u64, from_u64, |x, y| x.wrapping_add(y))
+                }),
+                Instr::LocalsF64Add(a, b) => {
+                    fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x + y))
+                }
+                Instr::LocalsF64Sub(a, b) => {
+                    fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x - y))
+                }
+                Instr::LocalsF64Mul(a, b) => {
+                    fused!(2, locals_binop!(a, b, as_f64, from_f64, |x, y| x * y))
+                }
+                Instr::I64AddSet(x) => {
+                    binop_set!(x, as_u64, from_u64, |a, b| a.wrapping_add(b))
+                }
+                Instr::F64AddSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a + b),
+                Instr::F64SubSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a - b),
+                Instr::F64MulSet(x) => binop_set!(x, as_f64, from_f64, |a, b| a * b),
+                Instr::F64AddTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a + b),
+                Instr::F64SubTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a - b),
+                Instr::F64MulTee(x) => binop_tee!(x, as_f64, from_f64, |a, b| a * b),
+                Instr::I32AddConstSet(c, x) => fused!(2, {
+                    let v = as_u32(pop!()).wrapping_add(c);
+                    PutSlot::put(from_u32(v), fp.add(x as usize));
+                }),
+                Instr::I32AddConstTee(c, x) => fused!(2, {
+                    let v = from_u32(as_u32(top!()).wrapping_add(c));
+                    PutSlot::put(v, sp.sub(1));
+                    copy_lo!(fp.add(x as usize), sp.sub(1));
+                }),
+                Instr::LocalI32RotlConst(a, c) => fused!(2, {
+                    push!(from_u32(as_u32(*fp.add(a as usize)).rotate_left(c)))
+                }),
+                Instr::LocalI32ShrUConst(a, c) => fused!(2, {
+                    push!(from_u32(as_u32(*fp.add(a as usize)).wrapping_shr(c)))
+                }),
+                Instr::LocalsI32And(a, b) => {
+                    fused!(2, locals_binop!(a, b, as_u32, from_u32, |x, y| x & y))
+                }
+                Instr::LocalsI32Xor(a, b) => {
+                    fused!(2, locals_binop!(a, b, as_u32, from_u32, |x, y| x ^ y))
+                }
+                Instr::LocalI32RotlConstXor(a, c) => fused!(3, {
+                    let rotated = as_u32(*fp.add(a as usize)).rotate_left(c);
+                    unop!(as_u32, from_u32, |v| v ^ rotated)
+                }),
+                Instr::LocalCopy2(a, x, b, y) => fused!(3, {
+                    copy_lo!(fp.add(usize::from(x)), fp.add(usize::from(a)));
+                    copy_lo!(fp.add(usize::from(y)), fp.add(usize::from(b)));
+                }),
+                Instr::LocalSetGet(x, y) => fused!({
+                    copy_lo!(fp.add(x as usize), sp.sub(1));
+                    copy_lo!(sp.sub(1), fp.add(y as usize));
+                }),
+                Instr::I32ConstSet(c, x) => fused!({
+                    PutSlot::put(from_u32(c), fp.add(x as usize));
+                }),
+                Instr::I64ConstSet(x, c) => fused!({
+                    PutSlot::put(from_u64(c), fp.add(x as usize));
+                }),
+                Instr::I32AddConst(c) => {
+                    fused!(unop!(as_u32, from_u32, |a| a.wrapping_add(c)))
+                }
+                Instr::I32AndConst(c) => {
+                    fused!(unop!(as_u32, from_u32, |a| a & c))
+                }
+                Instr::I32ShlConst(c) => {
+                    fused!(unop!(as_u32, from_u32, |a| a.wrapping_shl(c)))
+                }
+                Instr::I32ShrUConst(c) => {
+                    fused!(unop!(as_u32, from_u32, |a| a.wrapping_shr(c)))
+                }
+                Instr::I32AddSet(x) => {
+                    fused!({
+                        let b = as_u32(pop!());
+                        PutSlot::put(
+                            from_u32(as_u32(pop!()).wrapping_add(b)),
+                            fp.add(x as usize),
+                        );
+                    })
+                }
+                Instr::I32AddTee(x) => {
+                    fused!({
+                        binop!(as_u32, from_u32, |a, b| a.wrapping_add(b));
+                        copy_lo!(fp.add(x as usize), sp.sub(1));
+                    })
+                }
+                Instr::I32EqzBrIf(t) => fused!({
+                    let taken = as_u32(top!()) == 0;
+                    br_if_taken!(taken, t);
+                }),
+                Instr::LocalI32AddConstSet(a, c, x) => fused!(3, {
+                    let v = as_u32(*fp.add(a as usize)).wrapping_add(c);
+                    PutSlot::put(from_u32(v), fp.add(x as usize));
+                }),
+                Instr::LocalI32AddConstTee(a, c, x) => fused!(3, {
+                    let v = from_u32(as_u32(*fp.add(a as usize)).wrapping_add(c));
+                    PutSlot::put(v, fp.add(x as usize));
+                    push!(v);
+                }),
+                Instr::I32LoadTee(o, x) => {
+                    fused!({
+                        load!(o, 4, |b| from_u32(u32::from_le_bytes(b)));
+                        copy_lo!(fp.add(x as usize), sp.sub(1));
+                    })
+                }
+                Instr::I32EqLocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x == y),
+                Instr::I32NeLocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x != y),
+                Instr::I32LtSLocalBrIf(b, to) => {
+                    cmp_local_br_if!(b, to, |x, y| (x as i32) < (y as i32))
+                }
+                Instr::I32LtULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x < y),
+                Instr::I32GtSLocalBrIf(b, to) => {
+                    cmp_local_br_if!(b, to, |x, y| (x as i32) > (y as i32))
+                }
+                Instr::I32GtULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x > y),
+                Instr::I32LeSLocalBrIf(b, to) => {
+                    cmp_local_br_if!(b, to, |x, y| (x as i32) <= (y as i32))
+                }
+                Instr::I32LeULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x <= y),
+                Instr::I32GeSLocalBrIf(b, to) => {
+                    cmp_local_br_if!(b, to, |x, y| (x as i32) >= (y as i32))
+                }
+                Instr::I32GeULocalBrIf(b, to) => cmp_local_br_if!(b, to, |x, y| x >= y),
+                Instr::I32EqConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x == y),
+                Instr::I32NeConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x != y),
+                Instr::I32LtSConstBrIf(c, to) => {
+                    cmp_const_br_if!(c, to, |x, y| (x as i32) < (y as i32))
+                }
+                Instr::I32LtUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x < y),
+                Instr::I32GtSConstBrIf(c, to) => {
+                    cmp_const_br_if!(c, to, |x, y| (x as i32) > (y as i32))
+                }
+                Instr::I32GtUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x > y),
+                Instr::I32LeSConstBrIf(c, to) => {
+                    cmp_const_br_if!(c, to, |x, y| (x as i32) <= (y as i32))
+                }
+                Instr::I32LeUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x <= y),
+                Instr::I32GeSConstBrIf(c, to) => {
+                    cmp_const_br_if!(c, to, |x, y| (x as i32) >= (y as i32))
+                }
+                Instr::I32GeUConstBrIf(c, to) => cmp_const_br_if!(c, to, |x, y| x >= y),
+                Instr::I32EqBrIf(t) => cmp_br_if!(t, |a, b| a == b),
+                Instr::I32NeBrIf(t) => cmp_br_if!(t, |a, b| a != b),
+                Instr::I32LtSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) < (b as i32)),
+                Instr::I32LtUBrIf(t) => cmp_br_if!(t, |a, b| a < b),
+                Instr::I32GtSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) > (b as i32)),
+                Instr::I32GtUBrIf(t) => cmp_br_if!(t, |a, b| a > b),
+                Instr::I32LeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) <= (b as i32)),
+                Instr::I32LeUBrIf(t) => cmp_br_if!(t, |a, b| a <= b),
+                Instr::I32GeSBrIf(t) => cmp_br_if!(t, |a, b| (a as i32) >= (b as i32)),
+                Instr::I32GeUBrIf(t) => cmp_br_if!(t, |a, b| a >= b),
+                Instr::F64AddStore(o) => fused!({
+                    binop!(as_f64, from_f64, |a, b| a + b);
+                    store!(o, 8, |v| as_u64(v).to_le_bytes())
+                }),
+                Instr::F64SubStore(o) => fused!({
+                    binop!(as_f64, from_f64, |a, b| a - b);
+                    store!(o, 8, |v| as_u64(v).to_le_bytes())
+                }),
+                Instr::F64MulStore(o) => fused!({
+                    binop!(as_f64, from_f64, |a, b| a * b);
+                    store!(o, 8, |v| as_u64(v).to_le_bytes())
+                }),
+                Instr::I32AddConstF64Load(c, o) => fused!(2, {
+                    unop!(as_u32, from_u32, |a| a.wrapping_add(c));
+                    load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
+                }),
+                Instr::I32ConstStore8(c, o) => fused!({
+                    push!(from_u32(c));
+                    store!(o, 1, |v| [v as u8])
+                }),
+                Instr::LocalTeeI32Add(x) => fused!({
+                    copy_lo!(fp.add(x as usize), sp.sub(1));
+                    binop!(as_u32, from_u32, |a, b| a.wrapping_add(b))
+                }),
+                Instr::LocalGetLocalI32ShlConst(a, b, c) => fused!(3, {
+                    get_local!(a);
+                    push!(from_u32(as_u32(*fp.add(b as usize)).wrapping_shl(c)))
+                }),
+                Instr::I32AddConstI64Load(c, o) => fused!(2, {
+                    unop!(as_u32, from_u32, |a| a.wrapping_add(c));
+                    load!(o, 8, |b| from_u64(u64::from_le_bytes(b)))
+                }),
+                Instr::I64MulConst(c) => {
+                    fused!(unop!(as_u64, from_u64, |a| a.wrapping_mul(c)))
+                }
+                Instr::LocalGetI64Xor(a) => {
+                    fused!(binop_local!(a, as_u64, from_u64, |x, y| x ^ y))
+                }
+                Instr::I64XorTee(x) => binop_tee!(x, as_u64, from_u64, |a, b| a ^ b),
+                Instr::LocalsI32Store(a, v, o) => fused!(2, {
+                    get_local!(a);
+                    get_local!(v);
+                    store!(o, 4, |v| as_u32(v).to_le_bytes())
+                }),
+                Instr::F64EqBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a == b),
+                Instr::F64NeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a != b),
+                Instr::F64LtBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a < b),
+                Instr::F64GtBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a > b),
+                Instr::F64LeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a <= b),
+                Instr::F64GeBrIf(t) => cmp_br_if!(t, as_f64, |a, b| a >= b),
+                Instr::LocalSet(i) => set_local!(i),
+                Instr::LocalTee(i) => copy_lo!(fp.add(i as usize), sp.sub(1)),
+                Instr::GlobalGet(g) => {
+                    push!((*globals.add(*globals_map.add(g as usize) as usize)).value)
+                }
+                Instr::GlobalSet(g) => {
+                    (*globals.add(*globals_map.add(g as usize) as usize)).value = pop!()
+                }
+
+                Instr::TableGet(t) => {
+                    cold_path();
+                    let index = as_u32(top!());
+                    PutSlot::put(
+                        checked!(self.table_get(frame.instance, t, index)) as Slot,
+                        sp.sub(1),
+                    );
+                }
+                Instr::TableSet(t) => {
+                    cold_path();
+                    let value = as_u64(pop!());
+                    let index = as_u32(pop!());
+                    checked!(self.table_set(frame.instance, t, index, value));
+                }
+                Instr::TableSize(t) => {
+                    cold!(push!(from_u32(self.table_size(frame.instance, t))))
+                }
+                Instr::TableGrow(t) => {
+                    cold_path();
+                    let n = as_u32(pop!());
+                    let init = as_u64(top!());
+                    PutSlot::put(
+                        from_u32(self.table_grow(frame.instance, t, n, init)),
+                        sp.sub(1),
+                    );
+                }
+                Instr::TableFill(t) => {
+                    cold_path();
+                    let n = as_u32(pop!());
+                    let value = as_u64(pop!());
+                    let i = as_u32(pop!());
+                    checked!(self.table_fill(frame.instance, t, i, value, n));
+                }
+                Instr::TableCopy { dst, src } => {
+                    cold_path();
+                    let n = as_u32(pop!());
+                    let s = as_u32(pop!());
+                    let d = as_u32(pop!());
+                    checked!(self.table_copy(frame.instance, dst, src, d, s, n));
+                }
+                Instr::TableInit { table, elem } => {
+                    cold_path();
+                    let n = as_u32(pop!());
+                    let s = as_u32(pop!());
+                    let d = as_u32(pop!());
+                    checked!(self.table_init(frame.instance, table, elem, d, s, n));
+                }
+                Instr::ElemDrop(e) => {
+                    cold_path();
+                    self.instances[frame.instance as usize].dropped_elems[e as usize] = true
+                }
+                Instr::RefNull => cold!(push!(Lo(0))),
+                Instr::RefIsNull => cold!(unop!(as_u64, from_bool, |a| a == 0)),
+                Instr::RefFunc(f) => {
+                    cold!(push!(Lo(u64::from(*funcs_map.add(f as usize)) + 1)))
+                }
+
+                Instr::I32Load(o) => load!(o, 4, |b| from_u32(u32::from_le_bytes(b))),
+                Instr::I64Load(o) => load!(o, 8, |b| from_u64(u64::from_le_bytes(b))),
+                Instr::F32Load(o) => load!(o, 4, |b| from_u32(u32::from_le_bytes(b))),
+                Instr::F64Load(o) => load!(o, 8, |b| from_u64(u64::from_le_bytes(b))),
+                Instr::I32Load8S(o) => load!(o, 1, |b| from_u32(b[0] as i8 as i32 as u32)),
+                Instr::I32Load8U(o) => load!(o, 1, |b| from_u32(b[0].into())),
+                Instr::I32Load16S(o) => {
+                    load!(o, 2, |b| from_u32(i16::from_le_bytes(b) as i32 as u32))
+                }
+                Instr::I32Load16U(o) => load!(o, 2, |b| from_u32(u16::from_le_bytes(b).into())),
+                Instr::I64Load8S(o) => load!(o, 1, |b| from_u64(b[0] as i8 as i64 as u64)),
+                Instr::I64Load8U(o) => load!(o, 1, |b| from_u64(b[0].into())),
+                Instr::I64Load16S(o) => {
+                    load!(o, 2, |b| from_u64(i16::from_le_bytes(b) as i64 as u64))
+                }
+                Instr::I64Load16U(o) => load!(o, 2, |b| from_u64(u16::from_le_bytes(b).into())),
+                Instr::I64Load32S(o) => {
+                    load!(o, 4, |b| from_u64(i32::from_le_bytes(b) as i64 as u64))
+                }
+                Instr::I64Load32U(o) => load!(o, 4, |b| from_u64(u32::from_le_bytes(b).into())),
+                Instr::I32Store(o) => store!(o, 4, |v| as_u32(v).to_le_bytes()),
+                Instr::I64Store(o) => store!(o, 8, |v| as_u64(v).to_le_bytes()),
+                Instr::F32Store(o) => store!(o, 4, |v| as_u32(v).to_le_bytes()),
+                Instr::F64Store(o) => store!(o, 8, |v| as_u64(v).to_le_bytes()),
+                Instr::I32Store8(o) => store!(o, 1, |v| [v as u8]),
+                Instr::I32Store16(o) => store!(o, 2, |v| (v as u16).to_le_bytes()),
+                Instr::I64Store8(o) => store!(o, 1, |v| [v as u8]),
+                Instr::I64Store16(o) => store!(o, 2, |v| (v as u16).to_le_bytes()),
+                Instr::I64Store32(o) => store!(o, 4, |v| (v as u32).to_le_bytes()),
+                Instr::Load { kind, mem, offset } => {
+                    cold_path();
+                    let addr = as_u32(top!());
+                    PutSlot::put(
+                        checked!(self.load_any(frame.instance, kind, mem, addr, offset)),
+                        sp.sub(1),
+                    );
+                }
+                Instr::Store { kind, mem, offset } => {
+                    cold_path();
+                    let value = pop!();
+                    let addr = as_u32(pop!());
+                    checked!(self.store_any(frame.instance, kind, mem, addr, offset, value));
+                    reload_mem!();
+                }
+                Instr::MemorySize(m) => {
+                    cold!(push!(from_u32(self.memory_pages(frame.instance, m))))
+                }
+                Instr::MemoryGrow(m) => {
+                    cold_path();
+                    let delta = as_u32(top!());
+                    PutSlot::put(
+                        from_u32(self.memory_grow(frame.instance, m, delta)),
+                        sp.sub(1),
+                    );
+                    reload_mem!();
+                }
+                Instr::MemoryInit { mem, data } => {
+                    cold_path();
+                    let n = as_u32(pop!());
+                    let s = as_u32(pop!());
+                    let d = as_u32(pop!());
+                    checked!(self.memory_init(frame.instance, mem, data, d, s, n));
+                    reload_mem!();
+                }
+                Instr::DataDrop(d) => {
+                    cold_path();
+                    self.instances[frame.instance as usize].dropped_data[d as usize] = true
+                }
+                Instr::MemoryCopy { dst, src } => {
+                    cold_path();
+                    let n = as_u32(pop!());
+                    let s = as_u32(pop!());
+                    let d = as_u32(pop!());
+                    checked!(self.memory_copy(frame.instance, dst, src, d, s, n));
+                    reload_mem!();
+                }
+                Instr::MemoryFill(m) => {
+                    cold_path();
+                    let n = as_u32(pop!());
+                    let value = as_u32(pop!()) as u8;
+                    let d = as_u32(pop!());
+                    checked!(self.memory_fill(frame.instance, m, d, value, n));
+                    reload_mem!();
+                }
+
+                Instr::I32Const(v) => push!(from_u32(v)),
+                Instr::I64Const(v) => push!(from_u64(v)),
+                Instr::F32Const(v) => push!(from_u32(v)),
+                Instr::F64Const(v) => push!(from_u64(v)),
+                Instr::V128Const(i) => {
+                    cold!(push!(*(*func).v128_pool.as_ptr().add(i as usize)))
+                }
+
+                Instr::I32Eqz => unop!(as_u32, from_bool, |a| a == 0),
+                Instr::I32Eq => binop!(as_u32, from_bool, |a, b| a == b),
+                Instr::I32Ne => binop!(as_u32, from_bool, |a, b| a != b),
+                Instr::I32LtS => binop!(as_u32, from_bool, |a, b| (a as i32) < (b as i32)),
+                Instr::I32LtU => binop!(as_u32, from_bool, |a, b| a < b),
+                Instr::I32GtS => binop!(as_u32, from_bool, |a, b| (a as i32) > (b as i32)),
+                Instr::I32GtU => binop!(as_u32, from_bool, |a, b| a > b),
+                Instr::I32LeS => binop!(as_u32, from_bool, |a, b| (a as i32) <= (b as i32)),
+                Instr::I32LeU => binop!(as_u32, from_bool, |a, b| a <= b),
+                Instr::I32GeS => binop!(as_u32, from_bool, |a, b| (a as i32) >= (b as i32)),
+                Instr::I32GeU => binop!(as_u32, from_bool, |a, b| a >= b),
+                Instr::I32Clz => unop!(as_u32, from_u32, |a| a.leading_zeros()),
+                Instr::I32Ctz => unop!(as_u32, from_u32, |a| a.trailing_zeros()),
+                Instr::I32Popcnt => unop!(as_u32, from_u32, |a| a.count_ones()),
+                Instr::I32Add => binop!(as_u32, from_u32, |a, b| a.wrapping_add(b)),
+                Instr::I32Sub => binop!(as_u32, from_u32, |a, b| a.wrapping_sub(b)),
+                Instr::I32Mul => binop!(as_u32, from_u32, |a, b| a.wrapping_mul(b)),
+                Instr::I32DivS => {
+                    binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_div_s(a, b)))
+                }
+                Instr::I32DivU => {
+                    binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_div_u(a, b)))
+                }
+                Instr::I32RemS => {
+                    binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_rem_s(a, b)))
+                }
+                Instr::I32RemU => {
+                    binop!(as_u32, from_u32, |a, b| checked!(numeric::i32_rem_u(a, b)))
+                }
+                Instr::I32And => binop!(as_u32, from_u32, |a, b| a & b),
+                Instr::I32Or => binop!(as_u32, from_u32, |a, b| a | b),
+                Instr::I32Xor => binop!(as_u32, from_u32, |a, b| a ^ b),
+                Instr::I32Shl => binop!(as_u32, from_u32, |a, b| a.wrapping_shl(b)),
+                Instr::I32ShrS => {
+                    binop!(as_u32, from_u32, |a, b| (a as i32).wrapping_shr(b) as u32)
+                }
+                Instr::I32ShrU => binop!(as_u32, from_u32, |a, b| a.wrapping_shr(b)),
+                Instr::I32Rotl => binop!(as_u32, from_u32, |a, b| a.rotate_left(b)),
+                Instr::I32Rotr => binop!(as_u32, from_u32, |a, b| a.rotate_right(b)),
+
+                Instr::I64Eqz => unop!(as_u64, from_bool, |a| a == 0),
+                Instr::I64Eq => binop!(as_u64, from_bool, |a, b| a == b),
+                Instr::I64Ne => binop!(as_u64, from_bool, |a, b| a != b),
+                Instr::I64LtS => binop!(as_u64, from_bool, |a, b| (a as i64) < (b as i64)),
+                Instr::I64LtU => binop!(as_u64, from_bool, |a, b| a < b),
+                Instr::I64GtS => binop!(as_u64, from_bool, |a, b| (a as i64) > (b as i64)),
+                Instr::I64GtU => binop!(as_u64, from_bool, |a, b| a > b),
+                Instr::I64LeS => binop!(as_u64, from_bool, |a, b| (a as i64) <= (b as i64)),
+                Instr::I64LeU => binop!(as_u64, from_bool, |a, b| a <= b),
+                Instr::I64GeS => binop!(as_u64, from_bool, |a, b| (a as i64) >= (b as i64)),
+                Instr::I64GeU => binop!(as_u64, from_bool, |a, b| a >= b),
+                Instr::I64Clz => unop!(as_u64, from_u64, |a| a.leading_zeros().into()),
+                Instr::I64Ctz => unop!(as_u64, from_u64, |a| a.trailing_zeros().into()),
+                Instr::I64Popcnt => unop!(as_u64, from_u64, |a| a.count_ones().into()),
+                Instr::I64Add => binop!(as_u64, from_u64, |a, b| a.wrapping_add(b)),
+                Instr::I64Sub => binop!(as_u64, from_u64, |a, b| a.wrapping_sub(b)),
+                Instr::I64Mul => binop!(as_u64, from_u64, |a, b| a.wrapping_mul(b)),
+                Instr::I64DivS => {
+                    binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_div_s(a, b)))
+                }
+                Instr::I64DivU => {
+                    binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_div_u(a, b)))
+                }
+                Instr::I64RemS => {
+                    binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_rem_s(a, b)))
+                }
+                Instr::I64RemU => {
+                    binop!(as_u64, from_u64, |a, b| checked!(numeric::i64_rem_u(a, b)))
+                }
+                Instr::I64And => binop!(as_u64, from_u64, |a, b| a & b),
+                Instr::I64Or => binop!(as_u64, from_u64, |a, b| a | b),
+                Instr::I64Xor => binop!(as_u64, from_u64, |a, b| a ^ b),
+                Instr::I64Shl => binop!(as_u64, from_u64, |a, b| a.wrapping_shl(b as u32)),
+                Instr::I64ShrS => {
+                    binop!(as_u64, from_u64, |a, b| (a as i64).wrapping_shr(b as u32)
+                        as u64)
+                }
+                Instr::I64ShrU => binop!(as_u64, from_u64, |a, b| a.wrapping_shr(b as u32)),
+                Instr::I64Rotl => {
+                    binop!(as_u64, from_u64, |a, b| a.rotate_left((b & 63) as u32))
+                }
+                Instr::I64Rotr => {
+                    binop!(as_u64, from_u64, |a, b| a.rotate_right((b & 63) as u32))
+                }
+
+                Instr::F32Eq => binop!(as_f32, from_bool, |a, b| a == b),
+                Instr::F32Ne => binop!(as_f32, from_bool, |a, b| a != b),
+                Instr::F32Lt => binop!(as_f32, from_bool, |a, b| a < b),
+                Instr::F32Gt => binop!(as_f32, from_bool, |a, b| a > b),
+                Instr::F32Le => binop!(as_f32, from_bool, |a, b| a <= b),
+                Instr::F32Ge => binop!(as_f32, from_bool, |a, b| a >= b),
+                Instr::F32Abs => unop!(as_u32, from_u32, |a| a & 0x7fff_ffff),
+                Instr::F32Neg => unop!(as_u32, from_u32, |a| a ^ 0x8000_0000),
+                Instr::F32Ceil => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.ceil())),
+                Instr::F32Floor => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.floor())),
+                Instr::F32Trunc => unop!(as_f32, from_f32, |a| numeric::quiet_f32(a.trunc())),
+                Instr::F32Nearest => unop!(as_f32, from_f32, |a| numeric::quiet_f32(
+                    a.round_ties_even()
+                )),
+                Instr::F32Sqrt => unop!(as_f32, from_f32, |a| a.sqrt()),
+                Instr::F32Add => binop!(as_f32, from_f32, |a, b| a + b),
+                Instr::F32Sub => binop!(as_f32, from_f32, |a, b| a - b),
+                Instr::F32Mul => binop!(as_f32, from_f32, |a, b| a * b),
+                Instr::F32Div => binop!(as_f32, from_f32, |a, b| a / b),
+                Instr::F32Min => binop!(as_f32, from_f32, |a, b| numeric::f32_min(a, b)),
+                Instr::F32Max => binop!(as_f32, from_f32, |a, b| numeric::f32_max(a, b)),
+                Instr::F32Copysign => {
+                    binop!(as_u32, from_u32, |a, b| (a & 0x7fff_ffff)
+                        | (b & 0x8000_0000))
+                }
+
+                Instr::F64Eq => binop!(as_f64, from_bool, |a, b| a == b),
+                Instr::F64Ne => binop!(as_f64, from_bool, |a, b| a != b),
+                Instr::F64Lt => binop!(as_f64, from_bool, |a, b| a < b),
+                Instr::F64Gt => binop!(as_f64, from_bool, |a, b| a > b),
+                Instr::F64Le => binop!(as_f64, from_bool, |a, b| a <= b),
+                Instr::F64Ge => binop!(as_f64, from_bool, |a, b| a >= b),
+                Instr::F64Abs => unop!(as_u64, from_u64, |a| a & 0x7fff_ffff_ffff_ffff),
+                Instr::F64Neg => unop!(as_u64, from_u64, |a| a ^ 0x8000_0000_0000_0000),
+                Instr::F64Ceil => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.ceil())),
+                Instr::F64Floor => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.floor())),
+                Instr::F64Trunc => unop!(as_f64, from_f64, |a| numeric::quiet_f64(a.trunc())),
+                Instr::F64Nearest => unop!(as_f64, from_f64, |a| numeric::quiet_f64(
+                    a.round_ties_even()
+                )),
+                Instr::F64Sqrt => unop!(as_f64, from_f64, |a| a.sqrt()),
+                Instr::F64Add => binop!(as_f64, from_f64, |a, b| a + b),
+                Instr::F64Sub => binop!(as_f64, from_f64, |a, b| a - b),
+                Instr::F64Mul => binop!(as_f64, from_f64, |a, b| a * b),
+                Instr::F64Div => binop!(as_f64, from_f64, |a, b| a / b),
+                Instr::F64Min => binop!(as_f64, from_f64, |a, b| numeric::f64_min(a, b)),
+                Instr::F64Max => binop!(as_f64, from_f64, |a, b| numeric::f64_max(a, b)),
+                Instr::F64Copysign => binop!(as_u64, from_u64, |a, b| (a
+                    & 0x7fff_ffff_ffff_ffff)
+                    | (b & 0x8000_0000_0000_0000)),
+
+                Instr::I32WrapI64 => unop!(as_u64, from_u32, |a| a as u32),
+                Instr::I32TruncF32S => unop!(as_f32, from_u32, |a| checked!(
+                    numeric::i32_trunc_s(a.into())
+                )),
+                Instr::I32TruncF32U => unop!(as_f32, from_u32, |a| checked!(
+                    numeric::i32_trunc_u(a.into())
+                )),
+                Instr::I32TruncF64S => {
+                    unop!(as_f64, from_u32, |a| checked!(numeric::i32_trunc_s(a)))
+                }
+                Instr::I32TruncF64U => {
+                    unop!(as_f64, from_u32, |a| checked!(numeric::i32_trunc_u(a)))
+                }
+                Instr::I64ExtendI32S => unop!(as_u32, from_u64, |a| a as i32 as i64 as u64),
+                Instr::I64ExtendI32U => unop!(as_u32, from_u64, |a| a.into()),
+                Instr::I64TruncF32S => unop!(as_f32, from_u64, |a| checked!(
+                    numeric::i64_trunc_s(a.into())
+                )),
+                Instr::I64TruncF32U => unop!(as_f32, from_u64, |a| checked!(
+                    numeric::i64_trunc_u(a.into())
+                )),
+                Instr::I64TruncF64S => {
+                    unop!(as_f64, from_u64, |a| checked!(numeric::i64_trunc_s(a)))
+                }
+                Instr::I64TruncF64U => {
+                    unop!(as_f64, from_u64, |a| checked!(numeric::i64_trunc_u(a)))
+                }
+                Instr::F32ConvertI32S => unop!(as_u32, from_f32, |a| a as i32 as f32),
+                Instr::F32ConvertI32U => unop!(as_u32, from_f32, |a| a as f32),
+                Instr::F32ConvertI64S => unop!(as_u64, from_f32, |a| a as i64 as f32),
+                Instr::F32ConvertI64U => unop!(as_u64, from_f32, |a| a as f32),
+                Instr::F32DemoteF64 => unop!(as_f64, from_f32, |a| numeric::demote(a)),
+                Instr::F64ConvertI32S => unop!(as_u32, from_f64, |a| a as i32 as f64),
+                Instr::F64ConvertI32U => unop!(as_u32, from_f64, |a| a as f64),
+                Instr::F64ConvertI64S => unop!(as_u64, from_f64, |a| a as i64 as f64),
+                Instr::F64ConvertI64U => unop!(as_u64, from_f64, |a| a as f64),
+                Instr::F64PromoteF32 => unop!(as_f32, from_f64, |a| numeric::promote(a)),
+                // Reinterpretations keep the bits; only the slot's width matters.
+                Instr::I32ReinterpretF32 | Instr::F32ReinterpretI32 => {}
+                Instr::I64ReinterpretF64 | Instr::F64ReinterpretI64 => {}
+                Instr::I32Extend8S => unop!(as_u32, from_u32, |a| a as i8 as i32 as u32),
+                Instr::I32Extend16S => unop!(as_u32, from_u32, |a| a as i16 as i32 as u32),
+                Instr::I64Extend8S => unop!(as_u64, from_u64, |a| a as i8 as i64 as u64),
+                Instr::I64Extend16S => unop!(as_u64, from_u64, |a| a as i16 as i64 as u64),
+                Instr::I64Extend32S => unop!(as_u64, from_u64, |a| a as i32 as i64 as u64),
+                // Rust's float-to-int `as` saturates and maps NaN to 0, as Wasm requires.
+                Instr::I32TruncSatF32S => unop!(as_f32, from_u32, |a| a as i32 as u32),
+                Instr::I32TruncSatF32U => unop!(as_f32, from_u32, |a| a as u32),
+                Instr::I32TruncSatF64S => unop!(as_f64, from_u32, |a| a as i32 as u32),
+                Instr::I32TruncSatF64U => unop!(as_f64, from_u32, |a| a as u32),
+                Instr::I64TruncSatF32S => unop!(as_f32, from_u64, |a| a as i64 as u64),
+                Instr::I64TruncSatF32U => unop!(as_f32, from_u64, |a| a as u64),
+                Instr::I64TruncSatF64S => unop!(as_f64, from_u64, |a| a as i64 as u64),
+                Instr::I64TruncSatF64U => unop!(as_f64, from_u64, |a| a as u64),
+
+                Instr::V128Load { shape, mem, offset } => {
+                    cold_path();
+                    let addr = as_u32(top!());
+                    let raw = checked!(self.read_bytes(
+                        frame.instance,
+                        mem,
+                        addr,
+                        offset,
+                        shape.width_bytes()
+                    ));
+                    PutSlot::put(simd::finish_load(shape, raw), sp.sub(1));
+                }
+                Instr::V128Store { mem, offset } => {
+                    cold_path();
+                    let value = pop!();
+                    let addr = as_u32(pop!());
+                    checked!(self.write_bytes(frame.instance, mem, addr, offset, 16, value));
+                    reload_mem!();
+                }
+                Instr::V128LoadLane {
+                    width,
+                    lane,
+                    mem,
+                    offset,
+                } => {
+                    cold_path();
+                    let v = pop!();
+                    let addr = as_u32(top!());
+                    let bytes = u32::from(width / 8);
+                    let raw =
+                        checked!(self.read_bytes(frame.instance, mem, addr, offset, bytes));
+                    let shift = u32::from(lane) * u32::from(width);
+                    let mask = (u128::MAX >> (128 - u32::from(width))) << shift;
+                    PutSlot::put((v & !mask) | ((raw << shift) & mask), sp.sub(1));
+                }
+                Instr::V128StoreLane {
+                    width,
+                    lane,
+                    mem,
+                    offset,
+                } => {
+                    cold_path();
+                    let v = pop!();
+                    let addr = as_u32(pop!());
+                    let value = v >> (u32::from(lane) * u32::from(width));
+                    let bytes = u32::from(width / 8);
+                    checked!(self.write_bytes(frame.instance, mem, addr, offset, bytes, value));
+                    reload_mem!();
+                }
+                Instr::SimdUnary(op) => cold!(unop!(as_v128, as_v128, |a| simd::unary(op, a))),
+                Instr::SimdBinary(op) => {
+                    cold_path();
+                    binop!(as_v128, as_v128, |a, b| simd::binary(op, a, b))
+                }
+                Instr::SimdTernary(op) => {
+                    cold_path();
+                    let c = pop!();
+                    let b = pop!();
+                    PutSlot::put(simd::ternary(op, top!(), b, c), sp.sub(1));
+                }
+                Instr::SimdShuffle(i) => {
+                    cold_path();
+                    let lanes = (*(*func).v128_pool.as_ptr().add(i as usize)).to_le_bytes();
+                    binop!(as_v128, as_v128, |a, b| simd::shuffle(&lanes, a, b))
+                }
+                Instr::SimdSplat(op) => cold!(unop!(as_u64, as_v128, |a| simd::splat(op, a))),
+                Instr::SimdExtractLane(op, lane) => {
+                    cold_path();
+                    unop!(as_v128, from_u64, |a| simd::extract_lane(op, lane, a))
+                }
+                Instr::SimdReplaceLane(op, lane) => {
+                    cold_path();
+                    let x = as_u64(pop!());
+                    unop!(as_v128, as_v128, |a| simd::replace_lane(op, lane, a, x))
+                }
+                Instr::SimdShift(op) => {
+                    cold_path();
+                    let amount = as_u32(pop!());
+                    unop!(as_v128, as_v128, |a| simd::shift(op, a, amount))
+                }
+                Instr::SimdTest(op) => cold!(unop!(as_v128, from_u32, |a| simd::test(op, a))),
+
+                // Register forms.
+                Instr::RBrNz(r) => {
+                    let a = as_u32(slot!(r.a));
+                    // `local.get; br_if` leaves the local's value as the condition;
+                    // `i32.eqz; br_if` (`neg`) leaves 1.
+                    reg_branch!(r, a != 0, if r.neg { 1 } else { a })
+                }
+                // The other register forms' arms come from the shared table
+                // (`forms.rs`).
+                            });
                 ip = ip.wrapping_add(1);
             }
         };
