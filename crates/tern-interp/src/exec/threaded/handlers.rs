@@ -10,50 +10,17 @@
 
 use super::{Cx, Handler, Op};
 use crate::code::{Instr, Target};
+// The table's operand conversions are the loop's: operands are read as slots, and
+// results are the low halves (`Lo`) the loop writes too.
 use crate::exec::forms::register_forms;
+use crate::exec::{
+    Lo, as_f32, as_f64, as_u32, as_u64, f32_imm, f64_imm, from_bool, from_f32, from_f64, from_u32,
+    from_u64, int_imm,
+};
 use crate::numeric;
 use crate::store::{Frame, FuncEntity, Slot};
 use std::hint::unreachable_unchecked;
 use std::sync::atomic::Ordering;
-
-// The operand conversions of the register-form table (`forms.rs`): scalars are the
-// low 8 bytes of a slot.
-fn as_u32(s: u64) -> u32 {
-    s as u32
-}
-fn as_u64(s: u64) -> u64 {
-    s
-}
-fn as_f32(s: u64) -> f32 {
-    f32::from_bits(s as u32)
-}
-fn as_f64(s: u64) -> f64 {
-    f64::from_bits(s)
-}
-fn from_u32(v: u32) -> u64 {
-    v.into()
-}
-fn from_u64(v: u64) -> u64 {
-    v
-}
-fn from_f32(v: f32) -> u64 {
-    v.to_bits().into()
-}
-fn from_f64(v: f64) -> u64 {
-    v.to_bits()
-}
-fn from_bool(v: bool) -> u64 {
-    v.into()
-}
-fn int_imm(imm: u32) -> u64 {
-    imm as i32 as i64 as u64
-}
-fn f32_imm(imm: u32) -> u64 {
-    imm.into()
-}
-fn f64_imm(imm: u32) -> u64 {
-    f64::from(f32::from_bits(imm)).to_bits()
-}
 
 /// The scalar in slot `p`.
 ///
@@ -257,7 +224,7 @@ macro_rules! threaded_forms {
 // The writes of a form's result: its slot, the `local.tee`'s if any, the stack's end.
 macro_rules! finish {
     ($r:ident, $sp:ident, $v:expr) => {{
-        let v = $v;
+        let Lo(v) = $v;
         wr(at($sp, $r.dst), v);
         if TEE {
             wr(at($sp, $r.tee), v);
@@ -338,8 +305,8 @@ macro_rules! access {
 macro_rules! threaded_form {
     (binary $v:ident $kind:ident, $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {
         form_handler!($v, |ip, sp, fp, mem, len, cx, r| {
-            let $a = $get(rd(at(sp, r.a)));
-            let $b = $get(rd(at(sp, r.b)));
+            let $a = $get(Slot::from(rd(at(sp, r.a))));
+            let $b = $get(Slot::from(rd(at(sp, r.b))));
             let Some(v) = (|| Some($put($e)))() else {
                 return fallback(ip, sp, fp, mem, len, cx);
             };
@@ -348,7 +315,7 @@ macro_rules! threaded_form {
     };
     (binary_imm $v:ident $kind:ident, $imm:ident => $get:ident, $put:ident, |$a:ident, $b:ident| $e:expr) => {
         form_handler!($v, |ip, sp, fp, mem, len, cx, r| {
-            let $a = $get(rd(at(sp, r.a)));
+            let $a = $get(Slot::from(rd(at(sp, r.a))));
             let $b = $get($imm(r.imm.get()));
             let Some(v) = (|| Some($put($e)))() else {
                 return fallback(ip, sp, fp, mem, len, cx);
@@ -361,7 +328,7 @@ macro_rules! threaded_form {
     };
     (unary $v:ident $kind:ident, $get:ident, $put:ident, |$a:ident| $e:expr) => {
         form_handler!($v, |ip, sp, fp, mem, len, cx, r| {
-            let $a = $get(rd(at(sp, r.a)));
+            let $a = $get(Slot::from(rd(at(sp, r.a))));
             let Some(v) = (|| Some($put($e)))() else {
                 return fallback(ip, sp, fp, mem, len, cx);
             };
@@ -370,14 +337,14 @@ macro_rules! threaded_form {
     };
     (branch $v:ident $get:ident, |$a:ident, $b:ident| $e:expr) => {
         branch_handler!($v, |ip, sp, r| {
-            let $a = $get(rd(at(sp, r.a)));
-            let $b = $get(rd(at(sp, r.b)));
+            let $a = $get(Slot::from(rd(at(sp, r.a))));
+            let $b = $get(Slot::from(rd(at(sp, r.b))));
             $e
         });
     };
     (branch_imm $v:ident $imm:ident => $get:ident, |$a:ident, $b:ident| $e:expr) => {
         branch_handler!($v, |ip, sp, r| {
-            let $a = $get(rd(at(sp, r.a)));
+            let $a = $get(Slot::from(rd(at(sp, r.a))));
             let $b = $get($imm(r.imm.get()));
             $e
         });
@@ -393,7 +360,7 @@ macro_rules! threaded_form {
     };
     (store $v:ident $n:literal, |$x:ident| $e:expr) => {
         form_handler!($v, |ip, sp, fp, mem, len, cx, r| {
-            let $x = rd(at(sp, r.val));
+            let $x = Slot::from(rd(at(sp, r.val)));
             let bytes: [u8; $n] = $e;
             access!(ip, sp, fp, mem, len, cx, r, $n).write(bytes);
             if SP {
